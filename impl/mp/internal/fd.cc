@@ -1,0 +1,182 @@
+#include "mp/internal/fd.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "mp/errors.h"
+
+namespace mp::internal {
+
+void throw_errno(const char* what) { throw_errno(errno, what); }
+
+void throw_errno(int err, const char* what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+void UniqueFd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+UniqueFd dup_cloexec(int fd) {
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
+  return UniqueFd(copy);
+}
+
+int poll_timeout_ms(const Deadline& deadline) {
+  if (!deadline) return -1;
+  auto left = *deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return 0;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return static_cast<int>(std::min<long long>(ms, 1 << 30));
+}
+
+bool wait_fd(int fd, short events, const Deadline& deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    int n = ::poll(&p, 1, poll_timeout_ms(deadline));
+    if (n > 0) return true;
+    if (n == 0) {
+      if (deadline && Clock::now() < *deadline) continue;  // rounding: poll woke early
+      return false;
+    }
+    if (errno != EINTR) throw_errno("poll");
+  }
+}
+
+std::vector<int> wait_readable(std::span<const int> fds, const Deadline& deadline) {
+  std::vector<pollfd> polls;
+  polls.reserve(fds.size());
+  for (int fd : fds) polls.push_back({fd, POLLIN, 0});
+  for (;;) {
+    int n = ::poll(polls.data(), polls.size(), poll_timeout_ms(deadline));
+    if (n > 0) break;
+    if (n == 0) {
+      if (deadline && Clock::now() < *deadline) continue;
+      return {};
+    }
+    if (errno != EINTR) throw_errno("poll");
+  }
+  std::vector<int> ready;
+  for (const pollfd& p : polls) {
+    if (p.revents != 0) ready.push_back(p.fd);
+  }
+  return ready;
+}
+
+bool read_exact(int fd, void* data, size_t size) {
+  auto* p = static_cast<char*>(data);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, p + done, size - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n == 0) {
+      if (done == 0) return false;
+      throw EOFError("connection closed in the middle of a message");
+    } else if (errno != EINTR) {
+      throw_errno("read");
+    }
+  }
+  return true;
+}
+
+void write_all(int fd, const void* data, size_t size) {
+  const auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK) n = ::write(fd, p, size);
+    if (n >= 0) {
+      p += n;
+      size -= static_cast<size_t>(n);
+    } else if (errno != EINTR) {
+      throw_errno("write");
+    }
+  }
+}
+
+void send_with_fds(int sock, const void* data, size_t size, std::span<const int> fds) {
+  if (fds.empty()) return write_all(sock, data, size);
+  if (size == 0) throw ValueError("descriptors need at least one byte to travel with");
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  iovec iov{const_cast<void*>(data), size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  ssize_t n;
+  do {
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) throw_errno("sendmsg");
+  const auto* rest = static_cast<const char*>(data) + n;
+  write_all(sock, rest, size - static_cast<size_t>(n));
+}
+
+size_t recv_with_fds(int sock, void* data, size_t size, std::vector<UniqueFd>& fds) {
+  constexpr size_t kMaxFds = 253;  // SCM_MAX_FD
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  iovec iov{data, size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) throw_errno("recvmsg");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds.emplace_back(fd);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC) throw ValueError("too many descriptors in one message");
+  return static_cast<size_t>(n);
+}
+
+void close_fds_except(std::span<const int> keep) noexcept {
+  std::vector<int> sorted(keep.begin(), keep.end());
+  std::sort(sorted.begin(), sorted.end());
+  unsigned first = 3;
+  for (int fd : sorted) {
+    if (fd < static_cast<int>(first)) continue;
+    if (static_cast<unsigned>(fd) > first) ::syscall(SYS_close_range, first, fd - 1, 0);
+    first = static_cast<unsigned>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, first, ~0U, 0);
+}
+
+UniqueFd pidfd_open(int pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) throw_errno("pidfd_open");
+  // pidfds are created close-on-exec.
+  return UniqueFd(fd);
+}
+
+bool pidfd_send_signal(int pidfd, int sig) {
+  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0) return true;
+  if (errno == ESRCH) return false;
+  throw_errno("pidfd_send_signal");
+}
+
+}  // namespace mp::internal

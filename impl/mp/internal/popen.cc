@@ -1,0 +1,189 @@
+#include "mp/internal/popen.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "mp/context.h"
+#include "mp/errors.h"
+#include "mp/internal/target.h"
+#include "mp/reduction.h"
+
+extern char** environ;
+
+namespace mp::internal {
+
+namespace {
+
+constexpr uint32_t kChannelMagic = 0x6d704348;  // "mpCH"
+
+struct ChannelHeader {
+  uint32_t magic;
+  uint32_t fd_count;
+  uint64_t size;
+};
+
+// A sanity check that the child runs the same program: mp::init's location.
+CodeLocation init_location() {
+  return locate_code(reinterpret_cast<const void*>(&mp::init));
+}
+
+int exit_code_of(const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) return info.si_status;
+  return -info.si_status;
+}
+
+// fork and spawn children are ours: wait on the pidfd, reap with waitid.
+class DirectPopen final : public Popen {
+ public:
+  using Popen::Popen;
+
+  std::optional<int> wait(const Deadline& deadline) override {
+    if (code_) return code_;
+    if (!wait_fd(pidfd_.get(), POLLIN, deadline)) return std::nullopt;
+    siginfo_t info{};
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECHILD) {
+        // Someone else reaped it (SIGCHLD ignored, or a stray waitpid(-1)).
+        code_ = 255;
+        return code_;
+      }
+      throw_errno("waitid");
+    }
+    code_ = exit_code_of(info);
+    return code_;
+  }
+
+ private:
+  std::optional<int> code_;
+};
+
+}  // namespace
+
+Writer encode_child_channel(const ChildInfo& info, const EncodedTarget& target) {
+  Writer w;
+  encode(w, init_location());
+  encode(w, info);
+  encode(w, w.add_fd(self_pidfd()));
+  encode(w, locate_code(target.trampoline));
+  encode(w, locate_code(target.function));
+  (*target.encode_args)(w);
+  if (w.fds().size() > 253) throw ValueError("too many handles in the arguments of one process");
+  return w;
+}
+
+void send_child_channel(int channel, const Writer& message) {
+  ChannelHeader header{kChannelMagic, static_cast<uint32_t>(message.fds().size()),
+                       message.bytes().size()};
+  send_with_fds(channel, &header, sizeof(header), message.fds());
+  write_all(channel, message.bytes().data(), message.bytes().size());
+}
+
+void Popen::send_signal(int sig) {
+  if (pidfd_) pidfd_send_signal(pidfd_.get(), sig);
+}
+
+std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<void()>& body) {
+  int parent_pidfd = self_pidfd();
+  flush_std_streams();
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    int code = run_child(info, parent_pidfd, body);
+    flush_std_streams();
+    ::_exit(code);
+  }
+  return std::make_unique<DirectPopen>(pid, pidfd_open(pid));
+}
+
+std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& target) {
+  Writer message = encode_child_channel(info, target);  // may throw PicklingError
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
+  UniqueFd parent_end(pair[0]);
+  UniqueFd child_end(pair[1]);
+  // Keep the child's end clear of fd 3, where the child expects it.
+  if (child_end.get() <= 3) child_end = dup_cloexec(child_end.get());
+  if (child_end.get() <= 3) throw ValueError("cannot place the spawn channel");
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, child_end.get(), 3);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::string argv0 = program_name().empty() ? "mp-child" : program_name();
+  std::string flag = "--mp-internal-spawn";
+  std::string fd = "3";
+  char* argv[] = {argv0.data(), flag.data(), fd.data(), nullptr};
+  flush_std_streams();
+  pid_t pid = 0;
+  int err = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) throw_errno(err, "posix_spawn");
+  auto popen = std::make_unique<DirectPopen>(pid, pidfd_open(pid));
+  child_end.reset();
+  try {
+    send_child_channel(parent_end.get(), message);
+  } catch (const std::system_error&) {
+    // The child died before reading; its exit code tells the story.
+  }
+  return popen;
+}
+
+void run_child_from_channel(UniqueFd channel) {
+  ChannelHeader header{};
+  std::vector<UniqueFd> fds;
+  size_t got = 0;
+  while (got < sizeof(header)) {
+    size_t n = recv_with_fds(channel.get(), reinterpret_cast<char*>(&header) + got,
+                             sizeof(header) - got, fds);
+    if (n == 0) ::_exit(255);  // the parent went away before telling us anything
+    got += n;
+  }
+  if (header.magic != kChannelMagic) {
+    std::fprintf(stderr, "mp: child channel is corrupt\n");
+    ::_exit(255);
+  }
+  std::string body(header.size, '\0');
+  if (!read_exact(channel.get(), body.data(), body.size())) ::_exit(255);
+  // Anything the parent's write left unread would be a protocol error; the
+  // channel's only other user is the fork server, which writes, never reads.
+  channel.reset();
+
+  Reader reader(body, std::move(fds));
+  auto sanity = decode<CodeLocation>(reader);
+  auto info = decode<ChildInfo>(reader);
+  auto parent_pidfd = reader.take_fd(decode<uint32_t>(reader));
+  int code = run_child(info, parent_pidfd.release(), [&] {
+    if (sanity.offset != init_location().offset) {
+      throw PicklingError("the child is not running the same program as its parent");
+    }
+    auto trampoline = reinterpret_cast<Trampoline>(
+        const_cast<void*>(resolve_code(decode<CodeLocation>(reader))));
+    const void* function = resolve_code(decode<CodeLocation>(reader));
+    trampoline(function, reader);
+  });
+  std::exit(code);
+}
+
+void run_spawned_child(int channel_fd) { run_child_from_channel(UniqueFd(channel_fd)); }
+
+}  // namespace mp::internal

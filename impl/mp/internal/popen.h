@@ -1,0 +1,75 @@
+// mp/internal/popen.h — launching a child under each start method, and
+// waiting for it (Python: popen_fork.py, popen_spawn_posix.py,
+// popen_forkserver.py).
+
+#ifndef MP_INTERNAL_POPEN_H_
+#define MP_INTERNAL_POPEN_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "mp/internal/fd.h"
+#include "mp/internal/runtime.h"
+#include "mp/reduction.h"
+
+namespace mp::internal {
+
+// A started child. The pidfd is the sentinel: readable once the child ended.
+class Popen {
+ public:
+  Popen(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  virtual ~Popen() = default;
+  pid_t pid() const noexcept { return pid_; }
+  int sentinel() const noexcept { return pidfd_.get(); }
+  // The exit code once the child has ended (reaping it), else nullopt.
+  // Waits until `deadline` at most; signals do not end the wait early.
+  virtual std::optional<int> wait(const Deadline& deadline) = 0;
+  // Sends `sig` unless the child has already been reaped.
+  void send_signal(int sig);
+
+ protected:
+  pid_t pid_;
+  UniqueFd pidfd_;
+};
+
+// The parts of a target that spawn and forkserver send to the child.
+struct EncodedTarget {
+  const void* trampoline = nullptr;
+  const void* function = nullptr;
+  const std::function<void(Writer&)>* encode_args = nullptr;
+};
+
+// fork(): the child runs `body` in a copy of this process.
+std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<void()>& body);
+// posix_spawn of this executable; the child decodes and runs `target`.
+std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& target);
+// Asks the fork server (starting it if needed) for a child running `target`.
+std::unique_ptr<Popen> launch_forkserver(const ChildInfo& info, const EncodedTarget& target);
+
+// Everything a spawn or forkserver child needs, in one message; encoding the
+// arguments may throw mp::PicklingError. Sent before anything is launched.
+Writer encode_child_channel(const ChildInfo& info, const EncodedTarget& target);
+void send_child_channel(int channel, const Writer& message);
+
+// The child side of spawn and forkserver: reads what to run from `channel`,
+// runs it as run_child() does, and exits.
+[[noreturn]] void run_child_from_channel(UniqueFd channel);
+
+// The fork server's pid, if this process has one running.
+std::optional<pid_t> forkserver_pid();
+// The control socket to the fork server (tests use it to check that the
+// server obeys nobody but its parent); -1 when none is running.
+int forkserver_control_fd();
+// Starts the fork server now rather than at the first forkserver start().
+void ensure_forkserver();
+// Closes the control socket and waits for the server to exit.
+void stop_forkserver() noexcept;
+// In a freshly forked child: forget the parent's fork server.
+void forget_forkserver_after_fork() noexcept;
+
+}  // namespace mp::internal
+
+#endif  // MP_INTERNAL_POPEN_H_

@@ -1,0 +1,102 @@
+// mp/internal/runtime.h — what this process knows about itself and its
+// children, and the code every child runs around its target.
+
+#ifndef MP_INTERNAL_RUNTIME_H_
+#define MP_INTERNAL_RUNTIME_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mp/internal/fd.h"
+
+namespace mp::internal {
+
+enum class StartMethod { kFork, kSpawn, kForkserver };
+
+// Throws mp::ValueError for anything but "fork", "spawn", "forkserver".
+StartMethod parse_start_method(std::string_view name);
+const char* start_method_name(StartMethod method) noexcept;
+// The global start method, fixing it to the default when unset.
+StartMethod default_start_method();
+// The global start method if one is fixed.
+std::optional<StartMethod> chosen_start_method();
+// set_start_method(): throws mp::RuntimeError when one is fixed and !force.
+void choose_start_method(std::optional<StartMethod> method, bool force);
+
+// Who a child is, as the parent describes it when it launches the child.
+struct ChildInfo {
+  std::string name;
+  bool daemon = false;
+  std::vector<uint32_t> identity;
+  std::string authkey;
+  std::string start_method;
+  int32_t parent_pid = 0;
+  std::string parent_name;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, daemon, identity, authkey, start_method, parent_pid, parent_name);
+  }
+};
+
+// This process. Guarded by self_mutex().
+struct Self {
+  std::string name = "MainProcess";
+  bool daemon = false;
+  std::vector<uint32_t> identity;  // empty in the main process
+  std::string authkey;             // 32 random bytes, inherited by children
+  std::string start_method;        // how this process was launched; "" in main
+  uint32_t next_child = 1;
+  bool is_child = false;
+  pid_t parent_pid = 0;
+  std::string parent_name;
+  int parent_pidfd = -1;  // readable once the parent has exited
+};
+std::mutex& self_mutex();
+Self& self();
+
+// Describes the next child of this process (name "Process-<identity>").
+ChildInfo next_child_info(const std::string& name, std::optional<bool> daemon);
+
+// A pidfd for this process, opened once (children use it to watch us).
+int self_pidfd();
+
+// The program as init() saw it: argv[0] for children's command lines.
+const std::string& program_name();
+void set_program_name(const char* argv0);
+
+// Flushes C and C++ standard streams (before fork, and at child exit).
+void flush_std_streams() noexcept;
+
+// Children of this process that have been started and not yet reaped.
+struct ProcessState;
+void register_child(std::shared_ptr<ProcessState> child);
+void forget_child(const ProcessState* child);
+std::vector<std::shared_ptr<ProcessState>> registered_children();
+
+// Python's util._exit_function: terminates daemonic children, joins the rest,
+// stops the fork server. Runs once, at normal exit (std::atexit) and at the end
+// of every child.
+void exit_function() noexcept;
+
+// Makes this process the child described by `info` and runs `body`; returns
+// the exit code: 0, or 1 after printing "Process <name>:" and the exception.
+// `parent_pidfd` (owned) watches the parent: a daemonic child kills itself
+// when the parent dies, whatever way it dies.
+int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body);
+
+// Entry points that init() dispatches to; they never return.
+[[noreturn]] void run_spawned_child(int channel_fd);
+[[noreturn]] void run_forkserver(int control_fd);
+
+}  // namespace mp::internal
+
+#endif  // MP_INTERNAL_RUNTIME_H_

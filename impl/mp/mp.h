@@ -1,0 +1,11 @@
+// mp/mp.h — everything: `#include "mp/mp.h"` is `import multiprocessing as mp`.
+
+#ifndef MP_MP_H_
+#define MP_MP_H_
+
+#include "mp/context.h"
+#include "mp/errors.h"
+#include "mp/process.h"
+#include "mp/reduction.h"
+
+#endif  // MP_MP_H_
