@@ -3,7 +3,9 @@
 #ifndef MP_MP_H_
 #define MP_MP_H_
 
+#include "mp/connection.h"
 #include "mp/context.h"
+#include "mp/dummy/dummy.h"
 #include "mp/errors.h"
 #include "mp/process.h"
 #include "mp/reduction.h"
