@@ -90,4 +90,11 @@ int cpu_count() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
+void set_executable(std::string path) { internal::set_executable_path(std::move(path)); }
+std::string get_executable() { return internal::executable(); }
+
+void set_forkserver_preload(std::vector<void (*)()> functions) {
+  internal::set_forkserver_preload_list(std::move(functions));
+}
+
 }  // namespace mp

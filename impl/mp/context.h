@@ -85,6 +85,18 @@ std::vector<std::string> get_all_start_methods();
 // Number of CPUs in the system (at least 1).
 int cpu_count();
 
+// Python's set_executable(): the file spawn and forkserver execute. Default:
+// /proc/self/exe. It must be this same program (a copy or a link to it): a
+// child finds its target by where it lives in the program.
+void set_executable(std::string path);
+std::string get_executable();
+
+// Python's set_forkserver_preload(): functions the fork server runs once when
+// it starts, so every forkserver child inherits what they did (loaded data,
+// warmed caches). Takes effect for a server started afterwards. Free functions
+// and captureless lambdas only (the server finds them by location).
+void set_forkserver_preload(std::vector<void (*)()> functions);
+
 }  // namespace mp
 
 #endif  // MP_CONTEXT_H_

@@ -99,6 +99,11 @@ void Process::start() {
   if (method == internal::StartMethod::kFork) {
     s.popen = internal::launch_fork(info, [this] { run(); });
   } else {
+    if (!initialized()) {
+      throw RuntimeError(std::string("the ") + info.start_method +
+                         " start method re-executes this program: call mp::init(argc, argv) "
+                         "first thing in main()");
+    }
     internal::EncodedTarget encoded;
     static const std::function<void(Writer&)> no_args = [](Writer&) {};
     if (s.target.trampoline) {

@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "mp/context.h"
+#include "mp/internal/runtime.h"
+
 namespace mp::dummy {
 
 namespace internal {
@@ -33,9 +36,17 @@ struct Registry {
   std::vector<std::shared_ptr<ThreadState>> threads;
 };
 
-Registry& registry() {
-  static auto* r = new Registry;  // never destroyed: used at exit
-  return *r;
+Registry*& registry_ptr() {
+  static Registry* r = new Registry;  // never destroyed: used at exit
+  return r;
+}
+
+Registry& registry() { return *registry_ptr(); }
+
+// In a new child process: the parent's threads do not exist here.
+void forget_threads_in_child() {
+  auto* fresh = new Registry;
+  registry_ptr() = fresh;
 }
 
 void join_non_daemon_threads_at_exit() {
@@ -75,7 +86,13 @@ void Process::run() {
 
 void Process::start() {
   static std::once_flag at_exit;
-  std::call_once(at_exit, [] { std::atexit(internal::join_non_daemon_threads_at_exit); });
+  std::call_once(at_exit, [] {
+    // Python joins non-daemonic threads before a process exits; so does mp's
+    // exit function (also at the end of every child), or atexit without init().
+    mp::internal::add_runtime_hooks(&internal::join_non_daemon_threads_at_exit,
+                                    &internal::forget_threads_in_child);
+    if (!mp::initialized()) std::atexit(internal::join_non_daemon_threads_at_exit);
+  });
   {
     std::lock_guard lock(state_->mu);
     if (state_->started) throw AssertionError("cannot start a process twice");

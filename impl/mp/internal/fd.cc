@@ -25,8 +25,8 @@ void UniqueFd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
-UniqueFd dup_cloexec(int fd) {
-  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+UniqueFd dup_cloexec(int fd, int lowest) {
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
   if (copy < 0) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
   return UniqueFd(copy);
 }

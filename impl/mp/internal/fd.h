@@ -41,8 +41,8 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// dup() with FD_CLOEXEC set; throws std::system_error.
-UniqueFd dup_cloexec(int fd);
+// A close-on-exec duplicate numbered `lowest` or above; throws std::system_error.
+UniqueFd dup_cloexec(int fd, int lowest = 3);
 
 // A monotonic deadline; nullopt means "no deadline".
 using Clock = std::chrono::steady_clock;

@@ -11,7 +11,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -24,8 +23,8 @@
 
 #include "mp/errors.h"
 #include "mp/internal/popen.h"
-
-extern char** environ;
+#include "mp/internal/target.h"
+#include "mp/reduction.h"
 
 namespace mp::internal {
 
@@ -33,6 +32,7 @@ namespace {
 
 constexpr int32_t kRefused = -1;
 constexpr int32_t kForkFailed = -2;
+constexpr size_t kMaxControlMessage = 4096;
 // How long a parent waits for the server to report the exit code of a child
 // that has ended before it assumes the server is gone.
 constexpr auto kStatusGrace = std::chrono::seconds(10);
@@ -62,46 +62,34 @@ void reap_server_locked(Client& c) {
   c.pid = 0;
 }
 
+// The first message a new server gets: the functions to run before forking.
+void send_preload_locked(Client& c) {
+  std::vector<CodeLocation> where;
+  for (auto fn : forkserver_preload()) where.push_back(locate_code(reinterpret_cast<const void*>(fn)));
+  if (where.empty()) return;
+  Writer w;
+  w.write_pod('P');
+  encode(w, where);
+  if (w.bytes().size() > kMaxControlMessage) throw ValueError("forkserver preload list too long");
+  write_all(c.control.get(), w.bytes().data(), w.bytes().size());
+}
+
 void start_server_locked(Client& c) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
   UniqueFd ours(pair[0]);
   UniqueFd theirs(pair[1]);
-  if (theirs.get() <= 3) theirs = dup_cloexec(theirs.get());
   // Credentials are attached when a message is queued, so the server's end
   // must ask for them before the first request is sent, i.e. now.
   int one = 1;
   if (::setsockopt(theirs.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
     throw_errno("setsockopt(SO_PASSCRED)");
   }
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string argv0 = program_name().empty() ? "mp-forkserver" : program_name();
-  std::string flag = "--mp-internal-forkserver";
-  std::string fd = "3";
-  char* argv[] = {argv0.data(), flag.data(), fd.data(), nullptr};
-  flush_std_streams();
-  pid_t pid = 0;
-  int err = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) throw_errno(err, "posix_spawn (fork server)");
+  pid_t pid = spawn_self("--mp-internal-forkserver", theirs.get());
   c.pidfd = pidfd_open(pid);
   c.pid = pid;
   c.control = std::move(ours);
+  send_preload_locked(c);
 }
 
 bool server_alive_locked(Client& c) {
@@ -151,6 +139,17 @@ class ForkserverPopen final : public Popen {
   UniqueFd status_;
   std::optional<int> code_;
 };
+
+void run_preload(std::string_view message) {
+  try {
+    Reader r(message);
+    for (const CodeLocation& where : decode<std::vector<CodeLocation>>(r)) {
+      reinterpret_cast<void (*)()>(const_cast<void*>(resolve_code(where)))();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mp: fork server preload failed: %s\n", e.what());
+  }
+}
 
 }  // namespace
 
@@ -264,8 +263,8 @@ void run_forkserver(int control_fd) {
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      char tag = 0;
-      iovec iov{&tag, 1};
+      char data[kMaxControlMessage];
+      iovec iov{data, sizeof(data)};
       alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 8)];
       msghdr msg{};
       msg.msg_iov = &iov;
@@ -292,7 +291,12 @@ void run_forkserver(int control_fd) {
           }
         }
       }
-      if (!sender || sender->pid != parent || passed.size() != 1 || tag != 'F') {
+      bool from_parent = sender && sender->pid == parent;
+      if (from_parent && data[0] == 'P' && passed.empty()) {
+        run_preload(std::string_view(data + 1, static_cast<size_t>(n) - 1));
+        continue;
+      }
+      if (!from_parent || passed.size() != 1 || data[0] != 'F' || n != 1) {
         for (auto& fd : passed) {
           int32_t refused = kRefused;
           ::send(fd.get(), &refused, sizeof(refused), MSG_NOSIGNAL | MSG_DONTWAIT);

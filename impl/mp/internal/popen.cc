@@ -1,5 +1,6 @@
 #include "mp/internal/popen.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -103,19 +104,12 @@ std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<vo
   return std::make_unique<DirectPopen>(pid, pidfd_open(pid));
 }
 
-std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& target) {
-  Writer message = encode_child_channel(info, target);  // may throw PicklingError
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
-  UniqueFd parent_end(pair[0]);
-  UniqueFd child_end(pair[1]);
-  // Keep the child's end clear of fd 3, where the child expects it.
-  if (child_end.get() <= 3) child_end = dup_cloexec(child_end.get());
-  if (child_end.get() <= 3) throw ValueError("cannot place the spawn channel");
-
+pid_t spawn_self(const char* flag, int channel) {
+  // The channel must not sit at 3 (dup2 onto itself would keep close-on-exec).
+  UniqueFd moved = dup_cloexec(channel, 4);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, child_end.get(), 3);
+  posix_spawn_file_actions_adddup2(&actions, moved.get(), 3);
   posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -127,17 +121,27 @@ std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& 
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
   std::string argv0 = program_name().empty() ? "mp-child" : program_name();
-  std::string flag = "--mp-internal-spawn";
+  std::string flag_arg = flag;
   std::string fd = "3";
-  char* argv[] = {argv0.data(), flag.data(), fd.data(), nullptr};
+  char* argv[] = {argv0.data(), flag_arg.data(), fd.data(), nullptr};
+  std::string path = executable();
   flush_std_streams();
   pid_t pid = 0;
-  int err = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, environ);
+  int err = ::posix_spawn(&pid, path.c_str(), &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (err != 0) throw_errno(err, "posix_spawn");
+  return pid;
+}
+
+std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& target) {
+  Writer message = encode_child_channel(info, target);  // may throw PicklingError
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
+  UniqueFd parent_end(pair[0]);
+  UniqueFd child_end(pair[1]);
+  pid_t pid = spawn_self("--mp-internal-spawn", child_end.get());
   auto popen = std::make_unique<DirectPopen>(pid, pidfd_open(pid));
   child_end.reset();
   try {
@@ -149,6 +153,17 @@ std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& 
 }
 
 void run_child_from_channel(UniqueFd channel) {
+  // A parent that had closed its standard streams must not have us write our
+  // output into whatever descriptor takes their numbers.
+  for (int fd = 0; fd < 3; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0 && null != fd) {
+        ::dup2(null, fd);
+        ::close(null);
+      }
+    }
+  }
   ChannelHeader header{};
   std::vector<UniqueFd> fds;
   size_t got = 0;

@@ -42,6 +42,11 @@ struct EncodedTarget {
   const std::function<void(Writer&)>* encode_args = nullptr;
 };
 
+// posix_spawn of this program (see set_executable) with `channel` as its fd
+// 3 and no other descriptor but 0-2, signals at their defaults, and argv
+// {argv[0], flag, "3"}: init() in the new process dispatches on `flag`.
+pid_t spawn_self(const char* flag, int channel);
+
 // fork(): the child runs `body` in a copy of this process.
 std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<void()>& body);
 // posix_spawn of this executable; the child decodes and runs `target`.

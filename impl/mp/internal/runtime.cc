@@ -168,6 +168,38 @@ std::string& program_name_storage() {
 }  // namespace
 
 const std::string& program_name() { return program_name_storage(); }
+
+namespace {
+struct LaunchSettings {
+  std::mutex mu;
+  std::string executable = "/proc/self/exe";
+  std::vector<void (*)()> preload;
+};
+LaunchSettings& launch_settings() {
+  static auto* settings = new LaunchSettings;
+  return *settings;
+}
+}  // namespace
+
+std::string executable() {
+  std::lock_guard lock(launch_settings().mu);
+  return launch_settings().executable;
+}
+
+void set_executable_path(std::string path) {
+  std::lock_guard lock(launch_settings().mu);
+  launch_settings().executable = std::move(path);
+}
+
+std::vector<void (*)()> forkserver_preload() {
+  std::lock_guard lock(launch_settings().mu);
+  return launch_settings().preload;
+}
+
+void set_forkserver_preload_list(std::vector<void (*)()> functions) {
+  std::lock_guard lock(launch_settings().mu);
+  launch_settings().preload = std::move(functions);
+}
 void set_program_name(const char* argv0) { program_name_storage() = argv0 ? argv0 : ""; }
 
 void flush_std_streams() noexcept {
@@ -196,8 +228,27 @@ std::vector<std::shared_ptr<ProcessState>> registered_children() {
   return g_registry->children;
 }
 
+namespace {
+struct Hooks {
+  std::mutex mu;
+  std::vector<void (*)()> at_exit;
+  std::vector<void (*)()> in_child;
+};
+Hooks& hooks() {
+  static auto* h = new Hooks;
+  return *h;
+}
+}  // namespace
+
+void add_runtime_hooks(void (*at_exit)(), void (*in_child)()) {
+  std::lock_guard lock(hooks().mu);
+  if (at_exit) hooks().at_exit.push_back(at_exit);
+  if (in_child) hooks().in_child.push_back(in_child);
+}
+
 void exit_function() noexcept {
   if (g_exit_function_ran.exchange(true)) return;
+  for (auto hook : hooks().at_exit) hook();
   try {
     for (auto& child : registered_children()) {
       if (child->daemon && child->running()) {
@@ -220,6 +271,7 @@ int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void(
   g_exit_function_ran = false;
   g_self_pidfd = -1;
   forget_forkserver_after_fork();
+  for (auto hook : hooks().in_child) hook();
   {
     Self& me = self();
     me.name = info.name;

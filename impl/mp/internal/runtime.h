@@ -73,6 +73,12 @@ int self_pidfd();
 const std::string& program_name();
 void set_program_name(const char* argv0);
 
+// set_executable() / set_forkserver_preload() settings.
+std::string executable();
+void set_executable_path(std::string path);
+std::vector<void (*)()> forkserver_preload();
+void set_forkserver_preload_list(std::vector<void (*)()> functions);
+
 // Flushes C and C++ standard streams (before fork, and at child exit).
 void flush_std_streams() noexcept;
 
@@ -81,6 +87,11 @@ struct ProcessState;
 void register_child(std::shared_ptr<ProcessState> child);
 void forget_child(const ProcessState* child);
 std::vector<std::shared_ptr<ProcessState>> registered_children();
+
+// Hooks for other parts of mp: `at_exit` runs first in exit_function();
+// `in_child` runs as a child starts (a fork child must forget its parent's
+// threads, for one).
+void add_runtime_hooks(void (*at_exit)(), void (*in_child)());
 
 // Python's util._exit_function: terminates daemonic children, joins the rest,
 // stops the fork server. Runs once, at normal exit (std::atexit) and at the end
