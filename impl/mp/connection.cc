@@ -264,12 +264,7 @@ int Connection::fileno() const {
 bool Connection::has_buffered_data() const noexcept { return state_ && state_->buffered() > 0; }
 
 std::pair<Connection, Connection> Pipe(bool duplex) {
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
-    internal::throw_errno("socketpair");
-  }
-  UniqueFd a(pair[0]);
-  UniqueFd b(pair[1]);
+  auto [a, b] = internal::socket_pair(SOCK_STREAM);
   if (duplex) return {Connection(std::move(a), true, true), Connection(std::move(b), true, true)};
   // One-way: a socket still (so descriptors can travel), shut the other way.
   ::shutdown(a.get(), SHUT_WR);

@@ -125,6 +125,9 @@ void Process::start() {
                                                       : internal::launch_forkserver(info, encoded);
   }
   s.started = true;
+  // Like Python, drop the target and its arguments once the child has them:
+  // a Connection passed to the child must not stay open here because of it.
+  s.target = {};
   internal::register_child(state_);
 }
 

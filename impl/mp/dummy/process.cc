@@ -126,10 +126,12 @@ void Process::start() {
       std::fprintf(stderr, "Exception in thread %s:\nunknown exception\n", state->name.c_str());
       code = 1;
     }
+    std::function<void()> finished_target;  // its arguments are released here, unlocked
     {
       std::lock_guard lock(state->mu);
       state->exitcode = code;
       state->done = true;
+      finished_target = std::move(state->call);
     }
     state->done_cv.notify_all();
   });

@@ -31,6 +31,19 @@ UniqueFd dup_cloexec(int fd, int lowest) {
   return UniqueFd(copy);
 }
 
+UniqueFd above_stdio(UniqueFd fd) {
+  if (fd.get() >= 3 || !fd) return fd;
+  return dup_cloexec(fd.get(), 3);
+}
+
+std::pair<UniqueFd, UniqueFd> socket_pair(int type) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
+  UniqueFd a(pair[0]);
+  UniqueFd b(pair[1]);
+  return {above_stdio(std::move(a)), above_stdio(std::move(b))};
+}
+
 int poll_timeout_ms(const Deadline& deadline) {
   if (!deadline) return -1;
   auto left = *deadline - Clock::now();
@@ -170,7 +183,7 @@ UniqueFd pidfd_open(int pid) {
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) throw_errno("pidfd_open");
   // pidfds are created close-on-exec.
-  return UniqueFd(fd);
+  return above_stdio(UniqueFd(fd));
 }
 
 bool pidfd_send_signal(int pidfd, int sig) {

@@ -44,6 +44,13 @@ class UniqueFd {
 // A close-on-exec duplicate numbered `lowest` or above; throws std::system_error.
 UniqueFd dup_cloexec(int fd, int lowest = 3);
 
+// Moves a descriptor numbered 0-2 out of the way of the standard streams
+// (whose numbers a child reuses if the program closed them). Close-on-exec.
+UniqueFd above_stdio(UniqueFd fd);
+
+// socketpair(AF_UNIX, type | SOCK_CLOEXEC), both ends above_stdio().
+std::pair<UniqueFd, UniqueFd> socket_pair(int type);
+
 // A monotonic deadline; nullopt means "no deadline".
 using Clock = std::chrono::steady_clock;
 using Deadline = std::optional<Clock::time_point>;

@@ -75,10 +75,7 @@ void send_preload_locked(Client& c) {
 }
 
 void start_server_locked(Client& c) {
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
-  UniqueFd ours(pair[0]);
-  UniqueFd theirs(pair[1]);
+  auto [ours, theirs] = socket_pair(SOCK_SEQPACKET);
   // Credentials are attached when a message is queued, so the server's end
   // must ask for them before the first request is sent, i.e. now.
   int one = 1;
@@ -155,10 +152,7 @@ void run_preload(std::string_view message) {
 
 std::unique_ptr<Popen> launch_forkserver(const ChildInfo& info, const EncodedTarget& target) {
   Writer message = encode_child_channel(info, target);  // may throw PicklingError
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
-  UniqueFd a(pair[0]);
-  UniqueFd b(pair[1]);
+  auto [a, b] = socket_pair(SOCK_STREAM);
   {
     std::lock_guard lock(g_client->mu);
     ensure_started_locked(*g_client);

@@ -137,10 +137,7 @@ pid_t spawn_self(const char* flag, int channel) {
 
 std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& target) {
   Writer message = encode_child_channel(info, target);  // may throw PicklingError
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw_errno("socketpair");
-  UniqueFd parent_end(pair[0]);
-  UniqueFd child_end(pair[1]);
+  auto [parent_end, child_end] = socket_pair(SOCK_STREAM);
   pid_t pid = spawn_self("--mp-internal-spawn", child_end.get());
   auto popen = std::make_unique<DirectPopen>(pid, pidfd_open(pid));
   child_end.reset();

@@ -1,0 +1,13 @@
+// The conformance suites against forkserver.
+
+#include "implementations/processes.h"
+#include "suites/context_suite.h"
+#include "suites/process_suite.h"
+
+namespace mp::conformance {
+
+using Implementation = Forkserver;
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ProcessSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ContextSuite, Implementation, ImplementationName);
+
+}  // namespace mp::conformance

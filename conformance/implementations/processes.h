@@ -1,0 +1,54 @@
+// conformance/implementations/processes.h — mp's reference implementation,
+// once per start method.
+
+#ifndef MP_CONFORMANCE_IMPLEMENTATIONS_PROCESSES_H_
+#define MP_CONFORMANCE_IMPLEMENTATIONS_PROCESSES_H_
+
+#include <utility>
+#include <vector>
+
+#include "mp/mp.h"
+
+namespace mp::conformance {
+
+template <class Method>
+struct Processes {
+  static constexpr const char* name() { return Method::kName; }
+  static constexpr bool kProcesses = true;  // children have their own address space
+  static constexpr bool kSignals = true;    // terminate, kill, interrupt, sentinel, close
+  static constexpr bool kFork = Method::kFork;  // children inherit the parent's memory
+
+  static mp::Context& context() { return mp::get_context(Method::kName); }
+
+  template <class... A>
+  static mp::Process Process(A&&... args) {
+    return mp::Process(context(), std::forward<A>(args)...);
+  }
+  template <class... A>
+  static mp::Process Process(const mp::ProcessOptions& options, A&&... args) {
+    return mp::Process(context(), options, std::forward<A>(args)...);
+  }
+  static auto current_process() { return mp::current_process(); }
+  static std::vector<mp::Process> active_children() { return mp::active_children(); }
+};
+
+struct ForkMethod {
+  static constexpr const char* kName = "fork";
+  static constexpr bool kFork = true;
+};
+struct SpawnMethod {
+  static constexpr const char* kName = "spawn";
+  static constexpr bool kFork = false;
+};
+struct ForkserverMethod {
+  static constexpr const char* kName = "forkserver";
+  static constexpr bool kFork = false;
+};
+
+using Fork = Processes<ForkMethod>;
+using Spawn = Processes<SpawnMethod>;
+using Forkserver = Processes<ForkserverMethod>;
+
+}  // namespace mp::conformance
+
+#endif  // MP_CONFORMANCE_IMPLEMENTATIONS_PROCESSES_H_

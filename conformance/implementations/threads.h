@@ -1,0 +1,33 @@
+// conformance/implementations/threads.h — mp::dummy, the API on threads.
+
+#ifndef MP_CONFORMANCE_IMPLEMENTATIONS_THREADS_H_
+#define MP_CONFORMANCE_IMPLEMENTATIONS_THREADS_H_
+
+#include <utility>
+#include <vector>
+
+#include "mp/mp.h"
+
+namespace mp::conformance {
+
+struct Threads {
+  static constexpr const char* name() { return "threads"; }
+  static constexpr bool kProcesses = false;
+  static constexpr bool kSignals = false;
+  static constexpr bool kFork = false;
+
+  template <class... A>
+  static mp::dummy::Process Process(A&&... args) {
+    return mp::dummy::Process(std::forward<A>(args)...);
+  }
+  template <class... A>
+  static mp::dummy::Process Process(const mp::ProcessOptions& options, A&&... args) {
+    return mp::dummy::Process(options, std::forward<A>(args)...);
+  }
+  static auto current_process() { return mp::dummy::current_process(); }
+  static std::vector<mp::dummy::Process> active_children() { return mp::dummy::active_children(); }
+};
+
+}  // namespace mp::conformance
+
+#endif  // MP_CONFORMANCE_IMPLEMENTATIONS_THREADS_H_

@@ -1,0 +1,13 @@
+// The conformance suites against spawn.
+
+#include "implementations/processes.h"
+#include "suites/context_suite.h"
+#include "suites/process_suite.h"
+
+namespace mp::conformance {
+
+using Implementation = Spawn;
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ProcessSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ContextSuite, Implementation, ImplementationName);
+
+}  // namespace mp::conformance

@@ -1,0 +1,22 @@
+// The conformance test main: mp::init first (a spawned child or the fork
+// server is this same binary), then GoogleTest.
+
+#include <gtest/gtest.h>
+
+#include "mp/internal/popen.h"
+#include "mp/internal/runtime.h"
+#include "mp/mp.h"
+#include "testing/conformance.h"
+
+int main(int argc, char** argv) {
+  mp::init(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  // Process-wide resources mp opens once, made now so that the per-test
+  // hygiene baseline includes them: the watchdog thread, this process's pidfd,
+  // the fork server (any test may start a forkserver child).
+  mp::conformance::arm_watchdog("startup", std::chrono::seconds(60));
+  mp::conformance::disarm_watchdog();
+  mp::internal::self_pidfd();
+  mp::internal::ensure_forkserver();
+  return RUN_ALL_TESTS();
+}
