@@ -168,7 +168,7 @@ std::optional<uint64_t> read_length(ConnectionState& s) {
 // hostile length cannot make us allocate what was never sent.
 void read_body(ConnectionState& s, char* out, size_t size) {
   size_t from_buffer = std::min(size, s.buffered());
-  std::memcpy(out, s.buffer.data() + s.pos, from_buffer);
+  if (from_buffer > 0) std::memcpy(out, s.buffer.data() + s.pos, from_buffer);
   s.pos += from_buffer;
   size_t done = from_buffer;
   while (done < size) {

@@ -85,6 +85,7 @@ class Reader {
 
   void read(void* out, size_t size) {
     if (size > data_.size() - pos_) throw PicklingError("truncated message");
+    if (size == 0) return;
     std::memcpy(out, data_.data() + pos_, size);
     pos_ += size;
   }

@@ -36,17 +36,16 @@ struct Registry {
   std::vector<std::shared_ptr<ThreadState>> threads;
 };
 
-Registry*& registry_ptr() {
-  static Registry* r = new Registry;  // never destroyed: used at exit
-  return r;
+Registry& registry() {
+  static auto* r = new Registry;  // never destroyed: used at exit
+  return *r;
 }
-
-Registry& registry() { return *registry_ptr(); }
 
 // In a new child process: the parent's threads do not exist here.
 void forget_threads_in_child() {
-  auto* fresh = new Registry;
-  registry_ptr() = fresh;
+  Registry& r = registry();
+  new (&r.mu) std::mutex;
+  r.threads.clear();
 }
 
 void join_non_daemon_threads_at_exit() {

@@ -44,7 +44,7 @@ struct Client {
   UniqueFd pidfd;
 };
 
-Client* g_client = new Client;  // replaced, never destroyed, in fork children
+Client* g_client = new Client;  // never destroyed: used at exit
 
 int exit_code_of_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -217,12 +217,12 @@ void stop_forkserver() noexcept {
 }
 
 void forget_forkserver_after_fork() noexcept {
-  // Close our copies: the server belongs to the parent. The mutex may have been
-  // held by another thread at fork time, so start from a fresh Client.
-  Client* inherited = g_client;
-  g_client = new Client;
-  ::close(inherited->control.release());
-  ::close(inherited->pidfd.release());
+  // Close our copies: the server belongs to the parent. Another parent thread
+  // may have held the mutex at fork time, so it is made anew in place.
+  new (&g_client->mu) std::mutex;
+  g_client->control.reset();
+  g_client->pidfd.reset();
+  g_client->pid = 0;
 }
 
 void run_forkserver(int control_fd) {

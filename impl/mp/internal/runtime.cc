@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <thread>
 #include <typeinfo>
 
@@ -37,7 +38,7 @@ struct Registry {
   std::vector<std::shared_ptr<ProcessState>> children;
 };
 
-Registry* g_registry = new Registry;  // replaced, never destroyed, in fork children
+Registry* g_registry = new Registry;  // never destroyed: used at exit
 Self* g_self = nullptr;
 std::mutex* g_self_mutex = new std::mutex;
 int g_self_pidfd = -1;
@@ -265,9 +266,12 @@ void exit_function() noexcept {
 }
 
 int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body) {
-  // Whatever the parent's bookkeeping was, it is not this process's.
-  g_registry = new Registry;
-  g_self_mutex = new std::mutex;
+  // Whatever the parent's bookkeeping was, it is not this process's. Only
+  // this thread exists here, and another parent thread may have held these
+  // mutexes at fork time: make them anew in place.
+  new (&g_registry->mu) std::mutex;
+  g_registry->children.clear();
+  new (g_self_mutex) std::mutex;
   g_exit_function_ran = false;
   g_self_pidfd = -1;
   forget_forkserver_after_fork();
