@@ -6,8 +6,16 @@
 
 namespace mp::conformance {
 
+#if defined(__SANITIZE_THREAD__)
+// fork() from a process with ThreadSanitizer's runtime threads deadlocks in the
+// child; CPython skips its fork tests under TSan for the same reason.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ContextSuite);
+TEST(Fork, NotUnderThreadSanitizer) { GTEST_SKIP() << "fork children deadlock under TSan"; }
+#else
 using Implementation = Fork;
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ContextSuite, Implementation, ImplementationName);
+#endif
 
 }  // namespace mp::conformance
