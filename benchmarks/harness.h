@@ -1,0 +1,47 @@
+// benchmarks/harness.h — one scenario, many implementations.
+//
+// A scenario is written once, as a template or a function per implementation,
+// and registered once per implementation under a comparable name:
+//   <primitive>.<scenario>/impl:<impl>/<arg>:<value>...
+// e.g. "process.start_join/impl:spawn". Implementations: fork, spawn,
+// forkserver (mp's processes), threads (mp::dummy), tbb, floor (bare system
+// calls: the limit the primitive is judged against). CPython's rows come from
+// benchmarks/cpython_bench.py under the same names (impl:cpython-<method>).
+
+#ifndef MP_BENCHMARKS_HARNESS_H_
+#define MP_BENCHMARKS_HARNESS_H_
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mp/mp.h"
+
+namespace mp::bench {
+
+using Args = std::vector<std::pair<std::string, int64_t>>;
+
+// "<scenario>/impl:<impl>/<arg>:<value>..."
+std::string row_name(const std::string& scenario, const std::string& impl, const Args& args = {});
+
+// Registers one row. Rows measure real time (children and threads do the
+// work); `fn` reports its per-item counters itself.
+benchmark::internal::Benchmark* add(const std::string& scenario, const std::string& impl,
+                                    const Args& args, std::function<void(benchmark::State&)> fn);
+
+// The start methods of mp's process implementation.
+inline const std::vector<std::string>& start_methods() {
+  static const std::vector<std::string> methods = {"fork", "spawn", "forkserver"};
+  return methods;
+}
+
+// Reports `items_per_iteration` items per iteration (items/s in the JSON).
+void per_item(benchmark::State& state, int64_t items_per_iteration);
+
+}  // namespace mp::bench
+
+#endif  // MP_BENCHMARKS_HARNESS_H_

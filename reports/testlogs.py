@@ -1,0 +1,51 @@
+"""Reads the GoogleTest XML that `bazel test` leaves under bazel-testlogs/."""
+
+import glob
+import os
+import xml.etree.ElementTree as ET
+
+
+def xml_files(testlogs):
+    """Every test.xml under `testlogs`, as (package/target, path)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(testlogs, "**", "test.xml"), recursive=True)):
+        target = os.path.relpath(os.path.dirname(path), testlogs)
+        if "/run_" in "/" + target:
+            continue  # a --runs_per_test repetition: counted once, through test.xml
+        out.append((target, path))
+    return out
+
+
+def test_cases(path):
+    """Yields one dict per GoogleTest case in the file: name, outcome
+    ("pass", "fail", "skip") and its recorded properties."""
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        yield {"name": path, "outcome": "fail", "properties": {}, "message": "unreadable XML"}
+        return
+    for case in root.iter("testcase"):
+        props = {}
+        for prop in case.iter("property"):
+            props[prop.get("name")] = prop.get("value")
+        # GoogleTest also writes properties as attributes of the testcase.
+        for key in ("cpython_id", "mp_id"):
+            if case.get(key) is not None:
+                props[key] = case.get(key)
+        failures = case.findall("failure") + case.findall("error")
+        if failures:
+            outcome = "fail"
+        elif case.get("result") == "skipped" or case.get("status") == "notrun" or case.findall("skipped"):
+            outcome = "skip"
+        else:
+            outcome = "pass"
+        message = failures[0].get("message", "") if failures else ""
+        suite = case.get("classname", "")
+        yield {
+            "name": "%s.%s" % (suite, case.get("name", "")),
+            # "Fork/ProcessSuite/fork" + "Sentinel" -> "ProcessSuite.Sentinel"
+            "short_name": "%s.%s" % ((suite.split("/") + [""])[1] or suite, case.get("name", "")),
+            "outcome": outcome,
+            "properties": props,
+            "message": message,
+        }
