@@ -88,40 +88,8 @@ void Connection::send_message(const void* data, size_t size, const std::vector<i
     std::memcpy(header, &small, 4);
     header_size = 4;
   }
-  iovec iov[2] = {{header, header_size}, {const_cast<void*>(data), size}};
-  std::vector<char> control;
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = size ? 2 : 1;
-  if (!fds.empty()) {
-    control.resize(CMSG_SPACE(sizeof(int) * fds.size()));
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  int fd = state_->fd.get();
-  for (;;) {
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      internal::throw_errno("send");
-    }
-    msg.msg_control = nullptr;  // descriptors go with the first bytes only
-    msg.msg_controllen = 0;
-    size_t sent = static_cast<size_t>(n);
-    while (msg.msg_iovlen > 0 && sent >= msg.msg_iov[0].iov_len) {
-      sent -= msg.msg_iov[0].iov_len;
-      ++msg.msg_iov;
-      --msg.msg_iovlen;
-    }
-    if (msg.msg_iovlen == 0) return;
-    msg.msg_iov[0].iov_base = static_cast<char*>(msg.msg_iov[0].iov_base) + sent;
-    msg.msg_iov[0].iov_len -= sent;
-  }
+  iovec parts[2] = {{header, header_size}, {const_cast<void*>(data), size}};
+  internal::send_with_fds(state_->fd.get(), std::span<iovec>(parts, 2), fds);
 }
 
 namespace {

@@ -117,27 +117,52 @@ void write_all(int fd, const void* data, size_t size) {
 }
 
 void send_with_fds(int sock, const void* data, size_t size, std::span<const int> fds) {
-  if (fds.empty()) return write_all(sock, data, size);
-  if (size == 0) throw ValueError("descriptors need at least one byte to travel with");
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-  iovec iov{const_cast<void*>(data), size};
+  iovec part{const_cast<void*>(data), size};
+  send_with_fds(sock, std::span<iovec>(&part, 1), fds);
+}
+
+void send_with_fds(int sock, std::span<iovec> parts, std::span<const int> fds) {
+  std::vector<char> control;
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) throw_errno("sendmsg");
-  const auto* rest = static_cast<const char*>(data) + n;
-  write_all(sock, rest, size - static_cast<size_t>(n));
+  msg.msg_iov = parts.data();
+  msg.msg_iovlen = parts.size();
+  if (!fds.empty()) {
+    control.resize(CMSG_SPACE(sizeof(int) * fds.size()));
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  // Skip empty leading parts: descriptors must ride on a real byte.
+  while (msg.msg_iovlen > 0 && msg.msg_iov[0].iov_len == 0) {
+    ++msg.msg_iov;
+    --msg.msg_iovlen;
+  }
+  if (msg.msg_iovlen == 0) {
+    if (!fds.empty()) throw ValueError("descriptors need at least one byte to travel with");
+    return;
+  }
+  for (;;) {
+    ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("sendmsg");
+    }
+    msg.msg_control = nullptr;  // the descriptors went with the first bytes
+    msg.msg_controllen = 0;
+    size_t sent = static_cast<size_t>(n);
+    while (msg.msg_iovlen > 0 && sent >= msg.msg_iov[0].iov_len) {
+      sent -= msg.msg_iov[0].iov_len;
+      ++msg.msg_iov;
+      --msg.msg_iovlen;
+    }
+    if (msg.msg_iovlen == 0) return;
+    msg.msg_iov[0].iov_base = static_cast<char*>(msg.msg_iov[0].iov_base) + sent;
+    msg.msg_iov[0].iov_len -= sent;
+  }
 }
 
 size_t recv_with_fds(int sock, void* data, size_t size, std::vector<UniqueFd>& fds) {

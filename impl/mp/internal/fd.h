@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <optional>
+#include <sys/uio.h>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -77,11 +78,13 @@ std::vector<int> wait_readable(std::span<const int> fds, const Deadline& deadlin
 bool read_exact(int fd, void* data, size_t size);
 void write_all(int fd, const void* data, size_t size);
 
-// sendmsg/recvmsg with SCM_RIGHTS. send_with_fds sends all of `data`, with the
-// descriptors attached to the first byte. recv_with_fds reads up to `size`
+// sendmsg/recvmsg with SCM_RIGHTS. send_with_fds sends all of `data` (or of
+// the buffers `parts`, in order), with the descriptors attached to the first
+// bytes; it never raises SIGPIPE. recv_with_fds reads up to `size`
 // bytes and appends any descriptors received (close-on-exec) to `fds`; returns
 // the number of bytes read (0 at end of file).
 void send_with_fds(int sock, const void* data, size_t size, std::span<const int> fds);
+void send_with_fds(int sock, std::span<iovec> parts, std::span<const int> fds);
 size_t recv_with_fds(int sock, void* data, size_t size, std::vector<UniqueFd>& fds);
 
 // Closes every descriptor >= 3 except those in `keep`.
