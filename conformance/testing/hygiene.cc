@@ -57,6 +57,9 @@ std::map<pid_t, std::string> list_descendants() {
     pid_t ppid;
     std::string what;
     if (pid == server || !read_stat(pid, &ppid, &what)) continue;
+    // The fork server keeps one spare child, forked in advance; it is part
+    // of the server, not something a test left behind.
+    if (what.rfind("mp-spare (", 0) == 0) continue;
     if (ppid == me || (server > 0 && ppid == server)) out[pid] = what;
   }
   return out;

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "mp/context.h"
+#include "mp/internal/per_process.h"
 #include "mp/internal/runtime.h"
 
 namespace mp::dummy {
@@ -36,23 +37,17 @@ struct Registry {
   std::vector<std::shared_ptr<ThreadState>> threads;
 };
 
-Registry& registry() {
-  static auto* r = new Registry;  // never destroyed: used at exit
-  return *r;
-}
-
-// In a new child process: the parent's threads do not exist here.
-void forget_threads_in_child() {
-  Registry& r = registry();
-  new (&r.mu) std::mutex;
-  r.threads.clear();
-}
+// Per process: a fork child does not have its parent's threads.
+mp::internal::PerProcess<Registry> g_registry;
+Registry& registry() { return g_registry.get(); }
 
 void join_non_daemon_threads_at_exit() {
+  Registry* mine = g_registry.mine();
+  if (!mine) return;
   std::vector<std::shared_ptr<ThreadState>> threads;
   {
-    std::lock_guard lock(registry().mu);
-    threads = registry().threads;
+    std::lock_guard lock(mine->mu);
+    threads = mine->threads;
   }
   for (auto& t : threads) {
     std::unique_lock lock(t->mu);
@@ -88,8 +83,7 @@ void Process::start() {
   std::call_once(at_exit, [] {
     // Python joins non-daemonic threads before a process exits; so does mp's
     // exit function (also at the end of every child), or atexit without init().
-    mp::internal::add_runtime_hooks(&internal::join_non_daemon_threads_at_exit,
-                                    &internal::forget_threads_in_child);
+    mp::internal::add_runtime_hooks(&internal::join_non_daemon_threads_at_exit);
     if (!mp::initialized()) std::atexit(internal::join_non_daemon_threads_at_exit);
   });
   {

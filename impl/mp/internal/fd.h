@@ -95,6 +95,17 @@ UniqueFd pidfd_open(int pid);
 // Returns false when the process has already been reaped.
 bool pidfd_send_signal(int pidfd, int sig);
 
+// The wait status (as waitpid() reports it) of the process behind `pidfd`,
+// once it has ended and been reaped by whoever its parent is; nullopt before
+// that, or where the kernel cannot tell (PIDFD_GET_INFO with PIDFD_INFO_EXIT
+// is Linux 6.15+).
+std::optional<int> pidfd_exit_status(int pidfd);
+// Whether this kernel reports exit statuses through pidfds at all.
+bool kernel_reports_exit_through_pidfd();
+
+// Converts a waitpid() status to Python's exit code: n, or -signal.
+int exit_code_of_status(int status);
+
 }  // namespace mp::internal
 
 #endif  // MP_INTERNAL_FD_H_

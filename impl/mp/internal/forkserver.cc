@@ -11,6 +11,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -20,8 +21,10 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "mp/errors.h"
+#include "mp/internal/per_process.h"
 #include "mp/internal/popen.h"
 #include "mp/internal/target.h"
 #include "mp/reduction.h"
@@ -44,13 +47,7 @@ struct Client {
   UniqueFd pidfd;
 };
 
-Client* g_client = new Client;  // never destroyed: used at exit
-
-int exit_code_of_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return -WTERMSIG(status);
-  return 255;
-}
+PerProcess<Client> g_clients;
 
 void reap_server_locked(Client& c) {
   if (!c.pidfd) return;
@@ -64,9 +61,9 @@ void reap_server_locked(Client& c) {
 
 // The first message a new server gets: the functions to run before forking.
 void send_preload_locked(Client& c) {
+  // Sent even when empty: it also tells the server its setup is complete.
   std::vector<CodeLocation> where;
   for (auto fn : forkserver_preload()) where.push_back(locate_code(reinterpret_cast<const void*>(fn)));
-  if (where.empty()) return;
   Writer w;
   w.write_pod('P');
   encode(w, where);
@@ -119,7 +116,21 @@ class ForkserverPopen final : public Popen {
   std::optional<int> wait(const Deadline& deadline) override {
     if (code_) return code_;
     if (!wait_fd(pidfd_.get(), POLLIN, deadline)) return std::nullopt;
-    code_ = 255;  // unless the server tells us better
+    code_ = 255;  // unless we learn better
+    if (kernel_reports_exit_through_pidfd()) {
+      // The server lets the kernel reap its children at once, and the kernel
+      // keeps the status with the pidfd: no message, no wake-up of the server
+      // on the way. The reaping follows the exit by moments.
+      for (auto until = Clock::now() + kStatusGrace; Clock::now() < until;) {
+        if (auto status = pidfd_exit_status(pidfd_.get())) {
+          code_ = exit_code_of_status(*status);
+          break;
+        }
+        std::this_thread::yield();
+      }
+      status_.reset();
+      return code_;
+    }
     int32_t code = 0;
     try {
       if (wait_fd(status_.get(), POLLIN, Clock::now() + kStatusGrace) &&
@@ -154,12 +165,13 @@ std::unique_ptr<Popen> launch_forkserver(const ChildInfo& info, const EncodedTar
   Writer message = encode_child_channel(info, target);  // may throw PicklingError
   auto [a, b] = socket_pair(SOCK_STREAM);
   {
-    std::lock_guard lock(g_client->mu);
-    ensure_started_locked(*g_client);
-    if (!send_request_locked(*g_client, b.get())) {
-      reap_server_locked(*g_client);
-      start_server_locked(*g_client);
-      if (!send_request_locked(*g_client, b.get())) {
+    Client& client = g_clients.get();
+    std::lock_guard lock(client.mu);
+    ensure_started_locked(client);
+    if (!send_request_locked(client, b.get())) {
+      reap_server_locked(client);
+      start_server_locked(client);
+      if (!send_request_locked(client, b.get())) {
         throw ProcessError("the fork server is not answering");
       }
     }
@@ -187,24 +199,31 @@ std::unique_ptr<Popen> launch_forkserver(const ChildInfo& info, const EncodedTar
 }
 
 std::optional<pid_t> forkserver_pid() {
-  std::lock_guard lock(g_client->mu);
-  if (!server_alive_locked(*g_client)) return std::nullopt;
-  return g_client->pid;
+  Client* client = g_clients.mine();
+  if (!client) return std::nullopt;
+  std::lock_guard lock(client->mu);
+  if (!server_alive_locked(*client)) return std::nullopt;
+  return client->pid;
 }
 
 int forkserver_control_fd() {
-  std::lock_guard lock(g_client->mu);
-  return g_client->control ? g_client->control.get() : -1;
+  Client* client = g_clients.mine();
+  if (!client) return -1;
+  std::lock_guard lock(client->mu);
+  return client->control ? client->control.get() : -1;
 }
 
 void ensure_forkserver() {
-  std::lock_guard lock(g_client->mu);
-  ensure_started_locked(*g_client);
+  Client& client = g_clients.get();
+  std::lock_guard lock(client.mu);
+  ensure_started_locked(client);
 }
 
 void stop_forkserver() noexcept {
-  std::lock_guard lock(g_client->mu);
-  Client& c = *g_client;
+  Client* client = g_clients.mine();
+  if (!client) return;
+  std::lock_guard lock(client->mu);
+  Client& c = *client;
   if (!c.pidfd) return;
   c.control.reset();  // the server exits when its control socket closes
   try {
@@ -217,115 +236,232 @@ void stop_forkserver() noexcept {
 }
 
 void forget_forkserver_after_fork() noexcept {
-  // Close our copies: the server belongs to the parent. Another parent thread
-  // may have held the mutex at fork time, so it is made anew in place.
-  new (&g_client->mu) std::mutex;
-  g_client->control.reset();
-  g_client->pidfd.reset();
-  g_client->pid = 0;
+  // The server belongs to the parent: close our copies of its sockets (reads
+  // only; the stale bookkeeping is left as it is, never used again).
+  if (Client* inherited = g_clients.inherited(); inherited && inherited->control) {
+    ::close(inherited->control.get());
+    ::close(inherited->pidfd.get());
+    // Our own, empty bookkeeping from now on: those numbers will be reused,
+    // and our children must not close them again.
+    g_clients.get();
+  }
 }
 
-void run_forkserver(int control_fd) {
-  UniqueFd control(control_fd);
-  const pid_t parent = ::getppid();
-  sigset_t chld, old;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &chld, &old);
-  UniqueFd sigfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) throw_errno("signalfd");
-  std::map<pid_t, UniqueFd> status_of;
+namespace {
 
-  for (;;) {
-    pollfd fds[2] = {{control.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
+// The server's side. Single-threaded: one poll loop over the control socket
+// and a signalfd for SIGCHLD.
+//
+// To keep fork() off the path of a start(), the server keeps one spare: a
+// child forked in advance, named "mp-spare", that waits for a channel. A
+// request hands the channel to the spare (which becomes the new process) and
+// a new spare is forked once the server is idle. Forking the spare early is
+// invisible to the child: the server's memory does not change between
+// requests. A spare dies with the server (PR_SET_PDEATHSIG); a process it has
+// become does not.
+class Server {
+ public:
+  explicit Server(UniqueFd control) : control_(std::move(control)), parent_(::getppid()) {
+    sigemptyset(&chld_);
+    sigaddset(&chld_, SIGCHLD);
+    if (kernel_reports_exit_through_pidfd()) {
+      // Children are reaped by the kernel as they exit; their parents read
+      // the status through their pidfds.
+      ::signal(SIGCHLD, SIG_IGN);
+      ::sigprocmask(SIG_SETMASK, nullptr, &old_mask_);
+    } else {
+      ::sigprocmask(SIG_BLOCK, &chld_, &old_mask_);
+      sigfd_ = UniqueFd(::signalfd(-1, &chld_, SFD_CLOEXEC | SFD_NONBLOCK));
+      if (!sigfd_) throw_errno("signalfd");
     }
-    if (fds[1].revents) {
-      signalfd_siginfo si;
-      while (::read(sigfd.get(), &si, sizeof(si)) > 0) {
+  }
+
+  [[noreturn]] void run() {
+    for (;;) {
+      pollfd fds[2] = {{control_.get(), POLLIN, 0}, {sigfd_ ? sigfd_.get() : -1, POLLIN, 0}};
+      // Idle (nothing pending) and without a spare: fork one now.
+      int timeout = (!spare_ && spares_wanted_) ? 0 : -1;
+      int n = ::poll(fds, 2, timeout);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
       }
-      int status = 0;
-      pid_t pid;
-      while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-        auto it = status_of.find(pid);
-        if (it == status_of.end()) continue;
-        int32_t code = exit_code_of_status(status);
-        ::send(it->second.get(), &code, sizeof(code), MSG_NOSIGNAL | MSG_DONTWAIT);
-        status_of.erase(it);
+      if (n == 0) {
+        make_spare();
+        continue;
       }
+      if (fds[1].revents) reap();
+      if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && !handle_control()) break;
     }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      char data[kMaxControlMessage];
-      iovec iov{data, sizeof(data)};
-      alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 8)];
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = cbuf;
-      msg.msg_controllen = sizeof(cbuf);
-      ssize_t n = ::recvmsg(control.get(), &msg, MSG_CMSG_CLOEXEC);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // our parent closed the control socket: we are done
-      std::optional<ucred> sender;
-      std::vector<UniqueFd> passed;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET) continue;
-        if (c->cmsg_type == SCM_CREDENTIALS) {
-          ucred cred;
-          std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-          sender = cred;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-          size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-          for (size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            passed.emplace_back(fd);
-          }
+    // The parent closed the control socket: we are done. The spare follows
+    // (its parent-death signal); started processes run on.
+    std::fflush(nullptr);
+    ::_exit(0);
+  }
+
+ private:
+  struct Spare {
+    pid_t pid;
+    UniqueFd link;   // hands it the channel
+    UniqueFd pidfd;  // for its parent-to-be
+  };
+
+  void reap() {
+    signalfd_siginfo si;
+    while (::read(sigfd_.get(), &si, sizeof(si)) > 0) {
+    }
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (spare_ && spare_->pid == pid) spare_.reset();
+      auto it = status_of_.find(pid);
+      if (it == status_of_.end()) continue;
+      int32_t code = exit_code_of_status(status);
+      ::send(it->second.get(), &code, sizeof(code), MSG_NOSIGNAL | MSG_DONTWAIT);
+      status_of_.erase(it);
+    }
+  }
+
+  // One message from the control socket; false once it is closed.
+  bool handle_control() {
+    char data[kMaxControlMessage];
+    iovec iov{data, sizeof(data)};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 8)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    ssize_t n = ::recvmsg(control_.get(), &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) return false;
+    std::optional<ucred> sender;
+    std::vector<UniqueFd> passed;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_CREDENTIALS) {
+        ucred cred;
+        std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+        sender = cred;
+      } else if (c->cmsg_type == SCM_RIGHTS) {
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+          int fd;
+          std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+          passed.emplace_back(fd);
         }
       }
-      bool from_parent = sender && sender->pid == parent;
-      if (from_parent && data[0] == 'P' && passed.empty()) {
-        run_preload(std::string_view(data + 1, static_cast<size_t>(n) - 1));
-        continue;
-      }
-      if (!from_parent || passed.size() != 1 || data[0] != 'F' || n != 1) {
-        for (auto& fd : passed) {
-          int32_t refused = kRefused;
-          ::send(fd.get(), &refused, sizeof(refused), MSG_NOSIGNAL | MSG_DONTWAIT);
-        }
-        continue;
-      }
-      UniqueFd channel = std::move(passed[0]);
-      pid_t pid = ::fork();
-      if (pid == 0) {
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        int keep = channel.get();
-        close_fds_except(std::span<const int>(&keep, 1));
-        control.release();
-        sigfd.release();
-        for (auto& [_, fd] : status_of) fd.release();
-        run_child_from_channel(std::move(channel));
-      }
-      if (pid < 0) {
-        int32_t failed = kForkFailed;
-        ::send(channel.get(), &failed, sizeof(failed), MSG_NOSIGNAL);
-        continue;
+    }
+    bool from_parent = sender && sender->pid == parent_;
+    if (from_parent && data[0] == 'P' && passed.empty()) {
+      run_preload(std::string_view(data + 1, static_cast<size_t>(n) - 1));
+      spares_wanted_ = true;  // from now on the server's memory is final
+      return true;
+    }
+    if (!from_parent || passed.size() != 1 || data[0] != 'F' || n != 1) {
+      for (auto& fd : passed) reply(fd.get(), kRefused);
+      return true;
+    }
+    start(std::move(passed[0]));
+    return true;
+  }
+
+  // Makes `channel`'s process out of the spare (forking one now if there is
+  // none, or if the one there died).
+  void start(UniqueFd channel) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!spare_) make_spare();
+      if (!spare_) break;
+      Spare spare = std::move(*spare_);
+      spare_.reset();
+      int fd = channel.get();
+      char tag = 'G';
+      try {
+        send_with_fds(spare.link.get(), &tag, 1, std::span<const int>(&fd, 1));
+      } catch (const std::exception&) {
+        continue;  // it died; its pidfd goes with it
       }
       try {
-        UniqueFd pidfd = pidfd_open(pid);
-        int32_t reply = pid;
-        int fd = pidfd.get();
-        send_with_fds(channel.get(), &reply, sizeof(reply), std::span<const int>(&fd, 1));
+        int32_t message = spare.pid;
+        int pidfd = spare.pidfd.get();
+        send_with_fds(channel.get(), &message, sizeof(message), std::span<const int>(&pidfd, 1));
       } catch (const std::exception&) {
         // The parent went away; the child will find its channel empty.
       }
-      status_of.emplace(pid, std::move(channel));
+      if (sigfd_) status_of_.emplace(spare.pid, std::move(channel));
+      return;
     }
+    reply(channel.get(), kForkFailed);
   }
-  std::fflush(nullptr);
-  ::_exit(0);
-}
+
+  // In a child of the server: nothing of the server's but `keep` stays open.
+  void become_child(int keep) {
+    ::signal(SIGCHLD, SIG_DFL);
+    ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+    close_fds_except(std::span<const int>(&keep, 1));
+    control_.release();
+    sigfd_.release();
+    if (spare_) {
+      spare_->link.release();
+      spare_->pidfd.release();
+    }
+    for (auto& [_, fd] : status_of_) fd.release();
+  }
+
+  void make_spare() {
+    auto [ours, theirs] = socket_pair(SOCK_SEQPACKET);
+    const pid_t server = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) return;  // start() reports it to the parent
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != server) ::_exit(0);
+      char name[16] = {};
+      ::prctl(PR_GET_NAME, name);
+      ::prctl(PR_SET_NAME, "mp-spare");
+      ours.release();
+      become_child(theirs.get());
+      char tag = 0;
+      std::vector<UniqueFd> fds;
+      size_t got = 0;
+      try {
+        got = recv_with_fds(theirs.get(), &tag, 1, fds);
+      } catch (const std::exception&) {
+      }
+      if (got != 1 || tag != 'G' || fds.size() != 1) ::_exit(0);  // the server is gone
+      ::prctl(PR_SET_PDEATHSIG, 0);
+      ::prctl(PR_SET_NAME, name);
+      theirs.reset();
+      run_child_from_channel(std::move(fds[0]), ChildExit::kQuick);
+    }
+    // The pidfd is taken while the spare waits: once it runs, it may exit
+    // and (with automatic reaping) vanish before a later pidfd_open.
+    UniqueFd pidfd;
+    try {
+      pidfd = pidfd_open(pid);
+    } catch (const std::exception&) {
+      ::kill(pid, SIGKILL);
+      return;
+    }
+    spare_ = Spare{pid, std::move(ours), std::move(pidfd)};
+  }
+
+  static void reply(int channel, int32_t code) {
+    ::send(channel, &code, sizeof(code), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+
+  UniqueFd control_;
+  const pid_t parent_;
+  sigset_t chld_{};
+  sigset_t old_mask_{};
+  UniqueFd sigfd_;
+  std::map<pid_t, UniqueFd> status_of_;
+  std::optional<Spare> spare_;
+  bool spares_wanted_ = false;
+};
+
+}  // namespace
+
+void run_forkserver(int control_fd) { Server(UniqueFd(control_fd)).run(); }
 
 }  // namespace mp::internal

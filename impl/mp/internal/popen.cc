@@ -149,7 +149,7 @@ std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& 
   return popen;
 }
 
-void run_child_from_channel(UniqueFd channel) {
+void run_child_from_channel(UniqueFd channel, ChildExit how) {
   // A parent that had closed its standard streams must not have us write our
   // output into whatever descriptor takes their numbers.
   for (int fd = 0; fd < 3; ++fd) {
@@ -193,9 +193,15 @@ void run_child_from_channel(UniqueFd channel) {
     const void* function = resolve_code(decode<CodeLocation>(reader));
     trampoline(function, reader);
   });
+  if (how == ChildExit::kQuick) {
+    flush_std_streams();
+    ::_exit(code);
+  }
   std::exit(code);
 }
 
-void run_spawned_child(int channel_fd) { run_child_from_channel(UniqueFd(channel_fd)); }
+void run_spawned_child(int channel_fd) {
+  run_child_from_channel(UniqueFd(channel_fd), ChildExit::kNormal);
+}
 
 }  // namespace mp::internal

@@ -59,9 +59,20 @@ std::unique_ptr<Popen> launch_forkserver(const ChildInfo& info, const EncodedTar
 Writer encode_child_channel(const ChildInfo& info, const EncodedTarget& target);
 void send_child_channel(int channel, const Writer& message);
 
+// How a child ends once its target returned (and mp's exit function ran).
+enum class ChildExit {
+  // std::exit: atexit handlers and static destructors run. For spawn
+  // children, whose program started fresh.
+  kNormal,
+  // Flush the standard streams, then _exit: for children that are a copy of
+  // another process (fork, forkserver), whose atexit list and static objects
+  // belong to that process (Python ends them with os._exit too).
+  kQuick,
+};
+
 // The child side of spawn and forkserver: reads what to run from `channel`,
 // runs it as run_child() does, and exits.
-[[noreturn]] void run_child_from_channel(UniqueFd channel);
+[[noreturn]] void run_child_from_channel(UniqueFd channel, ChildExit how);
 
 // The fork server's pid, if this process has one running.
 std::optional<pid_t> forkserver_pid();

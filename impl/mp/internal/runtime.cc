@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio_ext.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -10,12 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <new>
 #include <thread>
 #include <typeinfo>
 
 #include "mp/errors.h"
+#include "mp/internal/per_process.h"
 #include "mp/internal/popen.h"
 #include "mp/internal/process_state.h"
 
@@ -23,26 +26,59 @@ namespace mp::internal {
 
 namespace {
 
+// set_start_method()'s choice, per process: a child that has not chosen uses
+// the method it was launched with.
 struct StartMethodChoice {
   std::mutex mu;
   std::optional<StartMethod> method;
 };
+PerProcess<StartMethodChoice> g_choice;
 
-StartMethodChoice& start_method_choice() {
-  static auto* choice = new StartMethodChoice;  // never destroyed: used at exit
-  return *choice;
-}
-
+// The children this process has started and not yet reaped.
 struct Registry {
   std::mutex mu;
   std::vector<std::shared_ptr<ProcessState>> children;
 };
+PerProcess<Registry> g_registry;
 
-Registry* g_registry = new Registry;  // never destroyed: used at exit
+struct SelfPidfd {
+  std::mutex mu;
+  int fd = -1;
+};
+PerProcess<SelfPidfd> g_self_pidfd;
+
+struct ExitState {
+  std::atomic<bool> ran{false};
+};
+PerProcess<ExitState> g_exit;
+
+// This process's identity. A child overwrites the copy it inherited (or finds
+// none, after exec) in run_child(), before anything else runs.
 Self* g_self = nullptr;
-std::mutex* g_self_mutex = new std::mutex;
-int g_self_pidfd = -1;
-std::atomic<bool> g_exit_function_ran{false};
+
+struct Hooks {
+  std::mutex mu;
+  std::vector<void (*)()> at_exit;
+};
+Hooks& hooks() {
+  static auto* h = new Hooks;  // never destroyed: used at exit
+  return *h;
+}
+
+struct LaunchSettings {
+  std::mutex mu;
+  std::string executable = "/proc/self/exe";
+  std::vector<void (*)()> preload;
+};
+LaunchSettings& launch_settings() {
+  static auto* settings = new LaunchSettings;
+  return *settings;
+}
+
+std::string& program_name_storage() {
+  static auto* name = new std::string;
+  return *name;
+}
 
 std::string random_authkey() {
   std::string key(32, '\0');
@@ -93,6 +129,19 @@ void watch_parent_and_die_with_it(int parent_pidfd) {
   }).detach();
 }
 
+// Assigns only when different: an equal value costs no write (see
+// per_process.h on why a fork child avoids writes).
+template <class T>
+void assign(T& to, const T& from) {
+  if (!(to == from)) to = from;
+}
+
+// Flushes one C++ standard stream unless it writes straight through stdio
+// (the default, sync_with_stdio(true)), in which case stdio's flush covers it.
+void flush_unless_synced(std::ostream& stream) {
+  if (dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(stream.rdbuf()) == nullptr) stream.flush();
+}
+
 }  // namespace
 
 StartMethod parse_start_method(std::string_view name) {
@@ -112,26 +161,30 @@ const char* start_method_name(StartMethod method) noexcept {
 }
 
 StartMethod default_start_method() {
-  auto& choice = start_method_choice();
+  auto& choice = g_choice.get();
   std::lock_guard lock(choice.mu);
-  if (!choice.method) choice.method = StartMethod::kForkserver;
+  if (!choice.method) {
+    std::string launched = current_start_method();
+    choice.method = launched.empty() ? StartMethod::kForkserver : parse_start_method(launched);
+  }
   return *choice.method;
 }
 
 std::optional<StartMethod> chosen_start_method() {
-  auto& choice = start_method_choice();
-  std::lock_guard lock(choice.mu);
-  return choice.method;
+  auto* choice = g_choice.mine();
+  if (!choice) return std::nullopt;
+  std::lock_guard lock(choice->mu);
+  return choice->method;
 }
 
 void choose_start_method(std::optional<StartMethod> method, bool force) {
-  auto& choice = start_method_choice();
+  auto& choice = g_choice.get();
   std::lock_guard lock(choice.mu);
   if (choice.method && !force) throw RuntimeError("context has already been set");
   choice.method = method;
 }
 
-std::mutex& self_mutex() { return *g_self_mutex; }
+std::mutex& self_mutex() { return self().mu; }
 
 Self& self() {
   if (g_self == nullptr) {
@@ -141,9 +194,15 @@ Self& self() {
   return *g_self;
 }
 
-ChildInfo next_child_info(const std::string& name, std::optional<bool> daemon) {
-  std::lock_guard lock(self_mutex());
+std::string current_start_method() {
   Self& me = self();
+  std::lock_guard lock(me.mu);
+  return me.start_method;
+}
+
+ChildInfo next_child_info(const std::string& name, std::optional<bool> daemon) {
+  Self& me = self();
+  std::lock_guard lock(me.mu);
   ChildInfo info;
   info.identity = me.identity;
   info.identity.push_back(me.next_child++);
@@ -156,31 +215,14 @@ ChildInfo next_child_info(const std::string& name, std::optional<bool> daemon) {
 }
 
 int self_pidfd() {
-  std::lock_guard lock(self_mutex());
-  if (g_self_pidfd < 0) g_self_pidfd = pidfd_open(::getpid()).release();
-  return g_self_pidfd;
+  auto& s = g_self_pidfd.get();
+  std::lock_guard lock(s.mu);
+  if (s.fd < 0) s.fd = pidfd_open(::getpid()).release();
+  return s.fd;
 }
-
-namespace {
-std::string& program_name_storage() {
-  static auto* name = new std::string;
-  return *name;
-}
-}  // namespace
 
 const std::string& program_name() { return program_name_storage(); }
-
-namespace {
-struct LaunchSettings {
-  std::mutex mu;
-  std::string executable = "/proc/self/exe";
-  std::vector<void (*)()> preload;
-};
-LaunchSettings& launch_settings() {
-  static auto* settings = new LaunchSettings;
-  return *settings;
-}
-}  // namespace
+void set_program_name(const char* argv0) { program_name_storage() = argv0 ? argv0 : ""; }
 
 std::string executable() {
   std::lock_guard lock(launch_settings().mu);
@@ -201,98 +243,86 @@ void set_forkserver_preload_list(std::vector<void (*)()> functions) {
   std::lock_guard lock(launch_settings().mu);
   launch_settings().preload = std::move(functions);
 }
-void set_program_name(const char* argv0) { program_name_storage() = argv0 ? argv0 : ""; }
 
 void flush_std_streams() noexcept {
   try {
-    std::cout.flush();
-    std::cerr.flush();
-    std::clog.flush();
+    flush_unless_synced(std::cout);
+    flush_unless_synced(std::cerr);
+    flush_unless_synced(std::clog);
   } catch (...) {
   }
-  std::fflush(nullptr);
+  // Only what is pending: fflush() locks the stream (a write) even when
+  // there is nothing to do.
+  if (__fpending(stdout) > 0) std::fflush(stdout);
+  if (__fpending(stderr) > 0) std::fflush(stderr);
 }
 
 void register_child(std::shared_ptr<ProcessState> child) {
-  std::lock_guard lock(g_registry->mu);
-  g_registry->children.push_back(std::move(child));
+  auto& registry = g_registry.get();
+  std::lock_guard lock(registry.mu);
+  registry.children.push_back(std::move(child));
 }
 
 void forget_child(const ProcessState* child) {
-  std::lock_guard lock(g_registry->mu);
-  auto& kids = g_registry->children;
-  std::erase_if(kids, [child](const auto& p) { return p.get() == child; });
+  auto* registry = g_registry.mine();
+  if (!registry) return;
+  std::lock_guard lock(registry->mu);
+  std::erase_if(registry->children, [child](const auto& p) { return p.get() == child; });
 }
 
 std::vector<std::shared_ptr<ProcessState>> registered_children() {
-  std::lock_guard lock(g_registry->mu);
-  return g_registry->children;
+  auto* registry = g_registry.mine();
+  if (!registry) return {};
+  std::lock_guard lock(registry->mu);
+  return registry->children;
 }
 
-namespace {
-struct Hooks {
-  std::mutex mu;
-  std::vector<void (*)()> at_exit;
-  std::vector<void (*)()> in_child;
-};
-Hooks& hooks() {
-  static auto* h = new Hooks;
-  return *h;
-}
-}  // namespace
-
-void add_runtime_hooks(void (*at_exit)(), void (*in_child)()) {
+void add_runtime_hooks(void (*at_exit)()) {
   std::lock_guard lock(hooks().mu);
-  if (at_exit) hooks().at_exit.push_back(at_exit);
-  if (in_child) hooks().in_child.push_back(in_child);
+  hooks().at_exit.push_back(at_exit);
 }
 
 void exit_function() noexcept {
-  if (g_exit_function_ran.exchange(true)) return;
-  for (auto hook : hooks().at_exit) hook();
-  try {
-    for (auto& child : registered_children()) {
-      if (child->daemon && child->running()) {
-        std::lock_guard lock(child->mu);
-        if (child->popen) child->popen->send_signal(SIGTERM);
+  // A fork child that started nothing has nothing to do here but flush, and
+  // does it without marking anything (no write, no copy-on-write fault).
+  bool has_hooks = !hooks().at_exit.empty();
+  if (has_hooks || g_registry.mine() || forkserver_pid()) {
+    if (g_exit.get().ran.exchange(true)) return;
+    for (auto hook : hooks().at_exit) hook();
+    try {
+      for (auto& child : registered_children()) {
+        if (child->daemon && child->running()) {
+          std::lock_guard lock(child->mu);
+          if (child->popen) child->popen->send_signal(SIGTERM);
+        }
       }
+      for (auto& child : registered_children()) child->wait(std::nullopt);
+    } catch (...) {
+      // At exit nothing is left to report to.
     }
-    for (auto& child : registered_children()) child->wait(std::nullopt);
-  } catch (...) {
-    // At exit nothing is left to report to.
+    stop_forkserver();
   }
-  stop_forkserver();
   flush_std_streams();
 }
 
 int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body) {
-  // Whatever the parent's bookkeeping was, it is not this process's. Only
-  // this thread exists here, and another parent thread may have held these
-  // mutexes at fork time: make them anew in place.
-  new (&g_registry->mu) std::mutex;
-  g_registry->children.clear();
-  new (g_self_mutex) std::mutex;
-  g_exit_function_ran = false;
-  g_self_pidfd = -1;
   forget_forkserver_after_fork();
-  for (auto hook : hooks().in_child) hook();
+  if (g_self == nullptr) g_self = new Self;  // spawned: no key to draw, the parent's comes
   {
-    Self& me = self();
-    me.name = info.name;
+    // Another parent thread may have held the mutex at fork time: make it
+    // anew, in place (the page is written below anyway).
+    new (&g_self->mu) std::mutex;
+    Self& me = *g_self;
+    assign(me.name, info.name);
     me.daemon = info.daemon;
-    me.identity = info.identity;
-    me.authkey = info.authkey;
-    me.start_method = info.start_method;
+    assign(me.identity, info.identity);
+    assign(me.authkey, info.authkey);
+    assign(me.start_method, info.start_method);
     me.next_child = 1;
     me.is_child = true;
     me.parent_pid = info.parent_pid;
-    me.parent_name = info.parent_name;
+    assign(me.parent_name, info.parent_name);
     me.parent_pidfd = parent_pidfd;
-  }
-  {
-    // A child launched with a method keeps using it by default.
-    auto& choice = start_method_choice();
-    choice.method = parse_start_method(info.start_method);
   }
   if (info.daemon && parent_pidfd >= 0) watch_parent_and_die_with_it(parent_pidfd);
 

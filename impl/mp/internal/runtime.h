@@ -47,8 +47,9 @@ struct ChildInfo {
   }
 };
 
-// This process. Guarded by self_mutex().
+// This process. Guarded by `mu` (self_mutex()).
 struct Self {
+  std::mutex mu;
   std::string name = "MainProcess";
   bool daemon = false;
   std::vector<uint32_t> identity;  // empty in the main process
@@ -62,6 +63,8 @@ struct Self {
 };
 std::mutex& self_mutex();
 Self& self();
+// The start method this process was launched with; "" in the main process.
+std::string current_start_method();
 
 // Describes the next child of this process (name "Process-<identity>").
 ChildInfo next_child_info(const std::string& name, std::optional<bool> daemon);
@@ -88,10 +91,9 @@ void register_child(std::shared_ptr<ProcessState> child);
 void forget_child(const ProcessState* child);
 std::vector<std::shared_ptr<ProcessState>> registered_children();
 
-// Hooks for other parts of mp: `at_exit` runs first in exit_function();
-// `in_child` runs as a child starts (a fork child must forget its parent's
-// threads, for one).
-void add_runtime_hooks(void (*at_exit)(), void (*in_child)());
+// Registers a hook that exit_function() runs first (mp::dummy joins its
+// non-daemonic threads there).
+void add_runtime_hooks(void (*at_exit)());
 
 // Python's util._exit_function: terminates daemonic children, joins the rest,
 // stops the fork server. Runs once, at normal exit (std::atexit) and at the end

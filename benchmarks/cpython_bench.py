@@ -1,0 +1,173 @@
+"""CPython's side of the benchmark matrix.
+
+Runs the scenarios of benchmarks/*_benchmark.cc with CPython's own
+multiprocessing, once per start method (rows `impl:cpython-fork`,
+`cpython-spawn`, `cpython-forkserver`) and, where Python has one, with
+multiprocessing.dummy (`impl:cpython-threads`). Rows are named exactly like
+mp's, `<primitive>.<scenario>/impl:<impl>/<arg>:<value>`, and the output is
+Google Benchmark's JSON schema, so one report holds both.
+
+Usage: python3 cpython_bench.py [--benchmark_filter=REGEX] [--benchmark_min_time=SECONDS]
+                                [--benchmark_repetitions=N] [--out=FILE]
+"""
+
+import json
+import multiprocessing
+import multiprocessing.dummy
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+
+METHODS = ["fork", "spawn", "forkserver"]
+
+
+def noop():
+    pass
+
+
+# Scenarios --------------------------------------------------------------------
+# Each is a generator function taking (impl, ctx) that yields (rows): a row is
+# (args, setup) where setup() returns (op, items_per_op, teardown). `op()` does
+# one iteration of the measured work.
+
+
+def process_start_join(impl, ctx):
+    Process = multiprocessing.dummy.Process if impl == "threads" else ctx.Process
+
+    def setup():
+        def op():
+            p = Process(target=noop)
+            p.start()
+            p.join()
+        op()  # the forkserver starts once, not timed
+        return op, 1, None
+
+    yield [], setup
+
+
+SCENARIOS = [
+    ("process.start_join", process_start_join, "us", METHODS + ["threads"]),
+]
+
+
+# Harness ------------------------------------------------------------------------
+
+def row_name(scenario, impl, args):
+    return "%s/impl:cpython-%s%s" % (scenario, impl, "".join("/%s:%d" % kv for kv in args))
+
+
+def matches(name, pattern):
+    if not pattern:
+        return True
+    if pattern.startswith("-"):
+        return re.search(pattern[1:], name) is None
+    return re.search(pattern, name) is not None
+
+
+def measure(op, items, min_time, min_iterations):
+    """Runs op() until min_time has passed (and at least min_iterations);
+    returns (iterations, seconds of real time, seconds of CPU time)."""
+    iterations = 0
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    while True:
+        op()
+        iterations += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_time and iterations >= min_iterations:
+            return iterations, elapsed, time.process_time() - cpu0
+
+
+UNIT = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0}
+
+
+def entry(name, run_name, iterations, real, cpu, unit, items, repetitions, index):
+    per = UNIT[unit] / iterations
+    return {
+        "name": name,
+        "family_index": 0,
+        "per_family_instance_index": 0,
+        "run_name": run_name,
+        "run_type": "iteration",
+        "repetitions": repetitions,
+        "repetition_index": index,
+        "threads": 1,
+        "iterations": iterations,
+        "real_time": real * per,
+        "cpu_time": cpu * per,
+        "time_unit": unit,
+        "items_per_second": iterations * items / real,
+    }
+
+
+def aggregates(runs, unit):
+    out = []
+    for agg, fn in (("mean", statistics.mean), ("median", statistics.median),
+                    ("stddev", lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)):
+        row = dict(runs[0])
+        row.update({
+            "name": runs[0]["run_name"] + "_" + agg,
+            "run_type": "aggregate",
+            "aggregate_name": agg,
+            "aggregate_unit": "time",
+            "iterations": len(runs),
+            "real_time": fn([r["real_time"] for r in runs]),
+            "cpu_time": fn([r["cpu_time"] for r in runs]),
+            "items_per_second": fn([r["items_per_second"] for r in runs]),
+        })
+        row.pop("repetition_index", None)
+        out.append(row)
+    return out
+
+
+def main(argv):
+    opts = {"benchmark_filter": "", "benchmark_min_time": "0.05", "benchmark_repetitions": "1",
+            "out": ""}
+    for arg in argv:
+        key, _, value = arg.lstrip("-").partition("=")
+        if key in opts:
+            opts[key] = value
+    min_time = float(opts["benchmark_min_time"].rstrip("s"))
+    repetitions = max(1, int(opts["benchmark_repetitions"]))
+    results = []
+    for scenario, make_rows, unit, impls in SCENARIOS:
+        for impl in impls:
+            ctx = None if impl == "threads" else multiprocessing.get_context(impl)
+            for args, setup in make_rows(impl, ctx):
+                name = row_name(scenario, impl, args)
+                if not matches(name, opts["benchmark_filter"]):
+                    continue
+                op, items, teardown = setup()
+                runs = []
+                for index in range(repetitions):
+                    iterations, real, cpu = measure(op, items, min_time, 3)
+                    runs.append(entry(name, name, iterations, real, cpu, unit, items, repetitions, index))
+                if teardown:
+                    teardown()
+                results.extend(runs)
+                if repetitions > 1:
+                    results.extend(aggregates(runs, unit))
+                r = runs[-1]
+                print("%-60s %12.4g %s %10d" % (name, r["real_time"], unit, r["iterations"]),
+                      flush=True)
+    report = {
+        "context": {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "executable": sys.executable,
+            "python_version": platform.python_version(),
+            "python_implementation": platform.python_implementation(),
+            "num_cpus": os.cpu_count(),
+        },
+        "benchmarks": results,
+    }
+    if opts["out"]:
+        with open(opts["out"], "w") as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
