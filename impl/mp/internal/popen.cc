@@ -93,15 +93,18 @@ void Popen::send_signal(int sig) {
 
 std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<void()>& body) {
   int parent_pidfd = self_pidfd();
+  // Allocated before fork(): a page written while the child runs is copied.
+  auto popen = std::make_unique<DirectPopen>(0, UniqueFd());
   flush_std_streams();
   pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
   if (pid == 0) {
-    int code = run_child(info, parent_pidfd, body);
+    int code = run_child(info, parent_pidfd, body, /*forked=*/true);
     flush_std_streams();
     ::_exit(code);
   }
-  return std::make_unique<DirectPopen>(pid, pidfd_open(pid));
+  popen->adopt(pid, pidfd_open(pid));
+  return popen;
 }
 
 pid_t spawn_self(const char* flag, int channel) {
@@ -184,7 +187,7 @@ void run_child_from_channel(UniqueFd channel, ChildExit how) {
   auto sanity = decode<CodeLocation>(reader);
   auto info = decode<ChildInfo>(reader);
   auto parent_pidfd = reader.take_fd(decode<uint32_t>(reader));
-  int code = run_child(info, parent_pidfd.release(), [&] {
+  auto body_of_target = [&] {
     if (sanity.offset != init_location().offset) {
       throw PicklingError("the child is not running the same program as its parent");
     }
@@ -192,7 +195,8 @@ void run_child_from_channel(UniqueFd channel, ChildExit how) {
         const_cast<void*>(resolve_code(decode<CodeLocation>(reader))));
     const void* function = resolve_code(decode<CodeLocation>(reader));
     trampoline(function, reader);
-  });
+  };
+  int code = run_child(info, parent_pidfd.release(), body_of_target, /*forked=*/false);
   if (how == ChildExit::kQuick) {
     flush_std_streams();
     ::_exit(code);

@@ -29,6 +29,11 @@ class Popen {
   virtual std::optional<int> wait(const Deadline& deadline) = 0;
   // Sends `sig` unless the child has already been reaped.
   void send_signal(int sig);
+  // Fills in a Popen made before its child existed.
+  void adopt(pid_t pid, UniqueFd pidfd) {
+    pid_ = pid;
+    pidfd_ = std::move(pidfd);
+  }
 
  protected:
   pid_t pid_;

@@ -23,7 +23,7 @@ struct ProcessState {
   Context* ctx = nullptr;  // nullptr: the default context, resolved at start()
   std::string name;
   bool daemon = false;
-  std::vector<uint32_t> identity;
+  std::string identity;  // "1:2": the 2nd child of this process's 1st child
   TargetSpec target;
   pid_t creator = 0;
   bool started = false;

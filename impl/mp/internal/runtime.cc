@@ -56,14 +56,13 @@ PerProcess<ExitState> g_exit;
 // none, after exec) in run_child(), before anything else runs.
 Self* g_self = nullptr;
 
+// Constant-initialized, so that a child reading it writes nothing.
 struct Hooks {
   std::mutex mu;
   std::vector<void (*)()> at_exit;
 };
-Hooks& hooks() {
-  static auto* h = new Hooks;  // never destroyed: used at exit
-  return *h;
-}
+constinit Hooks g_hooks;
+Hooks& hooks() { return g_hooks; }
 
 struct LaunchSettings {
   std::mutex mu;
@@ -92,15 +91,6 @@ std::string random_authkey() {
     done += static_cast<size_t>(n);
   }
   return key;
-}
-
-std::string identity_suffix(const std::vector<uint32_t>& identity) {
-  std::string out;
-  for (size_t i = 0; i < identity.size(); ++i) {
-    if (i) out += ':';
-    out += std::to_string(identity[i]);
-  }
-  return out;
 }
 
 std::string describe_current_exception() {
@@ -204,9 +194,8 @@ ChildInfo next_child_info(const std::string& name, std::optional<bool> daemon) {
   Self& me = self();
   std::lock_guard lock(me.mu);
   ChildInfo info;
-  info.identity = me.identity;
-  info.identity.push_back(me.next_child++);
-  info.name = name.empty() ? "Process-" + identity_suffix(info.identity) : name;
+  info.identity = (me.identity.empty() ? "" : me.identity + ":") + std::to_string(me.next_child++);
+  info.name = name.empty() ? "Process-" + info.identity : name;
   info.daemon = daemon.value_or(me.daemon);
   info.authkey = me.authkey;
   info.parent_pid = ::getpid();
@@ -305,7 +294,8 @@ void exit_function() noexcept {
   flush_std_streams();
 }
 
-int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body) {
+int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body,
+              bool forked) {
   forget_forkserver_after_fork();
   if (g_self == nullptr) g_self = new Self;  // spawned: no key to draw, the parent's comes
   {
@@ -316,7 +306,7 @@ int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void(
     assign(me.name, info.name);
     me.daemon = info.daemon;
     assign(me.identity, info.identity);
-    assign(me.authkey, info.authkey);
+    if (!forked) me.authkey = info.authkey;  // a fork child has its parent's already
     assign(me.start_method, info.start_method);
     me.next_child = 1;
     me.is_child = true;

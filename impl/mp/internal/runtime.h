@@ -35,7 +35,7 @@ void choose_start_method(std::optional<StartMethod> method, bool force);
 struct ChildInfo {
   std::string name;
   bool daemon = false;
-  std::vector<uint32_t> identity;
+  std::string identity;  // "1:2": the 2nd child of this process's 1st child
   std::string authkey;
   std::string start_method;
   int32_t parent_pid = 0;
@@ -52,7 +52,7 @@ struct Self {
   std::mutex mu;
   std::string name = "MainProcess";
   bool daemon = false;
-  std::vector<uint32_t> identity;  // empty in the main process
+  std::string identity;  // "1:2" for the 2nd child of the 1st; empty in the main process
   std::string authkey;             // 32 random bytes, inherited by children
   std::string start_method;        // how this process was launched; "" in main
   uint32_t next_child = 1;
@@ -104,7 +104,10 @@ void exit_function() noexcept;
 // the exit code: 0, or 1 after printing "Process <name>:" and the exception.
 // `parent_pidfd` (owned) watches the parent: a daemonic child kills itself
 // when the parent dies, whatever way it dies.
-int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body);
+// `forked`: this process is a copy of the parent (fork start method), which
+// already holds the parent's authkey.
+int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body,
+              bool forked);
 
 // Entry points that init() dispatches to; they never return.
 [[noreturn]] void run_spawned_child(int channel_fd);
