@@ -1,5 +1,6 @@
 // process.start_join: start a child that does nothing and wait for it.
 
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +46,17 @@ void start_join_tbb(benchmark::State& state) {
   per_item(state, 1);
 }
 
+// The threads' floor: pthread_create and pthread_join of a function that
+// returns at once.
+void start_join_thread_floor(benchmark::State& state) {
+  for (auto _ : state) {
+    pthread_t thread;
+    ::pthread_create(&thread, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
+    ::pthread_join(thread, nullptr);
+  }
+  per_item(state, 1);
+}
+
 // The floor: fork(), _exit(0) in the child, waitpid().
 void start_join_fork_floor(benchmark::State& state) {
   for (auto _ : state) {
@@ -80,6 +92,7 @@ const bool registered = [] {
   add("process.start_join", "tbb", {}, start_join_tbb)->Unit(benchmark::kMicrosecond);
   add("process.start_join", "floor", {}, start_join_fork_floor)->Unit(benchmark::kMicrosecond);
   add("process.start_join", "floor-spawn", {}, start_join_spawn_floor)->Unit(benchmark::kMicrosecond);
+  add("process.start_join", "floor-threads", {}, start_join_thread_floor)->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

@@ -4,8 +4,10 @@
 # Runs mp's rows (benchmarks/mp_benchmarks) and CPython's (cpython_bench.py)
 # with the same filter, merges them into DIR/benchmarks.json and renders
 # DIR/benchmarks.md and DIR/plots/. DIR defaults to reports/ in the workspace.
-#   quick    (default) short runs: the whole matrix in a few minutes
-#   publish  longer runs, 5 repetitions each, medians reported
+#   quick    (default) short runs, 3 repetitions interleaved at random, medians
+#   publish  longer runs, 9 repetitions interleaved at random, medians
+# Interleaving spreads the machine's slow and fast moments over every row
+# instead of landing them on whichever row ran then.
 set -euo pipefail
 
 runfiles="${RUNFILES_DIR:-$0.runfiles}/mp"
@@ -23,8 +25,8 @@ for a in "$@"; do
   esac
 done
 case "$mode" in
-  quick) timing=(--benchmark_min_time=0.05) ;;
-  publish) timing=(--benchmark_min_time=0.5 --benchmark_repetitions=5) ;;
+  quick) timing=(--benchmark_min_time=0.05 --benchmark_repetitions=3) ;;
+  publish) timing=(--benchmark_min_time=0.3 --benchmark_repetitions=9) ;;
   *) echo "unknown --mode=$mode (quick or publish)" >&2; exit 2 ;;
 esac
 mkdir -p "$out"
@@ -32,7 +34,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 echo "== mp ($mode)"
-"$runfiles/benchmarks/mp_benchmarks" "${timing[@]}" --benchmark_filter="$filter" \
+"$runfiles/benchmarks/mp_benchmarks" "${timing[@]}" --benchmark_enable_random_interleaving=true \
+  --benchmark_filter="$filter" \
   --benchmark_out="$tmp/mp.json" --benchmark_out_format=json "${extra[@]}"
 
 notes=""

@@ -19,6 +19,7 @@ import statistics
 import sys
 
 IMPL_ORDER = ["fork", "spawn", "forkserver", "threads", "manager", "tbb", "floor", "floor-spawn",
+              "floor-threads",
               "cpython-fork", "cpython-spawn", "cpython-forkserver", "cpython-threads",
               "cpython-manager"]
 MP_IMPLS = ["fork", "spawn", "forkserver", "threads", "manager", "tbb"]
@@ -80,12 +81,20 @@ def fmt_time(ns):
 
 
 def fmt_ratio(x):
-    return "%.2f×" % x if x < 10 else "%.0f×" % x
+    if x >= 10:
+        return "%.0f×" % x
+    if x >= 0.1:
+        return "%.2f×" % x
+    return "%.2g×" % x
 
 
 def floor_for(impl, impls):
-    if impl == "spawn" and "floor-spawn" in impls:
-        return "floor-spawn"
+    """The floor an implementation is judged against: its own kind's where the
+    scenario has one (floor-spawn for spawn, floor-threads for threads and
+    TBB), else the scenario's floor."""
+    own = {"spawn": "floor-spawn", "threads": "floor-threads", "tbb": "floor-threads"}.get(impl)
+    if own in impls:
+        return own
     return "floor" if "floor" in impls else None
 
 
@@ -175,7 +184,7 @@ def draw(plt, scenario, by_args, impls, path):
     cases = sorted(by_args)
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.35 * len(impls) * len(cases)))
     labels, values, colors = [], [], []
-    palette = {"floor": "#555555", "floor-spawn": "#888888"}
+    palette = {"floor": "#555555", "floor-spawn": "#888888", "floor-threads": "#aaaaaa"}
     for args in cases:
         for impl in impls:
             row = by_args[args].get(impl)

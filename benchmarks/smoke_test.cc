@@ -1,0 +1,80 @@
+// Runs the benchmark binary and the CPython script with a tiny duration, so
+// that CI proves every row still runs and reports.
+
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+int run(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  if (::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string tmp(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/" + name;
+}
+
+TEST(BenchmarksSmoke, EveryRowRuns) {
+  std::string out = tmp("mp.json");
+  ASSERT_EQ(run({"benchmarks/mp_benchmarks", "--benchmark_min_time=0.001",
+                 "--benchmark_out=" + out, "--benchmark_out_format=json"}),
+            0);
+  std::string json = slurp(out);
+  EXPECT_EQ(json.find("\"error_occurred\": true"), std::string::npos) << json;
+  for (const char* row : {"process.start_join/impl:fork\"", "process.start_join/impl:spawn\"",
+                          "process.start_join/impl:forkserver\"", "process.start_join/impl:threads\"",
+                          "process.start_join/impl:tbb\"", "process.start_join/impl:floor\"",
+                          "process.start_join/impl:floor-spawn\"",
+                          "process.start_join/impl:floor-threads\""}) {
+    EXPECT_NE(json.find(std::string("\"name\": \"") + row), std::string::npos) << row;
+  }
+  EXPECT_EQ(json.find("/real_time"), std::string::npos) << "row names carry no time suffix";
+}
+
+TEST(BenchmarksSmoke, FilterEndsWhereItSays) {
+  std::string out = tmp("filtered.json");
+  ASSERT_EQ(run({"benchmarks/mp_benchmarks", "--benchmark_min_time=0.001",
+                 "--benchmark_filter=start_join/impl:fork$", "--benchmark_out=" + out,
+                 "--benchmark_out_format=json"}),
+            0);
+  std::string json = slurp(out);
+  EXPECT_NE(json.find("\"process.start_join/impl:fork\""), std::string::npos);
+  EXPECT_EQ(json.find("impl:forkserver"), std::string::npos);
+}
+
+TEST(BenchmarksSmoke, CpythonRowsRun) {
+  if (run({"python3", "-c", "pass"}) != 0) GTEST_SKIP() << "python3 is not installed";
+  std::string out = tmp("cpython.json");
+  ASSERT_EQ(run({"python3", "benchmarks/cpython_bench.py", "--benchmark_min_time=0.001",
+                 "--benchmark_filter=impl:cpython-(fork|threads)", "--out=" + out}),
+            0);
+  std::string json = slurp(out);
+  EXPECT_NE(json.find("\"process.start_join/impl:cpython-fork\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"process.start_join/impl:cpython-threads\""), std::string::npos) << json;
+}
+
+}  // namespace
