@@ -3,6 +3,7 @@
 #include "implementations/processes.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
+#include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
 
@@ -11,11 +12,13 @@ namespace mp::conformance {
 // child; CPython skips its fork tests under TSan for the same reason.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ContextSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SynchronizeSuite);
 TEST(Fork, NotUnderThreadSanitizer) { GTEST_SKIP() << "fork children deadlock under TSan"; }
 #else
 using Implementation = Fork;
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ContextSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SynchronizeSuite, Implementation, ImplementationName);
 #endif
 
 }  // namespace mp::conformance

@@ -3,11 +3,13 @@
 #include "implementations/processes.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
+#include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
 
 using Implementation = Forkserver;
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ContextSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SynchronizeSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

@@ -3,11 +3,13 @@
 #include "implementations/threads.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
+#include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
 
 using Implementation = Threads;
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ContextSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SynchronizeSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

@@ -28,6 +28,18 @@ struct Processes {
   static mp::Process Process(const mp::ProcessOptions& options, A&&... args) {
     return mp::Process(context(), options, std::forward<A>(args)...);
   }
+  using Lock = mp::Lock;
+  using RLock = mp::RLock;
+  using Semaphore = mp::Semaphore;
+  using BoundedSemaphore = mp::BoundedSemaphore;
+  using Event = mp::Event;
+  using Condition = mp::Condition;
+  using Barrier = mp::Barrier;
+  // What misuse raises here (multiprocessing's choices).
+  using LockReleaseError = mp::ValueError;
+  using RLockReleaseError = mp::AssertionError;
+  using ConditionMisuseError = mp::AssertionError;
+
   static auto current_process() { return mp::current_process(); }
   static std::vector<mp::Process> active_children() { return mp::active_children(); }
 };

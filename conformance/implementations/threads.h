@@ -24,6 +24,18 @@ struct Threads {
   static mp::dummy::Process Process(const mp::ProcessOptions& options, A&&... args) {
     return mp::dummy::Process(options, std::forward<A>(args)...);
   }
+  using Lock = mp::dummy::Lock;
+  using RLock = mp::dummy::RLock;
+  using Semaphore = mp::dummy::Semaphore;
+  using BoundedSemaphore = mp::dummy::BoundedSemaphore;
+  using Event = mp::dummy::Event;
+  using Condition = mp::dummy::Condition;
+  using Barrier = mp::dummy::Barrier;
+  // What misuse raises here (threading's choices).
+  using LockReleaseError = mp::RuntimeError;
+  using RLockReleaseError = mp::RuntimeError;
+  using ConditionMisuseError = mp::RuntimeError;
+
   static auto current_process() { return mp::dummy::current_process(); }
   static std::vector<mp::dummy::Process> active_children() { return mp::dummy::active_children(); }
 };

@@ -9,5 +9,6 @@
 #include "mp/errors.h"
 #include "mp/process.h"
 #include "mp/reduction.h"
+#include "mp/synchronize.h"
 
 #endif  // MP_MP_H_

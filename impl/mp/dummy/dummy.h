@@ -8,6 +8,7 @@
 
 #include "mp/connection.h"
 #include "mp/dummy/process.h"
+#include "mp/dummy/synchronize.h"
 
 namespace mp::dummy {
 

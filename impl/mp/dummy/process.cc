@@ -119,12 +119,13 @@ void Process::start() {
       std::fprintf(stderr, "Exception in thread %s:\nunknown exception\n", state->name.c_str());
       code = 1;
     }
-    std::function<void()> finished_target;  // its arguments are released here, unlocked
+    // The arguments go before anyone is told the thread is done: a joiner
+    // may count on them (a Connection, say) being closed.
+    state->call = nullptr;
     {
       std::lock_guard lock(state->mu);
       state->exitcode = code;
       state->done = true;
-      finished_target = std::move(state->call);
     }
     state->done_cv.notify_all();
   });

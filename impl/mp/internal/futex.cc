@@ -1,0 +1,101 @@
+#include "mp/internal/futex.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace mp::internal {
+
+namespace {
+
+int op(int base, Sharing sharing) {
+  return sharing == Sharing::kThreads ? (base | FUTEX_PRIVATE_FLAG) : base;
+}
+
+timespec to_timespec(Clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  if (ns < 0) ns = 0;
+  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+// The start time of a live process (0 if none, or it has ended: a zombie
+// counts as ended).
+uint64_t read_start_time(int32_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return 0;
+  // Field 22 (starttime) counted after the command, which ends at the last ')'.
+  size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return 0;
+  const char* p = line.c_str() + close + 2;  // field 3: the state
+  if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;
+  for (int field = 3; field < 22 && *p; ++field) {
+    p = std::strchr(p, ' ');
+    if (p == nullptr) return 0;
+    ++p;
+  }
+  return std::strtoull(p, nullptr, 10);
+}
+
+}  // namespace
+
+bool futex_wait(const std::atomic<uint32_t>& word, uint32_t expected, const Deadline& deadline,
+                Sharing sharing) {
+  // steady_clock is CLOCK_MONOTONIC, which FUTEX_WAIT_BITSET's absolute
+  // timeout uses: a signal (EINTR) simply waits again for the same deadline.
+  timespec abs{};
+  if (deadline) abs = to_timespec(*deadline);
+  auto* addr = const_cast<uint32_t*>(reinterpret_cast<const uint32_t*>(&word));
+  for (;;) {
+    long r = ::syscall(SYS_futex, addr, op(FUTEX_WAIT_BITSET, sharing), expected,
+                       deadline ? &abs : nullptr, nullptr, FUTEX_BITSET_MATCH_ANY);
+    if (r == 0) return true;
+    if (errno == EAGAIN) return true;  // the word had already changed
+    if (errno == ETIMEDOUT) return false;
+    if (errno != EINTR) throw_errno("futex wait");
+    if (word.load(std::memory_order_acquire) != expected) return true;
+  }
+}
+
+void futex_wake(const std::atomic<uint32_t>& word, int count, Sharing sharing) {
+  auto* addr = const_cast<uint32_t*>(reinterpret_cast<const uint32_t*>(&word));
+  ::syscall(SYS_futex, addr, op(FUTEX_WAKE, sharing), count, nullptr, nullptr, 0);
+}
+
+const Holder& this_holder() {
+  struct ProcessPart {
+    int32_t pid;
+    uint64_t start_time;
+  };
+  static std::atomic<ProcessPart*> process{nullptr};
+  thread_local Holder me;
+  thread_local int32_t me_pid = 0;
+  int32_t pid = static_cast<int32_t>(::getpid());
+  if (me_pid != pid) {  // first use in this thread, or a fork child
+    ProcessPart* part = process.load(std::memory_order_acquire);
+    if (part == nullptr || part->pid != pid) {
+      part = new ProcessPart{pid, read_start_time(pid)};  // one per process, kept
+      process.store(part, std::memory_order_release);
+    }
+    me = Holder{pid, static_cast<int32_t>(::syscall(SYS_gettid)), part->start_time};
+    me_pid = pid;
+  }
+  return me;
+}
+
+bool holder_is_gone(int32_t pid, uint64_t start_time) {
+  if (pid <= 0) return false;
+  uint64_t now = read_start_time(pid);
+  return now == 0 || now != start_time;
+}
+
+}  // namespace mp::internal

@@ -1,0 +1,60 @@
+// mp/internal/futex.h — waiting on a 32-bit word, in shared or private memory.
+
+#ifndef MP_INTERNAL_FUTEX_H_
+#define MP_INTERNAL_FUTEX_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "mp/internal/fd.h"
+
+namespace mp::internal {
+
+// Where a word lives decides how the kernel hashes it: across processes
+// (MAP_SHARED memory) or within one (cheaper).
+enum class Sharing { kProcesses, kThreads };
+
+// Sleeps while `*word == expected`, until woken, or until `deadline`.
+// Returns false on timeout. Spurious returns are possible (callers re-check);
+// EINTR is not one of them: a signal restarts the wait with the time left.
+bool futex_wait(const std::atomic<uint32_t>& word, uint32_t expected, const Deadline& deadline,
+                Sharing sharing);
+
+// Wakes up to `count` sleepers on `word`.
+void futex_wake(const std::atomic<uint32_t>& word, int count, Sharing sharing);
+
+// A short bounded spin before sleeping: returns true as soon as `ready()`
+// holds, false once the budget (a few microseconds) is spent. On this VM a
+// wake-up across vCPUs costs 20-50 µs, so a partner that answers within the
+// budget is caught without one; a spin that fails costs little.
+template <class Ready>
+bool spin_until(Ready ready, int rounds = 200) {
+  for (int i = 0; i < rounds; ++i) {
+    if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  return ready();
+}
+
+// Who holds a lock: enough to name the holder and to tell, from another
+// process, whether it is still alive (a pid alone may be reused).
+struct Holder {
+  int32_t pid = 0;
+  int32_t tid = 0;
+  uint64_t start_time = 0;  // the process's start time, in clock ticks since boot
+};
+
+// This thread, as a Holder (cached per process and per thread).
+const Holder& this_holder();
+
+// Whether the process described by (pid, start_time) has ended. Reads
+// /proc/<pid>/stat; a pid that now names another process counts as ended.
+bool holder_is_gone(int32_t pid, uint64_t start_time);
+
+}  // namespace mp::internal
+
+#endif  // MP_INTERNAL_FUTEX_H_
