@@ -257,8 +257,8 @@ namespace {
 // request hands the channel to the spare (which becomes the new process) and
 // a new spare is forked once the server is idle. Forking the spare early is
 // invisible to the child: the server's memory does not change between
-// requests. A spare dies with the server (PR_SET_PDEATHSIG); a process it has
-// become does not.
+// requests. A spare dies with the server (its link to the server ends); a
+// process it has become does not.
 class Server {
  public:
   explicit Server(UniqueFd control) : control_(std::move(control)), parent_(::getppid()) {
@@ -410,12 +410,9 @@ class Server {
 
   void make_spare() {
     auto [ours, theirs] = socket_pair(SOCK_SEQPACKET);
-    const pid_t server = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) return;  // start() reports it to the parent
     if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != server) ::_exit(0);
       char name[16] = {};
       ::prctl(PR_GET_NAME, name);
       ::prctl(PR_SET_NAME, "mp-spare");
@@ -428,8 +425,9 @@ class Server {
         got = recv_with_fds(theirs.get(), &tag, 1, fds);
       } catch (const std::exception&) {
       }
-      if (got != 1 || tag != 'G' || fds.size() != 1) ::_exit(0);  // the server is gone
-      ::prctl(PR_SET_PDEATHSIG, 0);
+      // End of file: the server is gone (a message it queued before dying
+      // still arrives, so a started process always starts).
+      if (got != 1 || tag != 'G' || fds.size() != 1) ::_exit(0);
       ::prctl(PR_SET_NAME, name);
       theirs.reset();
       run_child_from_channel(std::move(fds[0]), ChildExit::kQuick);
