@@ -1,0 +1,524 @@
+// Locks, semaphores, events, conditions and barriers.
+//
+//   lock.uncontended, rlock.uncontended, semaphore.uncontended
+//       acquire + release in one process: impl:processes (mp::Lock and
+//       friends, shared memory), threads (mp::dummy), tbb-* (oneTBB's
+//       mutexes), floor (a bare futex mutex in shared memory).
+//   lock.contended/parties:2
+//       two parties each add 1 to a shared counter under the lock, 100 000
+//       times per iteration; per increment.
+//   event.pingpong, condition.pingpong
+//       a round trip between two parties: set/wait/clear (notify/wait).
+//   barrier.cycle/parties:2
+//       two parties pass a barrier; per pass.
+// Multi-party rows run the partner under each start method (the primitive is
+// the same; the rows show it), on a thread (threads, tbb) and, for the floor,
+// in a fork()ed child using a futex word in MAP_SHARED memory.
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <oneapi/tbb/mutex.h>
+#include <tbb/queuing_mutex.h>
+#include <tbb/spin_mutex.h>
+
+#include <atomic>
+#include <climits>
+#include <mutex>
+#include <thread>
+
+#include "harness.h"
+#include "mp/internal/shm.h"
+
+namespace mp::bench {
+
+// A shared 64-bit counter for the contended rows (a plain int: the lock is
+// what protects it).
+struct Counter {
+  Counter() : value(internal::Shared<int64_t>::create("mp-bench-counter")) {}
+  explicit Counter(internal::Shared<int64_t> v) : value(std::move(v)) {}
+  internal::Shared<int64_t> value;
+};
+
+}  // namespace mp::bench
+
+namespace mp {
+template <>
+struct Codec<bench::Counter> {
+  static void encode(Writer& w, const bench::Counter& c) { c.value.encode(w); }
+  static bench::Counter decode(Reader& r) {
+    return bench::Counter(internal::Shared<int64_t>::decode(r));
+  }
+};
+}  // namespace mp
+
+namespace mp::bench {
+namespace {
+
+constexpr int64_t kIncrements = 100'000;
+
+// The floor's futex primitives, in MAP_SHARED memory --------------------------
+
+long futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
+  return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr, nullptr, 0);
+}
+
+// Drepper's mutex: 0 free, 1 held, 2 held with sleepers.
+struct FutexMutex {
+  std::atomic<uint32_t> word{0};
+  void lock() {
+    uint32_t c = 0;
+    if (word.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
+    if (c != 2) c = word.exchange(2, std::memory_order_acquire);
+    while (c != 0) {
+      futex(&word, FUTEX_WAIT, 2);
+      c = word.exchange(2, std::memory_order_acquire);
+    }
+  }
+  void unlock() {
+    if (word.exchange(0, std::memory_order_release) == 2) futex(&word, FUTEX_WAKE, 1);
+  }
+};
+
+struct FloorShared {
+  FutexMutex mutex;
+  // Apart from the lock, as mp's counter is (a cache line shared with the
+  // lock would make the floor unfairly cheap).
+  alignas(128) int64_t counter = 0;
+  alignas(128) std::atomic<uint32_t> spare{0};
+  std::atomic<uint32_t> turn{0};      // ping-pong: whose turn it is
+  std::atomic<uint32_t> go{0};        // contended rows: rounds started
+  std::atomic<uint32_t> done{0};      // ... and finished
+  std::atomic<uint32_t> arrived{0};   // barrier: parties in this round
+  std::atomic<uint32_t> sense{0};     // barrier: rounds completed
+  std::atomic<uint32_t> stop{0};
+};
+
+FloorShared* map_floor() {
+  void* p = ::mmap(nullptr, sizeof(FloorShared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+  return new (p) FloorShared;
+}
+
+void unmap_floor(FloorShared* f) { ::munmap(f, sizeof(FloorShared)); }
+
+// Waits until `word` is no longer `seen` (a futex sleep, no spinning: the
+// floor is the plain system call).
+void wait_change(std::atomic<uint32_t>& word, uint32_t seen) {
+  while (word.load(std::memory_order_acquire) == seen) futex(&word, FUTEX_WAIT, seen);
+}
+
+void bump(std::atomic<uint32_t>& word) {
+  word.fetch_add(1, std::memory_order_release);
+  futex(&word, FUTEX_WAKE, INT_MAX);
+}
+
+// A forked partner for the floor rows; joined by the destructor.
+class FloorPartner {
+ public:
+  template <class F>
+  explicit FloorPartner(F body) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      body();
+      ::_exit(0);
+    }
+  }
+  ~FloorPartner() { ::waitpid(pid_, nullptr, 0); }
+
+ private:
+  pid_t pid_;
+};
+
+// One-process rows --------------------------------------------------------------
+
+template <class L>
+void uncontended(benchmark::State& state) {
+  L lock;
+  for (auto _ : state) {
+    lock.acquire();
+    lock.release();
+  }
+  per_item(state, 1);
+}
+
+template <class M>
+void uncontended_std(benchmark::State& state) {
+  M lock;
+  for (auto _ : state) {
+    lock.lock();
+    lock.unlock();
+  }
+  per_item(state, 1);
+}
+
+void uncontended_queuing(benchmark::State& state) {
+  tbb::queuing_mutex lock;
+  for (auto _ : state) {
+    tbb::queuing_mutex::scoped_lock guard(lock);
+  }
+  per_item(state, 1);
+}
+
+void uncontended_floor(benchmark::State& state) {
+  FloorShared* f = map_floor();
+  for (auto _ : state) {
+    f->mutex.lock();
+    f->mutex.unlock();
+  }
+  unmap_floor(f);
+  per_item(state, 1);
+}
+
+// A recursive futex lock: the owner's tid and a depth beside the mutex.
+void rlock_floor(benchmark::State& state) {
+  FloorShared* f = map_floor();
+  std::atomic<int32_t> owner{0};
+  int depth = 0;
+  const int32_t me = static_cast<int32_t>(::syscall(SYS_gettid));
+  for (auto _ : state) {
+    if (owner.load(std::memory_order_relaxed) == me) {
+      ++depth;
+    } else {
+      f->mutex.lock();
+      owner.store(me, std::memory_order_relaxed);
+      depth = 1;
+    }
+    if (--depth == 0) {
+      owner.store(0, std::memory_order_relaxed);
+      f->mutex.unlock();
+    }
+  }
+  unmap_floor(f);
+  per_item(state, 1);
+}
+
+template <class S>
+void semaphore_uncontended(benchmark::State& state) {
+  S sem(1);
+  for (auto _ : state) {
+    sem.acquire();
+    sem.release();
+  }
+  per_item(state, 1);
+}
+
+// lock.contended/parties:2 -------------------------------------------------------
+
+template <class Lock, class Semaphore, class Event>
+void contend(Lock lock, Counter counter, Semaphore go, Semaphore done, Event stop) {
+  for (;;) {
+    go.acquire();
+    if (stop.is_set()) return;
+    for (int64_t i = 0; i < kIncrements; ++i) {
+      lock.acquire();
+      ++*counter.value;
+      lock.release();
+    }
+    done.release();
+  }
+}
+
+// `Party` is mp::Process under a context, or mp::dummy::Process.
+template <class Lock, class Semaphore, class Event, class MakeParty>
+void contended(benchmark::State& state, MakeParty make_party) {
+  Lock lock;
+  Counter counter;
+  Semaphore go(0), done(0);
+  Event stop;
+  auto a = make_party(&contend<Lock, Semaphore, Event>, lock, counter, go, done, stop);
+  auto b = make_party(&contend<Lock, Semaphore, Event>, lock, counter, go, done, stop);
+  a.start();
+  b.start();
+  for (auto _ : state) {
+    go.release();
+    go.release();
+    done.acquire();
+    done.acquire();
+  }
+  stop.set();
+  go.release();
+  go.release();
+  a.join();
+  b.join();
+  if (*counter.value != static_cast<int64_t>(state.iterations()) * 2 * kIncrements) {
+    state.SkipWithError("lost increments");
+  }
+  per_item(state, 2 * kIncrements);
+}
+
+template <class M>
+void contended_std_threads(benchmark::State& state) {
+  M lock;
+  int64_t counter = 0;
+  std::atomic<uint32_t> go{0}, done{0};
+  std::atomic<bool> stop{false};
+  auto worker = [&] {
+    uint32_t seen = 0;
+    for (;;) {
+      go.wait(seen);
+      seen = go.load();
+      if (stop) return;
+      for (int64_t i = 0; i < kIncrements; ++i) {
+        std::scoped_lock guard(lock);
+        ++counter;
+      }
+      done.fetch_add(1);
+      done.notify_all();
+    }
+  };
+  std::thread a(worker), b(worker);
+  for (auto _ : state) {
+    uint32_t target = done.load() + 2;
+    go.fetch_add(1);
+    go.notify_all();
+    for (uint32_t d = done.load(); d < target; d = done.load()) done.wait(d);
+  }
+  stop = true;
+  go.fetch_add(1);
+  go.notify_all();
+  a.join();
+  b.join();
+  per_item(state, 2 * kIncrements);
+}
+
+void contended_floor(benchmark::State& state) {
+  FloorShared* f = map_floor();
+  auto body = [f] {
+    uint32_t seen = 0;
+    for (;;) {
+      wait_change(f->go, seen);
+      seen = f->go.load();
+      if (f->stop.load()) return;
+      for (int64_t i = 0; i < kIncrements; ++i) {
+        f->mutex.lock();
+        ++f->counter;
+        f->mutex.unlock();
+      }
+      bump(f->done);
+    }
+  };
+  {
+    FloorPartner a(body), b(body);
+    for (auto _ : state) {
+      uint32_t target = f->done.load() + 2;
+      bump(f->go);
+      for (uint32_t d = f->done.load(); d < target; d = f->done.load()) futex(&f->done, FUTEX_WAIT, d);
+    }
+    f->stop = 1;
+    bump(f->go);
+  }
+  unmap_floor(f);
+  per_item(state, 2 * kIncrements);
+}
+
+// event.pingpong ------------------------------------------------------------------
+
+template <class Event>
+void echo_events(Event ping, Event pong, Event stop) {
+  for (;;) {
+    ping.wait();
+    ping.clear();
+    if (stop.is_set()) return;
+    pong.set();
+  }
+}
+
+template <class Event, class MakeParty>
+void event_pingpong(benchmark::State& state, MakeParty make_party) {
+  Event ping, pong, stop;
+  auto partner = make_party(&echo_events<Event>, ping, pong, stop);
+  partner.start();
+  for (auto _ : state) {
+    ping.set();
+    pong.wait();
+    pong.clear();
+  }
+  stop.set();
+  ping.set();
+  partner.join();
+  per_item(state, 1);
+}
+
+// The floor of every ping-pong: a turn word, futex sleeps, no spinning.
+void pingpong_floor(benchmark::State& state) {
+  FloorShared* f = map_floor();
+  {
+    FloorPartner partner([f] {
+      for (uint32_t t = 0;; t += 2) {
+        wait_change(f->turn, t);  // wait for the ping (turn odd)
+        if (f->stop.load()) return;
+        bump(f->turn);            // pong (turn even)
+      }
+    });
+    for (auto _ : state) {
+      uint32_t t = f->turn.load();
+      bump(f->turn);
+      wait_change(f->turn, t + 1);
+    }
+    f->stop = 1;
+    bump(f->turn);
+  }
+  unmap_floor(f);
+  per_item(state, 1);
+}
+
+// condition.pingpong ----------------------------------------------------------------
+
+// Turns are a counter under the condition: each side waits for its parity.
+template <class Condition, class Semaphore, class Event>
+void echo_condition(Condition cond, Semaphore turn, Event stop) {
+  cond.acquire();
+  for (;;) {
+    cond.wait_for([&] { return turn.get_value() % 2 == 1 || stop.is_set(); });
+    if (stop.is_set()) break;
+    turn.release();
+    cond.notify();
+  }
+  cond.release();
+}
+
+template <class Condition, class Semaphore, class Event, class MakeParty>
+void condition_pingpong(benchmark::State& state, MakeParty make_party) {
+  Condition cond;
+  Semaphore turn(0);
+  Event stop;
+  auto partner = make_party(&echo_condition<Condition, Semaphore, Event>, cond, turn, stop);
+  partner.start();
+  cond.acquire();
+  for (auto _ : state) {
+    turn.release();  // odd: the partner's turn
+    cond.notify();
+    cond.wait_for([&] { return turn.get_value() % 2 == 0; });
+  }
+  stop.set();
+  cond.notify();
+  cond.release();
+  partner.join();
+  per_item(state, 1);
+}
+
+// barrier.cycle/parties:2 --------------------------------------------------------------
+
+// The partner passes until the barrier is aborted.
+template <class Barrier>
+void pass_barrier(Barrier barrier) {
+  try {
+    for (;;) barrier.wait();
+  } catch (const mp::BrokenBarrierError&) {
+  }
+}
+
+template <class Barrier, class MakeParty>
+void barrier_cycle(benchmark::State& state, MakeParty make_party) {
+  Barrier barrier(2);
+  auto partner = make_party(&pass_barrier<Barrier>, barrier);
+  partner.start();
+  for (auto _ : state) barrier.wait();
+  barrier.abort();
+  partner.join();
+  per_item(state, 1);
+}
+
+void barrier_floor(benchmark::State& state) {
+  FloorShared* f = map_floor();
+  // Sense-reversing: the second to arrive starts the next round.
+  auto pass = [f] {
+    uint32_t round = f->sense.load(std::memory_order_acquire);
+    if (f->arrived.fetch_add(1, std::memory_order_acq_rel) == 1) {
+      f->arrived.store(0, std::memory_order_relaxed);
+      bump(f->sense);
+    } else {
+      wait_change(f->sense, round);
+    }
+  };
+  {
+    // The partner leaves after the pass numbered `stop` (set before the
+    // parent's last pass, so it can never miss it).
+    FloorPartner partner([f, pass] {
+      for (uint32_t passes = 1;; ++passes) {
+        pass();
+        if (f->stop.load() == passes) return;
+      }
+    });
+    uint32_t passes = 0;
+    for (auto _ : state) {
+      pass();
+      ++passes;
+    }
+    f->stop = passes + 1;
+    pass();
+  }
+  unmap_floor(f);
+  per_item(state, 1);
+}
+
+// Registration --------------------------------------------------------------------
+
+auto party_under(const std::string& method) {
+  return [method](auto&&... args) { return mp::Process(mp::get_context(method), args...); };
+}
+
+auto thread_party() {
+  return [](auto&&... args) { return mp::dummy::Process(args...); };
+}
+
+const bool registered = [] {
+  using namespace std::string_literals;
+  // One process.
+  add("lock.uncontended", "processes", {}, uncontended<mp::Lock>);
+  add("lock.uncontended", "threads", {}, uncontended<mp::dummy::Lock>);
+  add("lock.uncontended", "tbb", {}, uncontended_std<tbb::mutex>);
+  add("lock.uncontended", "tbb-spin", {}, uncontended_std<tbb::spin_mutex>);
+  add("lock.uncontended", "tbb-queuing", {}, uncontended_queuing);
+  add("lock.uncontended", "floor", {}, uncontended_floor);
+  add("rlock.uncontended", "processes", {}, uncontended<mp::RLock>);
+  add("rlock.uncontended", "threads", {}, uncontended<mp::dummy::RLock>);
+  add("rlock.uncontended", "floor", {}, rlock_floor);
+  add("semaphore.uncontended", "processes", {}, semaphore_uncontended<mp::Semaphore>);
+  add("semaphore.uncontended", "threads", {}, semaphore_uncontended<mp::dummy::Semaphore>);
+  add("semaphore.uncontended", "floor", {}, uncontended_floor);
+
+  // Two parties.
+  const Args two = {{"parties", 2}};
+  for (const std::string& method : start_methods()) {
+    add("lock.contended", method, two, [method](benchmark::State& s) {
+      contended<mp::Lock, mp::Semaphore, mp::Event>(s, party_under(method));
+    })->Unit(benchmark::kMicrosecond);
+    add("event.pingpong", method, {}, [method](benchmark::State& s) {
+      event_pingpong<mp::Event>(s, party_under(method));
+    })->Unit(benchmark::kMicrosecond);
+    add("condition.pingpong", method, {}, [method](benchmark::State& s) {
+      condition_pingpong<mp::Condition, mp::Semaphore, mp::Event>(s, party_under(method));
+    })->Unit(benchmark::kMicrosecond);
+    add("barrier.cycle", method, two, [method](benchmark::State& s) {
+      barrier_cycle<mp::Barrier>(s, party_under(method));
+    })->Unit(benchmark::kMicrosecond);
+  }
+  add("lock.contended", "threads", two, [](benchmark::State& s) {
+    contended<mp::dummy::Lock, mp::dummy::Semaphore, mp::dummy::Event>(s, thread_party());
+  })->Unit(benchmark::kMicrosecond);
+  add("lock.contended", "tbb", two, contended_std_threads<tbb::mutex>)->Unit(benchmark::kMicrosecond);
+  add("lock.contended", "tbb-spin", two, contended_std_threads<tbb::spin_mutex>)
+      ->Unit(benchmark::kMicrosecond);
+  add("lock.contended", "floor", two, contended_floor)->Unit(benchmark::kMicrosecond);
+  add("event.pingpong", "threads", {}, [](benchmark::State& s) {
+    event_pingpong<mp::dummy::Event>(s, thread_party());
+  })->Unit(benchmark::kMicrosecond);
+  add("event.pingpong", "floor", {}, pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("condition.pingpong", "threads", {}, [](benchmark::State& s) {
+    condition_pingpong<mp::dummy::Condition, mp::dummy::Semaphore, mp::dummy::Event>(s, thread_party());
+  })->Unit(benchmark::kMicrosecond);
+  add("condition.pingpong", "floor", {}, pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("barrier.cycle", "threads", two, [](benchmark::State& s) {
+    barrier_cycle<mp::dummy::Barrier>(s, thread_party());
+  })->Unit(benchmark::kMicrosecond);
+  add("barrier.cycle", "floor", two, barrier_floor)->Unit(benchmark::kMicrosecond);
+  return true;
+}();
+
+}  // namespace
+}  // namespace mp::bench
