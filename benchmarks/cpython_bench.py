@@ -19,6 +19,7 @@ import platform
 import re
 import statistics
 import sys
+import threading
 import time
 
 METHODS = ["fork", "spawn", "forkserver"]
@@ -48,8 +49,178 @@ def process_start_join(impl, ctx):
     yield [], setup
 
 
+def api(impl, ctx):
+    """The module that plays the implementation: a context, or dummy."""
+    if impl == "threads":
+        return multiprocessing.dummy
+    return ctx if ctx is not None else multiprocessing
+
+
+def uncontended(kind):
+    batch = 1000
+
+    def rows(impl, ctx):
+        def setup():
+            m = api(impl, ctx)
+            lock = m.Semaphore(1) if kind == "Semaphore" else getattr(m, kind)()
+            acquire, release = lock.acquire, lock.release
+
+            def op():
+                for _ in range(batch):
+                    acquire()
+                    release()
+            return op, batch, None
+        yield [], setup
+    return rows
+
+
+INCREMENTS = 20000
+# CPython's Process.start() drops its references to the arguments, and a
+# spawn child unpickles them later: a Lock nobody else holds would be
+# unlinked before the child opens it. The rows keep theirs here.
+_alive = []
+
+
+def contend(lock, counter, go, done, stop):
+    while True:
+        go.acquire()
+        if stop.is_set():
+            return
+        for _ in range(INCREMENTS):
+            with lock:
+                counter.value += 1
+        done.release()
+
+
+def lock_contended(impl, ctx):
+    def setup():
+        m = api(impl, ctx)
+        if impl == "threads":
+            class Box:
+                value = 0
+            counter = Box()
+        else:
+            counter = m.RawValue("q", 0)
+        lock, go, done, stop = m.Lock(), m.Semaphore(0), m.Semaphore(0), m.Event()
+        _alive.append((lock, counter, go, done, stop))
+        workers = [m.Process(target=contend, args=(lock, counter, go, done, stop)) for _ in range(2)]
+        for w in workers:
+            w.start()
+
+        def op():
+            go.release()
+            go.release()
+            done.acquire()
+            done.acquire()
+
+        def teardown():
+            stop.set()
+            go.release()
+            go.release()
+            for w in workers:
+                w.join()
+        return op, 2 * INCREMENTS, teardown
+    yield [("parties", 2)], setup
+
+
+def echo_events(ping, pong, stop):
+    while True:
+        ping.wait()
+        ping.clear()
+        if stop.is_set():
+            return
+        pong.set()
+
+
+def event_pingpong(impl, ctx):
+    def setup():
+        m = api(impl, ctx)
+        ping, pong, stop = m.Event(), m.Event(), m.Event()
+        partner = m.Process(target=echo_events, args=(ping, pong, stop))
+        partner.start()
+
+        def op():
+            ping.set()
+            pong.wait()
+            pong.clear()
+
+        def teardown():
+            stop.set()
+            ping.set()
+            partner.join()
+        return op, 1, teardown
+    yield [], setup
+
+
+def echo_condition(cond, turn, stop):
+    with cond:
+        while True:
+            cond.wait_for(lambda: turn.value % 2 == 1 or stop.is_set())
+            if stop.is_set():
+                return
+            turn.value += 1
+            cond.notify()
+
+
+def condition_pingpong(impl, ctx):
+    def setup():
+        m = api(impl, ctx)
+        if impl == "threads":
+            class Box:
+                value = 0
+            turn = Box()
+        else:
+            turn = m.RawValue("q", 0)
+        cond, stop = m.Condition(), m.Event()
+        partner = m.Process(target=echo_condition, args=(cond, turn, stop))
+        partner.start()
+        cond.acquire()
+
+        def op():
+            turn.value += 1
+            cond.notify()
+            cond.wait_for(lambda: turn.value % 2 == 0)
+
+        def teardown():
+            stop.set()
+            cond.notify()
+            cond.release()
+            partner.join()
+        return op, 1, teardown
+    yield [], setup
+
+
+def pass_barrier(barrier):
+    try:
+        while True:
+            barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+
+
+def barrier_cycle(impl, ctx):
+    def setup():
+        m = api(impl, ctx)
+        barrier = m.Barrier(2)
+        partner = m.Process(target=pass_barrier, args=(barrier,))
+        partner.start()
+
+        def teardown():
+            barrier.abort()
+            partner.join()
+        return barrier.wait, 1, teardown
+    yield [("parties", 2)], setup
+
+
 SCENARIOS = [
     ("process.start_join", process_start_join, "us", METHODS + ["threads"]),
+    ("lock.uncontended", uncontended("Lock"), "ns", ["processes", "threads"]),
+    ("rlock.uncontended", uncontended("RLock"), "ns", ["processes", "threads"]),
+    ("semaphore.uncontended", uncontended("Semaphore"), "ns", ["processes", "threads"]),
+    ("lock.contended", lock_contended, "us", METHODS + ["threads"]),
+    ("event.pingpong", event_pingpong, "us", METHODS + ["threads"]),
+    ("condition.pingpong", condition_pingpong, "us", METHODS + ["threads"]),
+    ("barrier.cycle", barrier_cycle, "us", METHODS + ["threads"]),
 ]
 
 
@@ -135,7 +306,7 @@ def main(argv):
     results = []
     for scenario, make_rows, unit, impls in SCENARIOS:
         for impl in impls:
-            ctx = None if impl == "threads" else multiprocessing.get_context(impl)
+            ctx = multiprocessing.get_context(impl) if impl in METHODS else None
             for args, setup in make_rows(impl, ctx):
                 name = row_name(scenario, impl, args)
                 if not matches(name, opts["benchmark_filter"]):

@@ -18,11 +18,12 @@ import re
 import statistics
 import sys
 
-IMPL_ORDER = ["fork", "spawn", "forkserver", "threads", "manager", "tbb", "floor", "floor-spawn",
-              "floor-threads",
+IMPL_ORDER = ["processes", "fork", "spawn", "forkserver", "threads", "manager", "tbb", "tbb-spin",
+              "tbb-queuing", "floor", "floor-spawn", "floor-threads", "cpython-processes",
               "cpython-fork", "cpython-spawn", "cpython-forkserver", "cpython-threads",
               "cpython-manager"]
-MP_IMPLS = ["fork", "spawn", "forkserver", "threads", "manager", "tbb"]
+MP_IMPLS = ["processes", "fork", "spawn", "forkserver", "threads", "manager", "tbb", "tbb-spin",
+            "tbb-queuing"]
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -92,7 +93,8 @@ def floor_for(impl, impls):
     """The floor an implementation is judged against: its own kind's where the
     scenario has one (floor-spawn for spawn, floor-threads for threads and
     TBB), else the scenario's floor."""
-    own = {"spawn": "floor-spawn", "threads": "floor-threads", "tbb": "floor-threads"}.get(impl)
+    own = {"spawn": "floor-spawn", "threads": "floor-threads", "tbb": "floor-threads",
+           "tbb-spin": "floor-threads", "tbb-queuing": "floor-threads"}.get(impl)
     if own in impls:
         return own
     return "floor" if "floor" in impls else None
