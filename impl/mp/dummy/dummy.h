@@ -11,7 +11,9 @@
 
 namespace mp::dummy {
 
+using mp::Client;
 using mp::Connection;
+using mp::Listener;
 using mp::Pipe;
 using mp::wait;
 
