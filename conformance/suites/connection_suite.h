@@ -646,9 +646,9 @@ TYPED_TEST_P(ConnectionSuite, BlockingCallsWaitForData) {
   // check is that recv and accept block until the data comes.
   auto [conn, child_conn] = mp::Pipe();
   auto p = TypeParam::Process(&conn_kids::send_after, child_conn, 300, 123);
+  Stopwatch waited;  // the child's 300 ms start after this
   p.start();
   conn_testing::release_child_end<TypeParam>(child_conn);
-  Stopwatch waited;
   EXPECT_EQ(conn.template recv<int>(), 123);
   EXPECT_GE(waited.elapsed().count(), 0.3);
   p.join(30s);

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mp/connection.h"
 #include "mp/internal/wire.h"
@@ -71,6 +76,45 @@ TEST(Connection, LongHeaderOnTheWire) {
   EXPECT_EQ(std::string(first, 12), header_bytes(size));
   b.close();  // the sender gets EPIPE
   sender.join();
+}
+
+// The Connections section of shared/design/API.md, as written there.
+TEST(Connection, ApiContractCompilesAndBehaves) {
+  using namespace std::chrono_literals;
+  std::string buf = "0123456789";
+  int64_t offset = 2, size = 3;
+  std::array<std::byte, 16> storage{};
+  std::span<std::byte> span(storage);
+
+  auto [a, b] = mp::Pipe();                 // duplex; mp::Pipe(false) -> (reader, writer)
+  a.send(std::vector<int>{1, 2});  auto xs = b.recv<std::vector<int>>();
+  a.send_bytes("abc");  a.send_bytes(buf, offset, size);  std::string m = b.recv_bytes();
+  std::string m2 = b.recv_bytes(1024);
+  a.send_bytes("xyz");
+  size_t n = b.recv_bytes_into(span, offset);
+  bool ready = b.poll(); bool ready2 = b.poll(100ms);
+  auto ready_list = mp::wait({&a, &b}, 1s);
+  EXPECT_EQ(xs, (std::vector<int>{1, 2}));
+  EXPECT_EQ(m, "abc");
+  EXPECT_EQ(m2, "234");
+  EXPECT_EQ(n, 3u);
+  EXPECT_FALSE(ready);
+  EXPECT_FALSE(ready2);
+  EXPECT_TRUE(ready_list.empty());
+  EXPECT_GE(a.fileno(), 0);
+  a.close(); EXPECT_TRUE(a.closed()); a.readable(); a.writable();
+  EXPECT_THROW(b.recv_bytes(), mp::EOFError);  // peer closed, drained
+
+  mp::Listener lis(mp::TcpAddress{"127.0.0.1", 0}, {.authkey = "secret"});
+  mp::Address where = lis.address();
+  EXPECT_NE(std::get<mp::TcpAddress>(where).port, 0) << "the real port when 0 was asked";
+  std::thread client([where] {
+    mp::Connection d = mp::Client(where, {.authkey = "secret"});
+    d.send_bytes("hi");
+  });
+  mp::Connection c = lis.accept();  lis.close();
+  EXPECT_EQ(c.recv_bytes(), "hi");
+  client.join();
 }
 
 }  // namespace
