@@ -1121,7 +1121,7 @@ TYPED_TEST_P(ConnectionSuite, HugeLengthAllocatesNothingUnsent) {
     // end of file having allocated only what arrived (ASan would report a
     // huge allocation as an error).
     auto [a, b] = mp::Pipe();
-    conn_testing::write_raw(b.fileno(), std::string("\xff\xff\xff\xff\x40\x00\x00\x00\x00\x00\x00\x00abc", 15));
+    conn_testing::write_raw(b.fileno(), std::string("\xff\xff\xff\xff\x40\x00\x00\x00\x00\x00\x00\x00" "abc", 15));
     b.close();
     try {
       a.recv_bytes();
