@@ -164,7 +164,9 @@ class Connection {
 };
 
 // Python's Pipe(duplex=True): two connected ends. Pipe(false) returns
-// (reader, writer).
+// (reader, writer). Both are AF_UNIX stream sockets (Python's one-way Pipe
+// is an os.pipe(); a socket lets descriptors travel), with a send buffer
+// raised to 1 MiB where net.core.wmem_max allows.
 std::pair<Connection, Connection> Pipe(bool duplex = true);
 
 // Python: multiprocessing.connection.deliver_challenge(connection, authkey,
