@@ -210,6 +210,111 @@ def barrier_cycle(impl, ctx):
             partner.join()
         return barrier.wait, 1, teardown
     yield [("parties", 2)], setup
+def _stream(out, stop, size):
+    payload = b"x" * size
+    batch = max(1, 65536 // size)
+    while True:
+        for _ in range(batch):
+            out.send_bytes(payload)
+        if stop.poll():
+            break
+    out.send_bytes(b"")  # the end
+
+
+def _echo(conn):
+    while True:
+        m = conn.recv_bytes()
+        if not m:
+            break
+        conn.send_bytes(m)
+
+
+def _serve(report, family):
+    from multiprocessing.connection import Listener
+    with Listener(family=family, backlog=16) as listener:
+        report.send(listener.address)
+        while True:
+            with listener.accept() as c:
+                m = c.recv_bytes()
+                if not m:
+                    break
+                c.send_bytes(m)
+
+
+def _starter(impl, ctx):
+    """(Process, Pipe, child_owns_copies) for an implementation: processes of
+    a start method, or multiprocessing.dummy (threads, queue-based Pipe)."""
+    if impl == "threads":
+        return multiprocessing.dummy.Process, multiprocessing.dummy.Pipe, False
+    return ctx.Process, ctx.Pipe, True
+
+
+def pipe_throughput(impl, ctx):
+    Process, Pipe, own = _starter(impl, ctx)
+    for size in (64, 4096, 1048576):
+        def setup(size=size):
+            reader, writer = Pipe(False) if impl != "threads" else Pipe()
+            stop_r, stop_w = Pipe(False) if impl != "threads" else Pipe()
+            p = Process(target=_stream, args=(writer, stop_r, size))
+            p.start()
+            if own:
+                writer.close()
+
+            def teardown():
+                stop_w.send_bytes(b"stop")
+                while reader.recv_bytes():
+                    pass
+                p.join()
+            return reader.recv_bytes, 1, teardown
+        yield [("payload", size)], setup
+
+
+def pipe_pingpong(impl, ctx):
+    Process, Pipe, own = _starter(impl, ctx)
+
+    def setup():
+        conn, child_conn = Pipe()
+        p = Process(target=_echo, args=(child_conn,))
+        p.start()
+        if own:
+            child_conn.close()
+        payload = b"p" * 64
+
+        def op():
+            conn.send_bytes(payload)
+            conn.recv_bytes()
+
+        def teardown():
+            conn.send_bytes(b"")
+            p.join()
+        return op, 1, teardown
+    yield [("payload", 64)], setup
+
+
+def listener_roundtrip(impl, ctx):
+    from multiprocessing.connection import Client
+    # Real sockets for every row; "threads" serves from a thread.
+    Process = multiprocessing.dummy.Process if impl == "threads" else ctx.Process
+    Pipe = multiprocessing.Pipe if impl == "threads" else ctx.Pipe
+    for family, name in (("AF_UNIX", "unix"), ("AF_INET", "tcp")):
+        def setup(family=family):
+            report_r, report_w = Pipe(False)
+            p = Process(target=_serve, args=(report_w, family))
+            p.start()
+            address = report_r.recv()
+            payload = b"l" * 64
+
+            def op():
+                with Client(address) as c:
+                    c.send_bytes(payload)
+                    c.recv_bytes()
+
+            def teardown():
+                with Client(address) as c:
+                    c.send_bytes(b"")
+                p.join()
+            return op, 1, teardown
+        yield [("family", name)], setup
 
 
 SCENARIOS = [
@@ -221,13 +326,16 @@ SCENARIOS = [
     ("event.pingpong", event_pingpong, "us", METHODS + ["threads"]),
     ("condition.pingpong", condition_pingpong, "us", METHODS + ["threads"]),
     ("barrier.cycle", barrier_cycle, "us", METHODS + ["threads"]),
+    ("pipe.throughput", pipe_throughput, "us", METHODS + ["threads"]),
+    ("pipe.pingpong", pipe_pingpong, "us", METHODS + ["threads"]),
+    ("listener.roundtrip", listener_roundtrip, "us", METHODS + ["threads"]),
 ]
 
 
 # Harness ------------------------------------------------------------------------
 
 def row_name(scenario, impl, args):
-    return "%s/impl:cpython-%s%s" % (scenario, impl, "".join("/%s:%d" % kv for kv in args))
+    return "%s/impl:cpython-%s%s" % (scenario, impl, "".join("/%s:%s" % kv for kv in args))
 
 
 def matches(name, pattern):

@@ -49,7 +49,12 @@ TEST(BenchmarksSmoke, EveryRowRuns) {
                           "process.start_join/impl:forkserver\"", "process.start_join/impl:threads\"",
                           "process.start_join/impl:tbb\"", "process.start_join/impl:floor\"",
                           "process.start_join/impl:floor-spawn\"",
-                          "process.start_join/impl:floor-threads\""}) {
+                          "process.start_join/impl:floor-threads\"",
+                          "pipe.throughput/impl:fork/payload:1048576\"",
+                          "pipe.throughput/impl:floor/payload:64\"",
+                          "pipe.pingpong/impl:spawn/payload:64\"",
+                          "listener.roundtrip/impl:threads/family:tcp\"",
+                          "listener.roundtrip/impl:floor/family:unix\""}) {
     EXPECT_NE(json.find(std::string("\"name\": \"") + row), std::string::npos) << row;
   }
   EXPECT_EQ(json.find("/real_time"), std::string::npos) << "row names carry no time suffix";
@@ -75,6 +80,8 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
   std::string json = slurp(out);
   EXPECT_NE(json.find("\"process.start_join/impl:cpython-fork\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"process.start_join/impl:cpython-threads\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"pipe.throughput/impl:cpython-fork/payload:64\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"listener.roundtrip/impl:cpython-threads/family:unix\""), std::string::npos) << json;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The conformance suites against fork.
 
 #include "implementations/processes.h"
+#include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
 #include "suites/synchronize_suite.h"
@@ -13,12 +14,14 @@ namespace mp::conformance {
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ContextSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SynchronizeSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConnectionSuite);
 TEST(Fork, NotUnderThreadSanitizer) { GTEST_SKIP() << "fork children deadlock under TSan"; }
 #else
 using Implementation = Fork;
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SynchronizeSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ConnectionSuite, Implementation, ImplementationName);
 #endif
 
 }  // namespace mp::conformance

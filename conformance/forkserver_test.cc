@@ -1,6 +1,7 @@
 // The conformance suites against forkserver.
 
 #include "implementations/processes.h"
+#include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
 #include "suites/synchronize_suite.h"
@@ -11,5 +12,6 @@ using Implementation = Forkserver;
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SynchronizeSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ConnectionSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

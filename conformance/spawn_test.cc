@@ -1,6 +1,7 @@
 // The conformance suites against spawn.
 
 #include "implementations/processes.h"
+#include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
 #include "suites/synchronize_suite.h"
@@ -11,5 +12,6 @@ using Implementation = Spawn;
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SynchronizeSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ConnectionSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

@@ -1,6 +1,7 @@
 // The conformance suites against threads.
 
 #include "implementations/threads.h"
+#include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
 #include "suites/synchronize_suite.h"
@@ -11,5 +12,6 @@ using Implementation = Threads;
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SynchronizeSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ConnectionSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -73,6 +74,14 @@ std::string link_target(const std::string& path) {
 
 }  // namespace
 
+const std::string& shm_tag() {
+  static const std::string tag = [] {
+    const char* set = std::getenv("MP_SHM_TAG");
+    return std::string(set ? set : "");
+  }();
+  return tag;
+}
+
 Snapshot Snapshot::take() {
   Snapshot s;
   s.descendants = list_descendants();
@@ -81,7 +90,13 @@ Snapshot Snapshot::take() {
     if (target.rfind("/proc/", 0) == 0 && target.find("/fd") != std::string::npos) continue;
     s.fds[std::stoi(name)] = target;
   }
-  for (const std::string& name : list_dir("/dev/shm")) s.shm.insert(name);
+  // /dev/shm is shared by everything on the machine (other test binaries
+  // running beside this one, CPython benchmarks): only names carrying this
+  // binary's tag (see shm_tag()) are ours to account for.
+  const std::string tag = shm_tag();
+  for (const std::string& name : list_dir("/dev/shm")) {
+    if (name.find(tag) != std::string::npos) s.shm.insert(name);
+  }
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);) {
     if (line.find("/memfd:") != std::string::npos) ++s.memfd_maps;

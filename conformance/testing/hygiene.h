@@ -33,6 +33,11 @@ struct Snapshot {
 // for threads and descendants that are already on their way out.
 std::vector<std::string> leaks_since(const Snapshot& before);
 
+// The tag that names of /dev/shm segments made by this test binary and its
+// children contain (the main puts it in MP_SHM_TAG, which mp's SharedMemory
+// puts into the names it draws).
+const std::string& shm_tag();
+
 // Kills (SIGKILL) and reaps every descendant, so one failing test does not
 // poison the next.
 void kill_descendants();

@@ -2,6 +2,10 @@
 // server is this same binary), then GoogleTest.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
 
 #include "mp/internal/popen.h"
 #include "mp/internal/runtime.h"
@@ -9,6 +13,11 @@
 #include "testing/conformance.h"
 
 int main(int argc, char** argv) {
+  // Before init(): spawned children re-run this main and must keep the tag
+  // they inherited, not draw their own.
+  if (std::getenv("MP_SHM_TAG") == nullptr) {
+    ::setenv("MP_SHM_TAG", ("mptest" + std::to_string(::getpid())).c_str(), 1);
+  }
   mp::init(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);
   // Process-wide resources mp opens once, made now so that the per-test

@@ -176,6 +176,9 @@ constexpr bool builtin_transferable() {
     return true;
   } else if constexpr (std::is_same_v<T, std::string>) {
     return true;
+  } else if constexpr (is_instance_v<T, std::map> || is_instance_v<T, std::unordered_map>) {
+    // value_type is pair<const K, V>: keys and values travel apart.
+    return Transferable<typename T::key_type> && Transferable<typename T::mapped_type>;
   } else if constexpr (is_sequence_v<T> || is_associative_v<T>) {
     return Transferable<typename T::value_type>;
   } else if constexpr (is_std_array<T>::value) {

@@ -12,7 +12,9 @@
 
 namespace mp::dummy {
 
+using mp::Client;
 using mp::Connection;
+using mp::Listener;
 using mp::Pipe;
 using mp::wait;
 

@@ -1,0 +1,361 @@
+// Connections:
+//   pipe.throughput/payload:N   a child streams N-byte messages through a
+//                               one-way Pipe; the parent receives (recv_bytes)
+//   pipe.pingpong/payload:64    the parent sends, a child echoes it back
+//   listener.roundtrip/family:F Client() to a Listener served by a child,
+//                               64 bytes there and back, close (no authkey)
+// Implementations: fork, spawn, forkserver (a child process), threads (a
+// thread, mp::dummy::Process), and floor: the same work on a raw socketpair
+// (or socket/bind/accept/connect) from a fork child with the same framing,
+// written the way a careful C programmer would (one write per message, reads
+// of up to 64 KiB parsed in place, one reused receive buffer).
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "mp/internal/fd.h"
+#include "mp/internal/wire.h"
+
+namespace mp::bench {
+namespace {
+
+constexpr int64_t kPingPongPayload = 64;
+const std::vector<int64_t> kThroughputPayloads = {64, 4096, 1048576};
+
+// How many messages a streaming child sends between looks at its stop signal.
+int64_t batch_for(int64_t size) { return std::max<int64_t>(1, 65536 / size); }
+
+// --- children (free functions: every start method can name them) -------------
+
+void stream(mp::Connection out, mp::Connection stop, int64_t size) {
+  std::string payload(static_cast<size_t>(size), 'x');
+  const int64_t batch = batch_for(size);
+  do {
+    for (int64_t i = 0; i < batch; ++i) out.send_bytes(payload);
+  } while (!stop.poll());
+  out.send_bytes("");  // the end
+}
+
+void echo(mp::Connection conn) {
+  for (;;) {
+    std::string m = conn.recv_bytes();
+    if (m.empty()) break;
+    conn.send_bytes(m);
+  }
+}
+
+void serve(mp::Connection report, int64_t tcp) {
+  mp::Listener lis({.family = tcp ? "AF_INET" : "AF_UNIX", .backlog = 16});
+  report.send(lis.address());
+  for (;;) {
+    mp::Connection c = lis.accept();
+    std::string m = c.recv_bytes();
+    if (m.empty()) break;
+    c.send_bytes(m);
+  }
+}
+
+// --- starting a child per implementation -------------------------------------
+
+struct ProcessStarter {
+  std::string method;
+  static constexpr bool kOwnCopies = true;  // the child holds its own descriptors
+  template <class... A>
+  mp::Process operator()(A&&... args) const {
+    mp::Process p(mp::get_context(method), std::forward<A>(args)...);
+    p.start();
+    return p;
+  }
+};
+
+struct ThreadStarter {
+  static constexpr bool kOwnCopies = false;  // a thread shares the parent's handles
+  template <class... A>
+  mp::dummy::Process operator()(A&&... args) const {
+    mp::dummy::Process p(std::forward<A>(args)...);
+    p.start();
+    return p;
+  }
+};
+
+template <class Starter>
+void release(mp::Connection& c) {
+  if constexpr (Starter::kOwnCopies) c.close();
+}
+
+template <class Starter>
+void throughput(benchmark::State& state, const Starter& start, int64_t size) {
+  auto [reader, writer] = mp::Pipe(false);
+  auto [stop_r, stop_w] = mp::Pipe(false);
+  auto child = start(&stream, writer, stop_r, size);
+  release<Starter>(writer);
+  for (auto _ : state) {
+    std::string m = reader.recv_bytes();
+    benchmark::DoNotOptimize(m.data());
+  }
+  state.SetBytesProcessed(state.iterations() * size);
+  per_item(state, 1);
+  stop_w.send_bytes("stop");
+  while (!reader.recv_bytes().empty()) {
+  }
+  child.join();
+}
+
+template <class Starter>
+void pingpong(benchmark::State& state, const Starter& start) {
+  auto [conn, child_conn] = mp::Pipe();
+  auto child = start(&echo, child_conn);
+  release<Starter>(child_conn);
+  std::string payload(kPingPongPayload, 'p');
+  for (auto _ : state) {
+    conn.send_bytes(payload);
+    std::string m = conn.recv_bytes();
+    benchmark::DoNotOptimize(m.data());
+  }
+  per_item(state, 1);
+  conn.send_bytes("");
+  child.join();
+}
+
+template <class Starter>
+void listener_roundtrip(benchmark::State& state, const Starter& start, bool tcp) {
+  auto [report_r, report_w] = mp::Pipe(false);
+  auto child = start(&serve, report_w, int64_t{tcp});
+  auto address = report_r.recv<mp::Address>();
+  std::string payload(kPingPongPayload, 'l');
+  for (auto _ : state) {
+    mp::Connection c = mp::Client(address);
+    c.send_bytes(payload);
+    std::string m = c.recv_bytes();
+    benchmark::DoNotOptimize(m.data());
+  }
+  per_item(state, 1);
+  mp::Client(address).send_bytes("");
+  child.join();
+}
+
+// --- the floor: bare system calls, the same bytes on the wire ----------------
+
+// Reads frames from a socket: up to 64 KiB per read, parsed in place; a
+// payload larger than what is buffered is read straight into `out`.
+class RawReader {
+ public:
+  explicit RawReader(int fd) : fd_(fd), buffer_(64 * 1024) {}
+
+  // The next payload, in `out` (reused); false at end of file.
+  bool next(std::vector<char>& out) {
+    if (!fill(4)) return false;
+    auto h = internal::wire::decode_header(reinterpret_cast<unsigned char*>(&buffer_[begin_]), end_ - begin_);
+    if (h.status != internal::wire::Header::kComplete) {
+      fill(internal::wire::kMaxHeaderSize);
+      h = internal::wire::decode_header(reinterpret_cast<unsigned char*>(&buffer_[begin_]), end_ - begin_);
+    }
+    begin_ += h.size;
+    out.resize(h.length);
+    size_t from_buffer = std::min<size_t>(h.length, end_ - begin_);
+    std::memcpy(out.data(), &buffer_[begin_], from_buffer);
+    begin_ += from_buffer;
+    for (size_t done = from_buffer; done < h.length;) {
+      ssize_t n = ::read(fd_, out.data() + done, h.length - done);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+ private:
+  bool fill(size_t need) {
+    if (end_ - begin_ >= need) return true;
+    std::memmove(buffer_.data(), &buffer_[begin_], end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    while (end_ < need) {
+      ssize_t n = ::read(fd_, &buffer_[end_], buffer_.size() - end_);
+      if (n <= 0) return false;
+      end_ += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  int fd_;
+  std::vector<char> buffer_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+std::string framed(int64_t size, char fill) {
+  unsigned char header[internal::wire::kMaxHeaderSize];
+  size_t n = internal::wire::encode_header(static_cast<uint64_t>(size), header);
+  return std::string(reinterpret_cast<char*>(header), n) + std::string(static_cast<size_t>(size), fill);
+}
+
+void write_all(int fd, const std::string& bytes) { internal::write_all(fd, bytes.data(), bytes.size()); }
+
+void throughput_floor(benchmark::State& state, int64_t size) {
+  auto [reader, writer] = internal::socket_pair(SOCK_STREAM);
+  auto [stop_r, stop_w] = internal::socket_pair(SOCK_STREAM);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string message = framed(size, 'x');
+    const int64_t batch = batch_for(size);
+    pollfd p{stop_r.get(), POLLIN, 0};
+    do {
+      for (int64_t i = 0; i < batch; ++i) write_all(writer.get(), message);
+    } while (::poll(&p, 1, 0) == 0);
+    write_all(writer.get(), framed(0, 0));
+    ::_exit(0);
+  }
+  writer.reset();
+  RawReader in(reader.get());
+  std::vector<char> m;
+  for (auto _ : state) {
+    in.next(m);
+    benchmark::DoNotOptimize(m.data());
+  }
+  state.SetBytesProcessed(state.iterations() * size);
+  per_item(state, 1);
+  write_all(stop_w.get(), "s");
+  while (in.next(m) && !m.empty()) {
+  }
+  ::waitpid(pid, nullptr, 0);
+}
+
+void pingpong_floor(benchmark::State& state) {
+  auto [mine, theirs] = internal::socket_pair(SOCK_STREAM);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    mine.reset();
+    RawReader in(theirs.get());
+    std::vector<char> m;
+    std::string back;
+    while (in.next(m) && !m.empty()) {
+      back = framed(static_cast<int64_t>(m.size()), 0);
+      std::memcpy(back.data() + 4, m.data(), m.size());
+      write_all(theirs.get(), back);
+    }
+    ::_exit(0);
+  }
+  theirs.reset();
+  RawReader in(mine.get());
+  const std::string message = framed(kPingPongPayload, 'p');
+  std::vector<char> m;
+  for (auto _ : state) {
+    write_all(mine.get(), message);
+    in.next(m);
+    benchmark::DoNotOptimize(m.data());
+  }
+  per_item(state, 1);
+  write_all(mine.get(), framed(0, 0));
+  ::waitpid(pid, nullptr, 0);
+}
+
+void listener_roundtrip_floor(benchmark::State& state, bool tcp) {
+  internal::UniqueFd lis(::socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage where{};
+  socklen_t length;
+  if (tcp) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&where);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    length = sizeof(sockaddr_in);
+    int one = 1;
+    ::setsockopt(lis.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  } else {
+    auto* un = reinterpret_cast<sockaddr_un*>(&where);
+    un->sun_family = AF_UNIX;
+    std::string name = std::string(1, '\0') + "mp-bench-floor-" + std::to_string(::getpid());
+    std::memcpy(un->sun_path, name.data(), name.size());
+    length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+  }
+  if (::bind(lis.get(), reinterpret_cast<sockaddr*>(&where), length) != 0 || ::listen(lis.get(), 16) != 0) {
+    state.SkipWithError("bind/listen failed");
+    return;
+  }
+  ::getsockname(lis.get(), reinterpret_cast<sockaddr*>(&where), &length);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char> m;
+    std::string back;
+    for (;;) {
+      internal::UniqueFd c(::accept4(lis.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      RawReader in(c.get());
+      if (!in.next(m) || m.empty()) break;
+      back = framed(static_cast<int64_t>(m.size()), 0);
+      std::memcpy(back.data() + 4, m.data(), m.size());
+      write_all(c.get(), back);
+    }
+    ::_exit(0);
+  }
+  lis.reset();
+  const std::string message = framed(kPingPongPayload, 'l');
+  std::vector<char> m;
+  auto connect = [&] {
+    internal::UniqueFd c(::socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ::connect(c.get(), reinterpret_cast<sockaddr*>(&where), length);
+    return c;
+  };
+  for (auto _ : state) {
+    internal::UniqueFd c = connect();
+    write_all(c.get(), message);
+    RawReader in(c.get());
+    in.next(m);
+    benchmark::DoNotOptimize(m.data());
+  }
+  per_item(state, 1);
+  write_all(connect().get(), framed(0, 0));
+  ::waitpid(pid, nullptr, 0);
+}
+
+// Row names with string arguments (family:unix), which harness.h's int-valued
+// Args cannot spell.
+benchmark::internal::Benchmark* add_row(const std::string& name, std::function<void(benchmark::State&)> fn) {
+  return benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& s) { fn(s); })->UseRealTime();
+}
+
+template <class Starter>
+void register_all(const std::string& impl, const Starter& start) {
+  for (int64_t size : kThroughputPayloads) {
+    add("pipe.throughput", impl, {{"payload", size}},
+        [start, size](benchmark::State& s) { throughput(s, start, size); })
+        ->Unit(benchmark::kMicrosecond);
+  }
+  add("pipe.pingpong", impl, {{"payload", kPingPongPayload}},
+      [start](benchmark::State& s) { pingpong(s, start); })
+      ->Unit(benchmark::kMicrosecond);
+  for (bool tcp : {false, true}) {
+    add_row("listener.roundtrip/impl:" + impl + "/family:" + (tcp ? "tcp" : "unix"),
+            [start, tcp](benchmark::State& s) { listener_roundtrip(s, start, tcp); })
+        ->Unit(benchmark::kMicrosecond);
+  }
+}
+
+const bool registered = [] {
+  for (const std::string& method : start_methods()) register_all(method, ProcessStarter{method});
+  register_all("threads", ThreadStarter{});
+  for (int64_t size : kThroughputPayloads) {
+    add("pipe.throughput", "floor", {{"payload", size}},
+        [size](benchmark::State& s) { throughput_floor(s, size); })
+        ->Unit(benchmark::kMicrosecond);
+  }
+  add("pipe.pingpong", "floor", {{"payload", kPingPongPayload}}, pingpong_floor)->Unit(benchmark::kMicrosecond);
+  for (bool tcp : {false, true}) {
+    add_row(std::string("listener.roundtrip/impl:floor/family:") + (tcp ? "tcp" : "unix"),
+            [tcp](benchmark::State& s) { listener_roundtrip_floor(s, tcp); })
+        ->Unit(benchmark::kMicrosecond);
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace mp::bench

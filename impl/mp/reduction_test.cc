@@ -1,0 +1,112 @@
+// mp::Codec: every built-in encoding round-trips, and truncated or hostile
+// input is refused without reading out of bounds or allocating what was never
+// sent.
+
+#include "mp/reduction.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <deque>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+#include <vector>
+
+namespace {
+
+struct Point {
+  int x = 0;
+  double y = 0;
+  std::string label;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x, y, label);
+  }
+  bool operator==(const Point&) const = default;
+};
+
+template <class T>
+T round_trip(const T& value) {
+  mp::Writer w = mp::dumps(value);
+  mp::Reader r(w.bytes());
+  T back = mp::decode<T>(r);
+  EXPECT_EQ(r.remaining(), 0u) << "the decoder consumed the whole message";
+  return back;
+}
+
+TEST(Codec, BuiltInsRoundTrip) {
+  EXPECT_EQ(round_trip(42), 42);
+  EXPECT_EQ(round_trip(std::string("hello")), "hello");
+  EXPECT_EQ(round_trip(std::string()), "");
+  EXPECT_EQ(round_trip(std::vector<int>{1, 2, 3}), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}), (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(round_trip(std::vector<std::string>{"a", "", "c"}), (std::vector<std::string>{"a", "", "c"}));
+  EXPECT_EQ(round_trip(std::deque<int>{4, 5}), (std::deque<int>{4, 5}));
+  EXPECT_EQ(round_trip(std::list<std::string>{"x"}), (std::list<std::string>{"x"}));
+  EXPECT_EQ(round_trip(std::array<int, 3>{7, 8, 9}), (std::array<int, 3>{7, 8, 9}));
+  std::map<std::string, int> m{{"a", 1}, {"b", 2}};
+  EXPECT_EQ(round_trip(m), m);
+  std::unordered_map<int, std::vector<double>> um{{1, {1.5}}, {2, {}}};
+  EXPECT_EQ(round_trip(um), um);
+  EXPECT_EQ(round_trip(std::set<int>{3, 1, 2}), (std::set<int>{1, 2, 3}));
+  EXPECT_EQ(round_trip(std::unordered_set<std::string>{"p", "q"}),
+            (std::unordered_set<std::string>{"p", "q"}));
+  EXPECT_EQ(round_trip(std::make_pair(1, std::string("one"))), std::make_pair(1, std::string("one")));
+  EXPECT_EQ(round_trip(std::make_tuple(1, 2.5, std::string("t"))),
+            std::make_tuple(1, 2.5, std::string("t")));
+  EXPECT_EQ(round_trip(std::optional<int>()), std::nullopt);
+  EXPECT_EQ(round_trip(std::optional<std::string>("o")), std::optional<std::string>("o"));
+  using V = std::variant<int, std::string, Point>;
+  EXPECT_EQ(round_trip(V(std::string("v"))), V(std::string("v")));
+  EXPECT_EQ(round_trip(V(Point{1, 2.0, "p"})), V(Point{1, 2.0, "p"}));
+  EXPECT_EQ(round_trip(Point{3, 4.5, "label"}), (Point{3, 4.5, "label"}));
+}
+
+TEST(Codec, WhatCannotTravelIsNotTransferable) {
+  static_assert(!mp::Transferable<int*>);
+  static_assert(!mp::Transferable<std::vector<int*>>);
+  static_assert(!mp::Transferable<std::map<std::string, const char*>>);
+  static_assert(mp::Transferable<std::map<std::string, std::vector<Point>>>);
+  SUCCEED();
+}
+
+TEST(Codec, TruncatedMessagesAreRefused) {
+  mp::Writer w = mp::dumps(std::vector<std::string>{"abc", "defg"});
+  for (size_t cut = 0; cut < w.bytes().size(); ++cut) {
+    mp::Reader r(std::string_view(w.bytes()).substr(0, cut));
+    EXPECT_THROW(mp::decode<std::vector<std::string>>(r), mp::PicklingError) << "cut at " << cut;
+  }
+}
+
+TEST(Codec, HostileLengthsAllocateNothing) {
+  // A count of 2^62 elements with nothing behind it.
+  mp::Writer w;
+  w.write_pod<uint64_t>(uint64_t{1} << 62);
+  mp::Reader r(w.bytes());
+  EXPECT_THROW(mp::decode<std::vector<std::string>>(r), mp::PicklingError);
+  mp::Reader r2(w.bytes());
+  EXPECT_THROW(mp::decode<std::vector<double>>(r2), mp::PicklingError);
+  mp::Reader r3(w.bytes());
+  EXPECT_THROW(mp::decode<std::string>(r3), mp::PicklingError);
+}
+
+TEST(Codec, BadVariantIndexIsRefused) {
+  mp::Writer w;
+  w.write_pod<uint32_t>(7);
+  mp::Reader r(w.bytes());
+  EXPECT_THROW((mp::decode<std::variant<int, double>>(r)), mp::PicklingError);
+}
+
+TEST(Codec, MissingDescriptorIsRefused) {
+  mp::Reader r("");
+  EXPECT_THROW(r.take_fd(0), mp::PicklingError);
+}
+
+}  // namespace
