@@ -4,6 +4,7 @@
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
+#include "suites/queue_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -14,6 +15,7 @@ namespace mp::conformance {
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ContextSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SynchronizeSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(QueueSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConnectionSuite);
 TEST(Fork, NotUnderThreadSanitizer) { GTEST_SKIP() << "fork children deadlock under TSan"; }
 #else
@@ -21,6 +23,7 @@ using Implementation = Fork;
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SynchronizeSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ConnectionSuite, Implementation, ImplementationName);
 #endif
 

@@ -4,6 +4,7 @@
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
+#include "suites/queue_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -12,6 +13,7 @@ using Implementation = Spawn;
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SynchronizeSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ConnectionSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

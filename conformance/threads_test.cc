@@ -4,6 +4,7 @@
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
+#include "suites/queue_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -12,6 +13,7 @@ using Implementation = Threads;
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ProcessSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SynchronizeSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ConnectionSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

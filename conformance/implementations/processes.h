@@ -34,6 +34,12 @@ struct Processes {
   using BoundedSemaphore = mp::BoundedSemaphore;
   using Event = mp::Event;
   using Condition = mp::Condition;
+  template <class T>
+  using Queue = mp::Queue<T>;
+  template <class T>
+  using JoinableQueue = mp::JoinableQueue<T>;
+  template <class T>
+  using SimpleQueue = mp::SimpleQueue<T>;
   using Barrier = mp::Barrier;
   // What misuse raises here (multiprocessing's choices).
   using LockReleaseError = mp::ValueError;

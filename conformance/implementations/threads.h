@@ -30,6 +30,12 @@ struct Threads {
   using BoundedSemaphore = mp::dummy::BoundedSemaphore;
   using Event = mp::dummy::Event;
   using Condition = mp::dummy::Condition;
+  template <class T>
+  using Queue = mp::dummy::Queue<T>;
+  template <class T>
+  using JoinableQueue = mp::dummy::JoinableQueue<T>;
+  template <class T>
+  using SimpleQueue = mp::dummy::SimpleQueue<T>;
   using Barrier = mp::dummy::Barrier;
   // What misuse raises here (threading's choices).
   using LockReleaseError = mp::RuntimeError;

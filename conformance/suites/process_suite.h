@@ -885,7 +885,7 @@ TYPED_TEST_P(ProcessSuite, JoinContinuesAcrossSignals) {
 }
 
 TYPED_TEST_P(ProcessSuite, ChildCreatesIpcAndItsOwnChild) {
-  cpython_id("process.child_creates_queue_and_child");
+  mp_id("mp.process.child_creates_pipe_and_child");
   auto [reader, writer] = mp::Pipe(false);
   auto p = TypeParam::Process(&pc::create_pipe_and_daemon_child<TypeParam>, writer);
   p.start();

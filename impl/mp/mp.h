@@ -8,6 +8,7 @@
 #include "mp/dummy/dummy.h"
 #include "mp/errors.h"
 #include "mp/process.h"
+#include "mp/queues.h"
 #include "mp/reduction.h"
 #include "mp/synchronize.h"
 

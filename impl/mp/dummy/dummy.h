@@ -9,6 +9,7 @@
 #include "mp/connection.h"
 #include "mp/dummy/process.h"
 #include "mp/dummy/synchronize.h"
+#include "mp/queues.h"
 
 namespace mp::dummy {
 
