@@ -42,6 +42,11 @@ inline const std::vector<std::string>& start_methods() {
 // Reports `items_per_iteration` items per iteration (items/s in the JSON).
 void per_item(benchmark::State& state, int64_t items_per_iteration);
 
+// The floor of every two-party round trip: a turn word in MAP_SHARED memory,
+// FUTEX_WAIT and FUTEX_WAKE, no spinning, between this process and a fork()ed
+// partner (synchronize_benchmark.cc).
+void futex_pingpong_floor(benchmark::State& state);
+
 }  // namespace mp::bench
 
 #endif  // MP_BENCHMARKS_HARNESS_H_

@@ -521,4 +521,7 @@ const bool registered = [] {
 }();
 
 }  // namespace
+
+void futex_pingpong_floor(benchmark::State& state) { pingpong_floor(state); }
+
 }  // namespace mp::bench

@@ -29,6 +29,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -70,6 +71,9 @@ struct QueueLocal {
 // Encodes an item into a per-thread buffer reused from put to put.
 template <class T>
 std::span<const std::byte> encode_item(const T& item) {
+  if constexpr (kEncodedAsBytes<T>) {
+    return std::as_bytes(std::span(&item, 1));  // no staging copy
+  }
   thread_local Writer w;
   w.clear();
   Codec<T>::encode(w, item);
@@ -203,6 +207,18 @@ class BasicQueue {
   }
   T get_until(const Deadline& deadline) {
     check_open();
+    if constexpr (kEncodedAsBytes<T> && std::is_default_constructible_v<T>) {
+      T item;  // copied straight from the ring, returned without another copy
+      if (!ring_->get(
+              [&item](std::span<const std::byte> bytes) {
+                if (bytes.size() != sizeof(T)) throw PicklingError("queue item of the wrong size");
+                std::memcpy(&item, bytes.data(), sizeof(T));
+              },
+              deadline)) {
+        throw Empty();
+      }
+      return item;
+    }
     std::optional<T> item;
     if (!ring_->get([&item](std::span<const std::byte> bytes) { item = decode_item<T>(bytes); },
                     deadline)) {

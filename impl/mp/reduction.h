@@ -254,6 +254,9 @@ class InputArchive {
 // The default Codec: the built-in encodings listed at the top of this file.
 template <class T>
 struct Codec {
+  // Marks the built-in codec (a specialization has its own rules): code that
+  // moves bytes may copy a trivially copyable T as it is.
+  using builtin_tag = void;
   static void encode(Writer& w, const T& value)
     requires(internal::builtin_transferable<T>())
   {
@@ -265,6 +268,12 @@ struct Codec {
     return internal::get<T>(r);
   }
 };
+
+// True when T's encoding is its object representation, byte for byte.
+template <class T>
+inline constexpr bool kEncodedAsBytes = requires { typename Codec<T>::builtin_tag; } &&
+                                        std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+                                        !internal::HasSerialize<T> && !std::is_member_pointer_v<T>;
 
 // Encodes `value` after what `w` already holds.
 template <Transferable T>

@@ -1,0 +1,359 @@
+// Queues.
+//
+//   queue.throughput/producers:P/consumers:C/payload:B
+//       K items of B bytes through one queue from P producers to C consumers,
+//       per item. Producers and consumers are processes under each start
+//       method (fork, spawn, forkserver), threads (mp::dummy), TBB's
+//       concurrent_bounded_queue between threads, and for 1:1 the floor: a
+//       lock-free single-producer single-consumer ring in shared memory,
+//       busy-waiting, with cached indices.
+//   queue.pingpong/payload:8       a round trip through two queues.
+//   simplequeue.throughput/payload:8, joinablequeue.task_done
+//       the same 1:1 transfer through SimpleQueue, and through JoinableQueue
+//       with a task_done() per item and a join() per batch.
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <tbb/concurrent_queue.h>
+
+#include <array>
+#include <atomic>
+#include <thread>
+
+#include "harness.h"
+
+namespace mp::bench {
+namespace {
+
+constexpr int64_t kBatch = 100'000;
+
+template <size_t N>
+struct Payload {
+  std::array<char, N> bytes{};
+};
+using Payload8 = int64_t;
+using Payload64 = Payload<64>;
+using Payload4096 = Payload<4096>;
+
+// A process or thread that produces or consumes `count` items per round,
+// rounds started by `go` and finished into `done`.
+template <class Queue, class Item, class Semaphore, class Event>
+void produce_rounds(Queue q, Semaphore go, Semaphore done, Event stop, int64_t count) {
+  Item item{};
+  for (;;) {
+    go.acquire();
+    if (stop.is_set()) return;
+    for (int64_t i = 0; i < count; ++i) q.put(item);
+    done.release();
+  }
+}
+
+template <class Queue, class Item, class Semaphore, class Event>
+void consume_rounds(Queue q, Semaphore go, Semaphore done, Event stop, int64_t count) {
+  for (;;) {
+    go.acquire();
+    if (stop.is_set()) return;
+    for (int64_t i = 0; i < count; ++i) benchmark::DoNotOptimize(q.get());
+    done.release();
+  }
+}
+
+template <class Queue, class Item, class Semaphore, class Event, class MakeParty>
+void throughput(benchmark::State& state, MakeParty make_party, int producers, int consumers) {
+  Queue q(10'000);
+  Semaphore go(0), done(0);
+  Event stop;
+  std::vector<decltype(make_party(&produce_rounds<Queue, Item, Semaphore, Event>, q, go, done, stop,
+                                  int64_t{}))>
+      parties;
+  for (int i = 0; i < producers; ++i) {
+    parties.push_back(make_party(&produce_rounds<Queue, Item, Semaphore, Event>, q, go, done, stop,
+                                 kBatch / producers));
+  }
+  for (int i = 0; i < consumers; ++i) {
+    parties.push_back(make_party(&consume_rounds<Queue, Item, Semaphore, Event>, q, go, done, stop,
+                                 kBatch / consumers));
+  }
+  for (auto& p : parties) p.start();
+  const int n = producers + consumers;
+  for (auto _ : state) {
+    for (int i = 0; i < n; ++i) go.release();
+    for (int i = 0; i < n; ++i) done.acquire();
+  }
+  stop.set();
+  for (int i = 0; i < n; ++i) go.release();
+  for (auto& p : parties) p.join();
+  per_item(state, kBatch);
+  state.SetBytesProcessed(state.iterations() * kBatch * static_cast<int64_t>(sizeof(Item)));
+}
+
+// One producer, the benchmark thread consuming.
+template <class Item>
+void throughput_tbb(benchmark::State& state, int producers, int consumers) {
+  tbb::concurrent_bounded_queue<Item> q;
+  q.set_capacity(10'000);
+  std::atomic<int64_t> rounds{0};
+  std::atomic<int> finished{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  auto wait_round = [&](int64_t& seen) {
+    while (rounds.load() == seen && !stop.load()) std::this_thread::yield();
+    seen = rounds.load();
+    return !stop.load();
+  };
+  for (int i = 0; i < producers; ++i) {
+    threads.emplace_back([&] {
+      int64_t seen = 0;
+      Item item{};
+      while (wait_round(seen)) {
+        for (int64_t k = 0; k < kBatch / producers; ++k) q.push(item);
+        finished.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < consumers; ++i) {
+    threads.emplace_back([&] {
+      int64_t seen = 0;
+      Item item;
+      while (wait_round(seen)) {
+        for (int64_t k = 0; k < kBatch / consumers; ++k) q.pop(item);
+        finished.fetch_add(1);
+      }
+    });
+  }
+  const int n = producers + consumers;
+  for (auto _ : state) {
+    finished = 0;
+    rounds.fetch_add(1);
+    while (finished.load() < n) std::this_thread::yield();
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  per_item(state, kBatch);
+  state.SetBytesProcessed(state.iterations() * kBatch * static_cast<int64_t>(sizeof(Item)));
+}
+
+// The floor: a single-producer single-consumer ring of fixed slots in
+// MAP_SHARED memory, both sides busy-waiting, each caching the other's index.
+template <class Item>
+struct SpscRing {
+  static constexpr uint64_t kSlots = 4096;
+  alignas(128) std::atomic<uint64_t> head{0};
+  alignas(128) std::atomic<uint64_t> tail{0};
+  alignas(128) std::atomic<int64_t> rounds{0};
+  std::atomic<int> stop{0};
+  alignas(128) Item slots[kSlots];
+};
+
+template <class Item>
+void throughput_floor(benchmark::State& state) {
+  using Ring = SpscRing<Item>;
+  void* mem = ::mmap(nullptr, sizeof(Ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  auto* ring = new (mem) Ring;
+  pid_t producer = ::fork();
+  if (producer == 0) {
+    uint64_t tail = 0, cached_head = 0;
+    int64_t seen = 0;
+    Item item{};
+    for (;;) {
+      while (ring->rounds.load(std::memory_order_acquire) == seen && !ring->stop.load()) {
+      }
+      if (ring->stop.load()) ::_exit(0);
+      seen = ring->rounds.load();
+      for (int64_t i = 0; i < kBatch; ++i) {
+        while (tail - cached_head == Ring::kSlots) cached_head = ring->head.load(std::memory_order_acquire);
+        ring->slots[tail % Ring::kSlots] = item;
+        ring->tail.store(++tail, std::memory_order_release);
+      }
+    }
+  }
+  uint64_t head = 0, cached_tail = 0;
+  for (auto _ : state) {
+    ring->rounds.fetch_add(1, std::memory_order_release);
+    for (int64_t i = 0; i < kBatch; ++i) {
+      while (head == cached_tail) cached_tail = ring->tail.load(std::memory_order_acquire);
+      Item item = ring->slots[head % Ring::kSlots];  // copied out, as a queue's get does
+      benchmark::DoNotOptimize(item);
+      ring->head.store(++head, std::memory_order_release);
+    }
+  }
+  ring->stop = 1;
+  ::waitpid(producer, nullptr, 0);
+  ::munmap(mem, sizeof(Ring));
+  per_item(state, kBatch);
+  state.SetBytesProcessed(state.iterations() * kBatch * static_cast<int64_t>(sizeof(Item)));
+}
+
+// queue.pingpong ------------------------------------------------------------------
+
+template <class Queue>
+void echo_items(Queue in, Queue out) {
+  for (;;) {
+    int64_t v = in.get();
+    if (v < 0) return;
+    out.put(v);
+  }
+}
+
+template <class Queue, class MakeParty>
+void pingpong(benchmark::State& state, MakeParty make_party) {
+  Queue ping, pong;
+  auto partner = make_party(&echo_items<Queue>, ping, pong);
+  partner.start();
+  int64_t i = 0;
+  for (auto _ : state) {
+    ping.put(i++);
+    benchmark::DoNotOptimize(pong.get());
+  }
+  ping.put(-1);
+  partner.join();
+  per_item(state, 1);
+}
+
+void pingpong_tbb(benchmark::State& state) {
+  tbb::concurrent_bounded_queue<int64_t> ping, pong;
+  std::thread partner([&] {
+    for (;;) {
+      int64_t v;
+      ping.pop(v);
+      if (v < 0) return;
+      pong.push(v);
+    }
+  });
+  int64_t i = 0;
+  for (auto _ : state) {
+    ping.push(i++);
+    int64_t v;
+    pong.pop(v);
+  }
+  ping.push(-1);
+  partner.join();
+  per_item(state, 1);
+}
+
+// simplequeue.throughput, joinablequeue.task_done -----------------------------------
+
+template <class Queue, class Semaphore, class Event>
+void produce_simple(Queue q, Semaphore go, Semaphore done, Event stop) {
+  for (;;) {
+    go.acquire();
+    if (stop.is_set()) return;
+    for (int64_t i = 0; i < kBatch; ++i) q.put(i);
+    done.release();
+  }
+}
+
+template <class Queue, class Semaphore, class Event, class MakeParty>
+void simple_throughput(benchmark::State& state, MakeParty make_party) {
+  Queue q;
+  Semaphore go(0), done(0);
+  Event stop;
+  auto producer = make_party(&produce_simple<Queue, Semaphore, Event>, q, go, done, stop);
+  producer.start();
+  for (auto _ : state) {
+    go.release();
+    for (int64_t i = 0; i < kBatch; ++i) benchmark::DoNotOptimize(q.get());
+    done.acquire();
+  }
+  stop.set();
+  go.release();
+  producer.join();
+  per_item(state, kBatch);
+}
+
+template <class Queue>
+void work_and_mark_done(Queue q) {
+  for (;;) {
+    int64_t v = q.get();
+    q.task_done();
+    if (v < 0) return;
+  }
+}
+
+template <class Queue, class MakeParty>
+void task_done_rounds(benchmark::State& state, MakeParty make_party) {
+  constexpr int64_t kRound = 10'000;
+  Queue q(10'000);
+  auto worker = make_party(&work_and_mark_done<Queue>, q);
+  worker.start();
+  for (auto _ : state) {
+    for (int64_t i = 0; i < kRound; ++i) q.put(i);
+    q.join();
+  }
+  q.put(-1);
+  worker.join();
+  per_item(state, kRound);
+}
+
+// Registration --------------------------------------------------------------------------
+
+auto party_under(const std::string& method) {
+  return [method](auto&&... args) { return mp::Process(mp::get_context(method), args...); };
+}
+
+auto thread_party() {
+  return [](auto&&... args) { return mp::dummy::Process(args...); };
+}
+
+template <class Item>
+void add_throughput(int64_t payload) {
+  const Args one = {{"producers", 1}, {"consumers", 1}, {"payload", payload}};
+  for (const std::string& method : start_methods()) {
+    add("queue.throughput", method, one, [method](benchmark::State& s) {
+      throughput<mp::Queue<Item>, Item, mp::Semaphore, mp::Event>(s, party_under(method), 1, 1);
+    })->Unit(benchmark::kMillisecond);
+  }
+  add("queue.throughput", "threads", one, [](benchmark::State& s) {
+    throughput<mp::dummy::Queue<Item>, Item, mp::dummy::Semaphore, mp::dummy::Event>(s, thread_party(), 1, 1);
+  })->Unit(benchmark::kMillisecond);
+  add("queue.throughput", "tbb", one, [](benchmark::State& s) { throughput_tbb<Item>(s, 1, 1); })
+      ->Unit(benchmark::kMillisecond);
+  add("queue.throughput", "floor", one, throughput_floor<Item>)->Unit(benchmark::kMillisecond);
+}
+
+const bool registered = [] {
+  add_throughput<Payload8>(8);
+  add_throughput<Payload64>(64);
+  add_throughput<Payload4096>(4096);
+  const Args two = {{"producers", 2}, {"consumers", 2}, {"payload", 64}};
+  for (const std::string& method : start_methods()) {
+    add("queue.throughput", method, two, [method](benchmark::State& s) {
+      throughput<mp::Queue<Payload64>, Payload64, mp::Semaphore, mp::Event>(s, party_under(method), 2, 2);
+    })->Unit(benchmark::kMillisecond);
+    add("queue.pingpong", method, {{"payload", 8}}, [method](benchmark::State& s) {
+      pingpong<mp::Queue<int64_t>>(s, party_under(method));
+    })->Unit(benchmark::kMicrosecond);
+    add("simplequeue.throughput", method, {{"payload", 8}}, [method](benchmark::State& s) {
+      simple_throughput<mp::SimpleQueue<int64_t>, mp::Semaphore, mp::Event>(s, party_under(method));
+    })->Unit(benchmark::kMillisecond);
+    add("joinablequeue.task_done", method, {}, [method](benchmark::State& s) {
+      task_done_rounds<mp::JoinableQueue<int64_t>>(s, party_under(method));
+    })->Unit(benchmark::kMillisecond);
+  }
+  add("queue.throughput", "threads", two, [](benchmark::State& s) {
+    throughput<mp::dummy::Queue<Payload64>, Payload64, mp::dummy::Semaphore, mp::dummy::Event>(
+        s, thread_party(), 2, 2);
+  })->Unit(benchmark::kMillisecond);
+  add("queue.throughput", "tbb", two, [](benchmark::State& s) { throughput_tbb<Payload64>(s, 2, 2); })
+      ->Unit(benchmark::kMillisecond);
+  add("queue.pingpong", "threads", {{"payload", 8}}, [](benchmark::State& s) {
+    pingpong<mp::dummy::Queue<int64_t>>(s, thread_party());
+  })->Unit(benchmark::kMicrosecond);
+  add("queue.pingpong", "tbb", {{"payload", 8}}, pingpong_tbb)->Unit(benchmark::kMicrosecond);
+  add("queue.pingpong", "floor", {{"payload", 8}}, futex_pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("simplequeue.throughput", "threads", {{"payload", 8}}, [](benchmark::State& s) {
+    simple_throughput<mp::dummy::SimpleQueue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event>(
+        s, thread_party());
+  })->Unit(benchmark::kMillisecond);
+  add("simplequeue.throughput", "floor", {{"payload", 8}}, throughput_floor<Payload8>)
+      ->Unit(benchmark::kMillisecond);
+  add("joinablequeue.task_done", "threads", {}, [](benchmark::State& s) {
+    task_done_rounds<mp::dummy::JoinableQueue<int64_t>>(s, thread_party());
+  })->Unit(benchmark::kMillisecond);
+  return true;
+}();
+
+}  // namespace
+}  // namespace mp::bench
