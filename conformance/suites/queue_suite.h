@@ -272,7 +272,7 @@ TYPED_TEST_P(QueueSuite, FailedSendReportedAndQueueGoesOn) {
   using Item = std::variant<bool, qc::Unsendable>;
   typename TypeParam::template Queue<Item> q(1);
   EXPECT_THROW(q.put(Item(qc::Unsendable{})), mp::PicklingError);
-  q.put(Item(true));
+  q.put(Item(true), 30s);  // bounded: a put that wrongly went in must not hang here
   EXPECT_EQ(q.qsize(), 1u) << "the failed put took no slot";
   EXPECT_EQ(std::get<bool>(q.get(30s)), true);
   EXPECT_TRUE(q.empty());

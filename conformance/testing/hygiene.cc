@@ -110,7 +110,16 @@ std::vector<std::string> leaks_since(const Snapshot& before) {
   // gone; anything still there after the grace period is a leak.
   Snapshot after = Snapshot::take();
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while ((after.threads > before.threads || after.descendants.size() > before.descendants.size()) &&
+  // New pids, not a larger count: the fork server's fresh spare is briefly
+  // unnamed, and one such spare in each snapshot must not hide a leak or make
+  // one up.
+  auto new_child = [&before](const Snapshot& s) {
+    for (const auto& [pid, what] : s.descendants) {
+      if (!before.descendants.count(pid)) return true;
+    }
+    return false;
+  };
+  while ((after.threads > before.threads || new_child(after)) &&
          std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     after = Snapshot::take();

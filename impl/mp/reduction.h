@@ -269,11 +269,46 @@ struct Codec {
   }
 };
 
+namespace internal {
+
+template <class T>
+constexpr bool encoded_as_bytes();
+
+template <class Tuple, size_t... I>
+constexpr bool all_elements_as_bytes(std::index_sequence<I...>) {
+  return (encoded_as_bytes<std::tuple_element_t<I, Tuple>>() && ...);
+}
+
+template <class... Alternatives>
+constexpr bool variant_as_bytes(std::variant<Alternatives...>*) {
+  return (encoded_as_bytes<Alternatives>() && ...);
+}
+
+// A composite (pair, tuple, array, optional, variant) is bytes only when every
+// part is: a part with its own Codec keeps that Codec's rules (it may refuse).
+template <class T>
+constexpr bool encoded_as_bytes() {
+  if constexpr (!requires { typename Codec<T>::builtin_tag; }) {
+    return false;
+  } else if constexpr (!std::is_trivially_copyable_v<T> || std::is_pointer_v<T> ||
+                       std::is_member_pointer_v<T> || HasSerialize<T>) {
+    return false;
+  } else if constexpr (is_instance_v<T, std::pair> || is_instance_v<T, std::tuple>) {
+    return all_elements_as_bytes<T>(std::make_index_sequence<std::tuple_size_v<T>>());
+  } else if constexpr (is_std_array<T>::value || is_instance_v<T, std::optional>) {
+    return encoded_as_bytes<typename T::value_type>();
+  } else if constexpr (is_instance_v<T, std::variant>) {
+    return variant_as_bytes(static_cast<T*>(nullptr));
+  } else {
+    return true;
+  }
+}
+
+}  // namespace internal
+
 // True when T's encoding is its object representation, byte for byte.
 template <class T>
-inline constexpr bool kEncodedAsBytes = requires { typename Codec<T>::builtin_tag; } &&
-                                        std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
-                                        !internal::HasSerialize<T> && !std::is_member_pointer_v<T>;
+inline constexpr bool kEncodedAsBytes = internal::encoded_as_bytes<T>();
 
 // Encodes `value` after what `w` already holds.
 template <Transferable T>

@@ -32,6 +32,20 @@ struct Point {
   bool operator==(const Point&) const = default;
 };
 
+struct Refuses {
+  int code = 0;
+};
+
+}  // namespace
+
+template <>
+struct mp::Codec<Refuses> {
+  static void encode(Writer&, const Refuses&) { throw PicklingError("refused"); }
+  static Refuses decode(Reader&) { return {}; }
+};
+
+namespace {
+
 template <class T>
 T round_trip(const T& value) {
   mp::Writer w = mp::dumps(value);
@@ -75,6 +89,23 @@ TEST(Codec, WhatCannotTravelIsNotTransferable) {
   static_assert(!mp::Transferable<std::map<std::string, const char*>>);
   static_assert(mp::Transferable<std::map<std::string, std::vector<Point>>>);
   SUCCEED();
+}
+
+TEST(Codec, OnlyPlainDataIsCopiedAsBytes) {
+  // Queues copy a kEncodedAsBytes item straight into the ring; anything whose
+  // Codec has rules of its own must keep going through it.
+  static_assert(mp::kEncodedAsBytes<int>);
+  static_assert(mp::kEncodedAsBytes<std::array<std::optional<int>, 2>>);
+  static_assert(mp::kEncodedAsBytes<std::array<char, 64>>);
+  static_assert(mp::kEncodedAsBytes<std::optional<long>>);
+  static_assert(!mp::kEncodedAsBytes<int*>);
+  static_assert(!mp::kEncodedAsBytes<std::string>);
+  static_assert(!mp::kEncodedAsBytes<Refuses>);
+  static_assert(!mp::kEncodedAsBytes<std::variant<bool, Refuses>>);
+  static_assert(!mp::kEncodedAsBytes<std::pair<int, Refuses>>);
+  static_assert(!mp::kEncodedAsBytes<std::array<Refuses, 2>>);
+  static_assert(!mp::kEncodedAsBytes<std::optional<Refuses>>);
+  EXPECT_THROW(mp::dumps(std::variant<bool, Refuses>(Refuses{})), mp::PicklingError);
 }
 
 TEST(Codec, TruncatedMessagesAreRefused) {
