@@ -317,6 +317,154 @@ def listener_roundtrip(impl, ctx):
         yield [("family", name)], setup
 
 
+# Queues: CPython's per-item cost is ~5 us, so an iteration moves fewer items
+# than mp's 100k; rows report per-item figures, which do not depend on that.
+QUEUE_BATCH = 10000
+
+
+def _queue_api(impl, ctx):
+    """(module, SimpleQueue) for an implementation; dummy has no SimpleQueue,
+    so threads get queue.SimpleQueue."""
+    import queue
+    m = api(impl, ctx)
+    return m, (queue.SimpleQueue if impl == "threads" else m.SimpleQueue)
+
+
+def _produce_rounds(q, go, done, stop, count, size):
+    item = b"q" * size if size != 8 else 12345678
+    while True:
+        go.acquire()
+        if stop.is_set():
+            return
+        for _ in range(count):
+            q.put(item)
+        done.release()
+
+
+def _consume_rounds(q, go, done, stop, count, size):
+    while True:
+        go.acquire()
+        if stop.is_set():
+            return
+        for _ in range(count):
+            q.get()
+        done.release()
+
+
+def _rounds(m, q, producers, consumers, size, count=QUEUE_BATCH):
+    """Parties that move `count` items through q per op(); (op, teardown)."""
+    # One go-semaphore per party: with a shared one a quick party could take
+    # a second turn in the same round and leave another waiting forever.
+    count_of = [count // producers] * producers + [count // max(1, consumers)] * consumers
+    gos = [m.Semaphore(0) for _ in count_of]
+    done, stop = m.Semaphore(0), m.Event()
+    parties = [m.Process(target=_produce_rounds if i < producers else _consume_rounds,
+                         args=(q, gos[i], done, stop, count_of[i], size))
+               for i in range(len(count_of))]
+    for p in parties:
+        p.start()
+    _alive.append((q, gos, done, stop))
+
+    def op():
+        for go in gos:
+            go.release()
+        for _ in parties:
+            done.acquire()
+
+    def teardown():
+        stop.set()
+        for go in gos:
+            go.release()
+        for p in parties:
+            p.join()
+    op()  # the parties' start-up is not timed
+    return op, teardown
+
+
+def queue_throughput(impl, ctx):
+    for producers, consumers, size in ((1, 1, 8), (1, 1, 64), (1, 1, 4096), (2, 2, 64)):
+        def setup(producers=producers, consumers=consumers, size=size):
+            m = api(impl, ctx)
+            op, teardown = _rounds(m, m.Queue(10000), producers, consumers, size)
+            return op, QUEUE_BATCH, teardown
+        yield [("producers", producers), ("consumers", consumers), ("payload", size)], setup
+
+
+def _echo_queue(inbox, outbox):
+    while True:
+        item = inbox.get()
+        if item is None:
+            return
+        outbox.put(item)
+
+
+def queue_pingpong(impl, ctx):
+    def setup():
+        m = api(impl, ctx)
+        there, back = m.Queue(), m.Queue()
+        partner = m.Process(target=_echo_queue, args=(there, back))
+        partner.start()
+        _alive.append((there, back))
+
+        def op():
+            there.put(12345678)
+            back.get()
+
+        def teardown():
+            there.put(None)
+            partner.join()
+        op()  # the partner's start-up is not timed
+        return op, 1, teardown
+    yield [("payload", 8)], setup
+
+
+def simplequeue_throughput(impl, ctx):
+    def setup():
+        m, SimpleQueue = _queue_api(impl, ctx)
+        q = SimpleQueue()
+        produce, teardown = _rounds(m, q, 1, 0, 8)
+        for _ in range(QUEUE_BATCH):  # what the untimed first round put
+            q.get()
+
+        def op():
+            produce()
+            for _ in range(QUEUE_BATCH):
+                q.get()
+        return op, QUEUE_BATCH, teardown
+    yield [("payload", 8)], setup
+
+
+def _work_and_mark_done(q):
+    while True:
+        v = q.get()
+        q.task_done()
+        if v < 0:
+            return
+
+
+def joinablequeue_task_done(impl, ctx):
+    batch = 2000
+
+    def setup():
+        m = api(impl, ctx)
+        q = m.JoinableQueue(10000)
+        worker = m.Process(target=_work_and_mark_done, args=(q,))
+        worker.start()
+        _alive.append(q)
+
+        def op():
+            for i in range(batch):
+                q.put(i)
+            q.join()
+
+        def teardown():
+            q.put(-1)
+            worker.join()
+        op()  # the worker's start-up is not timed
+        return op, batch, teardown
+    yield [], setup
+
+
 SCENARIOS = [
     ("process.start_join", process_start_join, "us", METHODS + ["threads"]),
     ("lock.uncontended", uncontended("Lock"), "ns", ["processes", "threads"]),
@@ -329,6 +477,10 @@ SCENARIOS = [
     ("pipe.throughput", pipe_throughput, "us", METHODS + ["threads"]),
     ("pipe.pingpong", pipe_pingpong, "us", METHODS + ["threads"]),
     ("listener.roundtrip", listener_roundtrip, "us", METHODS + ["threads"]),
+    ("queue.throughput", queue_throughput, "ms", METHODS + ["threads"]),
+    ("queue.pingpong", queue_pingpong, "us", METHODS + ["threads"]),
+    ("simplequeue.throughput", simplequeue_throughput, "ms", METHODS + ["threads"]),
+    ("joinablequeue.task_done", joinablequeue_task_done, "ms", METHODS + ["threads"]),
 ]
 
 

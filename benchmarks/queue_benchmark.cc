@@ -63,27 +63,31 @@ void consume_rounds(Queue q, Semaphore go, Semaphore done, Event stop, int64_t c
 template <class Queue, class Item, class Semaphore, class Event, class MakeParty>
 void throughput(benchmark::State& state, MakeParty make_party, int producers, int consumers) {
   Queue q(10'000);
-  Semaphore go(0), done(0);
+  // One go-semaphore per party: with a shared one a quick party could take a
+  // second turn in the same round while another never starts it.
+  const int n = producers + consumers;
+  std::vector<Semaphore> go;
+  for (int i = 0; i < n; ++i) go.emplace_back(0);
+  Semaphore done(0);
   Event stop;
-  std::vector<decltype(make_party(&produce_rounds<Queue, Item, Semaphore, Event>, q, go, done, stop,
-                                  int64_t{}))>
+  std::vector<decltype(make_party(&produce_rounds<Queue, Item, Semaphore, Event>, q, go[0], done,
+                                  stop, int64_t{}))>
       parties;
   for (int i = 0; i < producers; ++i) {
-    parties.push_back(make_party(&produce_rounds<Queue, Item, Semaphore, Event>, q, go, done, stop,
-                                 kBatch / producers));
+    parties.push_back(make_party(&produce_rounds<Queue, Item, Semaphore, Event>, q, go[i], done,
+                                 stop, kBatch / producers));
   }
-  for (int i = 0; i < consumers; ++i) {
-    parties.push_back(make_party(&consume_rounds<Queue, Item, Semaphore, Event>, q, go, done, stop,
-                                 kBatch / consumers));
+  for (int i = producers; i < n; ++i) {
+    parties.push_back(make_party(&consume_rounds<Queue, Item, Semaphore, Event>, q, go[i], done,
+                                 stop, kBatch / consumers));
   }
   for (auto& p : parties) p.start();
-  const int n = producers + consumers;
   for (auto _ : state) {
-    for (int i = 0; i < n; ++i) go.release();
+    for (auto& g : go) g.release();
     for (int i = 0; i < n; ++i) done.acquire();
   }
   stop.set();
-  for (int i = 0; i < n; ++i) go.release();
+  for (auto& g : go) g.release();
   for (auto& p : parties) p.join();
   per_item(state, kBatch);
   state.SetBytesProcessed(state.iterations() * kBatch * static_cast<int64_t>(sizeof(Item)));

@@ -3,6 +3,7 @@
 #include "implementations/processes.h"
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
+#include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
 #include "suites/synchronize_suite.h"
@@ -16,6 +17,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ContextSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SynchronizeSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(QueueSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PoolSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConnectionSuite);
 TEST(Fork, NotUnderThreadSanitizer) { GTEST_SKIP() << "fork children deadlock under TSan"; }
 #else
@@ -24,6 +26,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ProcessSuite, Implementation, Implementatio
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, QueueSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, PoolSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ConnectionSuite, Implementation, ImplementationName);
 #endif
 

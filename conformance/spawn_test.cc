@@ -3,6 +3,7 @@
 #include "implementations/processes.h"
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
+#include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
 #include "suites/synchronize_suite.h"
@@ -14,6 +15,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ProcessSuite, Implementation, Implementati
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, QueueSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, PoolSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ConnectionSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

@@ -3,6 +3,7 @@
 #include "implementations/threads.h"
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
+#include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
 #include "suites/synchronize_suite.h"
@@ -14,6 +15,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ProcessSuite, Implementation, Implementa
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ContextSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, QueueSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, PoolSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ConnectionSuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

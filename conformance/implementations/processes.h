@@ -41,6 +41,7 @@ struct Processes {
   template <class T>
   using SimpleQueue = mp::SimpleQueue<T>;
   using Barrier = mp::Barrier;
+  static mp::Pool Pool(const mp::PoolOptions& options) { return mp::Pool(context(), options); }
   // What misuse raises here (multiprocessing's choices).
   using LockReleaseError = mp::ValueError;
   using RLockReleaseError = mp::AssertionError;

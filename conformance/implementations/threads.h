@@ -37,6 +37,7 @@ struct Threads {
   template <class T>
   using SimpleQueue = mp::dummy::SimpleQueue<T>;
   using Barrier = mp::dummy::Barrier;
+  static mp::dummy::Pool Pool(const mp::PoolOptions& options) { return mp::dummy::Pool(options); }
   // What misuse raises here (threading's choices).
   using LockReleaseError = mp::RuntimeError;
   using RLockReleaseError = mp::RuntimeError;

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 
 #include "mp/internal/popen.h"
@@ -16,7 +18,12 @@ int main(int argc, char** argv) {
   // Before init(): spawned children re-run this main and must keep the tag
   // they inherited, not draw their own.
   if (std::getenv("MP_SHM_TAG") == nullptr) {
-    ::setenv("MP_SHM_TAG", ("mptest" + std::to_string(::getpid())).c_str(), 1);
+    // The pid alone is not unique: Bazel runs each test binary in its own pid
+    // namespace, where they all get the same small pids.
+    std::random_device random;
+    char tag[48];
+    std::snprintf(tag, sizeof(tag), "mptest%dr%08x", static_cast<int>(::getpid()), random());
+    ::setenv("MP_SHM_TAG", tag, 1);
   }
   mp::init(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);

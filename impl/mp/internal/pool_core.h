@@ -1,0 +1,232 @@
+// mp/internal/pool_core.h — the machinery behind mp::Pool and mp::dummy::Pool.
+//
+// Tasks go to the workers through one shared ring (the queue ring of
+// ring.h): idle workers take the next record, so load balances itself. Each
+// record is one chunk: a header, where the chunk's code lives (a trampoline
+// and the user's function, named by location as Process targets are) and the
+// encoded arguments. Results come back through a second ring, read by a
+// result thread in the pool's owner, which decodes them into the jobs and
+// runs the callbacks. A handler thread watches the workers: it replaces those
+// that end (maxtasksperchild, death), kills those past task_timeout, and
+// decides which task a dead worker took with it.
+//
+// Knowing what a dead worker held: a worker records the sequence number of
+// the task it takes in its slot (shared memory) while it still holds the
+// ring's consumer lock, and clears it after its result is published. When a
+// worker dies with a task in its slot, the task was lost exactly when (1)
+// the ring's consumed count is past it (it was taken, not left in the ring
+// for the next worker), (2) no live worker holds it, and (3) no result for
+// it arrives among everything published up to that moment. Such a task fails
+// with WorkerLostError (or TimeoutError when the handler killed it).
+//
+// Workers are daemon processes of the pool's context, or threads
+// (mp::dummy::Pool) running the same loop.
+
+#ifndef MP_INTERNAL_POOL_CORE_H_
+#define MP_INTERNAL_POOL_CORE_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "mp/context.h"
+#include "mp/internal/fd.h"
+#include "mp/internal/ring.h"
+#include "mp/internal/shm.h"
+#include "mp/internal/target.h"
+#include "mp/process.h"
+#include "mp/reduction.h"
+
+namespace mp::internal {
+
+// Runs one chunk: decodes its arguments from `in`, calls the function at
+// `fn` on each, encodes the results into `out`.
+using ChunkRunner = void (*)(const void* fn, Reader& in, Writer& out);
+
+struct PoolSlot {
+  std::atomic<uint64_t> task{0};        // sequence number + 1 of the task held; 0: none
+  std::atomic<int64_t> started_ns{0};   // steady clock, when it was taken
+  std::atomic<uint32_t> stopped{0};     // took a stop record and left
+  std::atomic<uint32_t> pad{0};
+};
+
+// A pool's initializer with its arguments. `call` runs it where the worker
+// shares the owner's memory (threads, fork); elsewhere `binder` (named by
+// location) decodes the arguments that `encode` wrote and returns the call.
+using InitBinder = std::function<void()> (*)(const void* function, Reader& args);
+
+template <class Fn, class Tuple>
+std::function<void()> bind_call(const void* target, Reader& r) {
+  auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
+  // Braces: the arguments are decoded in order.
+  auto args = std::make_shared<Tuple>([&r]<size_t... I>(std::index_sequence<I...>) {
+    return Tuple{Codec<std::tuple_element_t<I, Tuple>>::decode(r)...};
+  }(std::make_index_sequence<std::tuple_size_v<Tuple>>()));
+  return [fn, args] { std::apply(fn, *args); };
+}
+
+struct InitializerSpec {
+  std::function<void()> call;
+  InitBinder binder = nullptr;
+  const void* function = nullptr;
+  std::function<void(Writer&)> encode;
+  const char* not_transferable = nullptr;
+};
+
+struct PoolShared {
+  std::atomic<uint32_t> terminated{0};  // workers leave without running what they take
+  uint32_t slots = 0;
+  PoolSlot slot[1];                     // `slots` of them
+  static size_t bytes(uint32_t n) { return sizeof(PoolShared) + (n - 1) * sizeof(PoolSlot); }
+};
+
+// What a worker needs; travels to spawn and forkserver workers as descriptors.
+struct WorkerLink {
+  std::shared_ptr<Ring> tasks;
+  std::shared_ptr<Ring> results;
+  std::shared_ptr<Segment> shared;  // a PoolShared
+  uint32_t index = 0;
+  int64_t maxtasks = 0;             // 0: no limit
+  std::shared_ptr<const InitializerSpec> init;  // encoded for spawn and forkserver
+  std::function<void()> init_call;              // what the worker runs first
+};
+
+// The loop every worker runs, in a process or a thread.
+void pool_worker_main(WorkerLink link);
+
+// Exceptions by value: std and mp types travel by type, others as
+// mp::RemoteError with their type name.
+void encode_exception(Writer& w, std::exception_ptr e);
+std::exception_ptr decode_exception(Reader& r);
+
+struct TaskHeader {
+  uint64_t seq;
+  uint64_t job;    // 0: a stop record
+  uint32_t chunk;
+  uint32_t unused;
+};
+
+struct ResultHeader {
+  uint64_t seq;
+  uint64_t job;    // 0: the owner's own stop record for the result thread
+  uint32_t chunk;
+  uint32_t ok;
+};
+
+// A job's side of the pool: it receives its chunks' results (from the result
+// thread) and failures (from the handler thread, or terminate()). Called with
+// no pool lock held; returns true when the job expects nothing more.
+class PoolJob {
+ public:
+  virtual ~PoolJob() = default;
+  virtual bool deliver(uint32_t chunk, Reader& results) = 0;
+  virtual bool fail(uint32_t chunk, std::exception_ptr error) = 0;
+  // Every chunk fails (the pool was terminated).
+  virtual void fail_all(std::exception_ptr error) = 0;
+};
+
+struct PoolConfig {
+  int processes = 0;
+  int64_t maxtasksperchild = 0;
+  std::optional<std::chrono::nanoseconds> task_timeout;
+  std::shared_ptr<const InitializerSpec> initializer;  // may be null
+  Context* context = nullptr;              // nullptr: the default
+  bool threads = false;
+};
+
+class PoolCore {
+ public:
+  explicit PoolCore(PoolConfig config);
+  ~PoolCore();
+  PoolCore(const PoolCore&) = delete;
+  PoolCore& operator=(const PoolCore&) = delete;
+
+  int processes() const noexcept { return config_.processes; }
+
+  // Registers a job; returns its id. Throws mp::ValueError unless running.
+  uint64_t add_job(std::shared_ptr<PoolJob> job);
+  // Forgets a job whose caller gave up on it (its results are dropped).
+  void drop_job(uint64_t job);
+  // Queues one chunk of `job`: `prefix` names the code, `encode` writes the
+  // arguments.
+  void submit(uint64_t job, uint32_t chunk, const std::string& prefix,
+              const std::function<void(Writer&)>& encode);
+
+  void close();
+  void terminate();
+  void join();
+  bool running() const;
+
+  // Worker pids (processes) for tests and introspection; empty for threads.
+  std::vector<pid_t> worker_pids() const;
+
+ private:
+  enum class State { kRun, kClose, kTerminate };
+  struct Worker {
+    std::optional<Process> process;
+    std::thread thread;
+    bool alive = false;
+  };
+
+  void start_worker(uint32_t index);
+  void result_loop();
+  void handler_loop();
+  void worker_ended(uint32_t index);
+  void lost_task(uint32_t index, uint64_t seq, std::exception_ptr why);
+  PoolSlot& slot(uint32_t i) const { return shared_->slot[i]; }
+  void wake_handler() const;
+  void put_task(uint64_t job, uint32_t chunk, Writer& w);
+
+  PoolConfig config_;
+  std::shared_ptr<Ring> tasks_;
+  std::shared_ptr<Ring> results_;
+  std::shared_ptr<Segment> segment_;
+  PoolShared* shared_ = nullptr;
+  UniqueFd wake_;  // eventfd: the handler's doorbell
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  State state_ = State::kRun;
+  uint64_t next_job_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<PoolJob>> jobs_;
+  struct Outstanding {
+    uint64_t job;
+    uint32_t chunk;
+  };
+  std::unordered_map<uint64_t, Outstanding> outstanding_;  // by sequence number
+  uint64_t dispatched_ = 0;   // results the result thread has handled
+  std::vector<Worker> workers_;
+  std::vector<uint32_t> ended_threads_;  // thread workers that returned
+  std::vector<uint64_t> timed_out_;      // per worker: seq + 1 killed for task_timeout
+
+  std::mutex submit_mu_;  // sequence numbers follow ring order
+  uint64_t next_seq_ = 0;
+
+  std::thread result_thread_;
+  std::thread handler_thread_;
+  bool joined_ = false;
+};
+
+}  // namespace mp::internal
+
+namespace mp {
+
+template <>
+struct Codec<internal::WorkerLink> {
+  static void encode(Writer& w, const internal::WorkerLink& l);
+  static internal::WorkerLink decode(Reader& r);
+};
+
+}  // namespace mp
+
+#endif  // MP_INTERNAL_POOL_CORE_H_

@@ -1,0 +1,726 @@
+// mp/pool.h — a pool of worker processes (Python: multiprocessing.pool.Pool).
+//
+//   mp::Pool pool(4);
+//   std::vector<int> ys = pool.map(&square, xs);
+//   for (int y : pool.imap(&square, std::views::iota(0, 10'000'000))) ...
+//
+// Tasks are free functions or captureless lambdas (they are named by where
+// their code lives, so a spawn or forkserver worker finds them); arguments
+// and results travel through mp::Codec and cannot carry handles — hand Locks,
+// Queues and Values to the workers through the initializer instead.
+//
+// Beyond Python:
+//   - a worker that dies mid-task (signal, std::exit) fails that task with
+//     mp::WorkerLostError; the pool starts a replacement and goes on;
+//   - `task_timeout` kills a worker whose task runs too long; the task fails
+//     with mp::TimeoutError;
+//   - imap / imap_unordered read their input lazily, with a bounded number
+//     of tasks in flight (Python's map reads all of it first; so does mp's).
+// A task's exception reaches the caller with its type when it is a std or mp
+// exception type, else as mp::RemoteError naming the type. terminate() fails
+// every unfinished task with mp::RuntimeError (Python leaves them pending).
+
+#ifndef MP_POOL_H_
+#define MP_POOL_H_
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mp/context.h"
+#include "mp/errors.h"
+#include "mp/internal/pool_core.h"
+#include "mp/internal/target.h"
+#include "mp/reduction.h"
+
+namespace mp {
+
+// A pool's initializer and its arguments: `.initializer = &init` or
+// `.initializer = {&init, lock, 42}`. Arguments may be handles (Lock, Queue,
+// Value...): this is how workers get them.
+class Initializer {
+ public:
+  Initializer() = default;
+  template <class F, class... A>
+    requires internal::FunctionPointerLike<std::decay_t<F>> &&
+             std::invocable<decltype(+std::declval<std::decay_t<F>>()), std::decay_t<A>&...>
+  Initializer(F f, A... args) {  // NOLINT: implicit, for designated initializers
+    auto fn = +f;
+    using Fn = decltype(fn);
+    using Stored = typename internal::function_traits<Fn>::stored_args;
+    auto stored = std::make_shared<Stored>(std::move(args)...);
+    auto spec = std::make_shared<internal::InitializerSpec>();
+    spec->call = [fn, stored] { std::apply(fn, *stored); };
+    if constexpr (internal::tuple_transferable<Stored>) {
+      spec->binder = &internal::bind_call<Fn, Stored>;
+      spec->function = reinterpret_cast<const void*>(fn);
+      spec->encode = [stored](Writer& w) { internal::encode_tuple(w, *stored); };
+    } else {
+      spec->not_transferable =
+          "an initializer argument has no mp::Codec: it cannot reach a spawn or forkserver worker";
+    }
+    spec_ = std::move(spec);
+  }
+  explicit operator bool() const noexcept { return spec_ != nullptr; }
+  const std::shared_ptr<const internal::InitializerSpec>& spec() const noexcept { return spec_; }
+
+ private:
+  std::shared_ptr<const internal::InitializerSpec> spec_;
+};
+
+// Python: Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None).
+struct PoolOptions {
+  std::optional<int> processes = {};   // nullopt: cpu_count(); < 1 -> mp::ValueError
+  Initializer initializer = {};        // runs once in every worker, before its first task
+  std::optional<int> maxtasksperchild = {};  // chunks a worker runs before it is replaced; < 1 -> ValueError
+  // A task running longer is killed with its worker (mp::TimeoutError). Not
+  // for thread pools (mp::ValueError): a thread cannot be killed.
+  std::optional<std::chrono::milliseconds> task_timeout = {};
+};
+
+// Python: the callback, error_callback and chunksize keywords of the *_async
+// calls. Callbacks run in the pool owner's result thread; keep them short.
+template <class T>
+struct AsyncOptions {
+  std::function<void(const T&)> callback = {};
+  std::function<void(std::exception_ptr)> error_callback = {};
+  std::optional<int> chunksize = {};  // map_async / starmap_async; < 1 -> mp::ValueError
+};
+
+namespace internal {
+
+template <class Fn>
+struct pool_fn;
+template <class R, class... P>
+struct pool_fn<R (*)(P...)> {
+  using result = std::decay_t<R>;
+  using args = std::tuple<std::decay_t<P>...>;
+  static constexpr size_t arity = sizeof...(P);
+};
+template <class R, class... P>
+struct pool_fn<R (*)(P...) noexcept> : pool_fn<R (*)(P...)> {};
+
+template <class F>
+using fn_ptr_t = decltype(+std::declval<std::decay_t<F>>());
+template <class F>
+using pool_result_t = typename pool_fn<fn_ptr_t<F>>::result;
+
+// Runs one chunk in a worker: `count` arguments in, `count` results out.
+template <class Fn, class Arg, bool kStar>
+void run_chunk(const void* target, Reader& in, Writer& out) {
+  auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
+  using R = typename pool_fn<Fn>::result;
+  const auto n = in.read_pod<uint32_t>();
+  out.write_pod(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if constexpr (kStar) {
+      Codec<R>::encode(out, std::apply(fn, Codec<Arg>::decode(in)));
+    } else {
+      Codec<R>::encode(out, fn(Codec<Arg>::decode(in)));
+    }
+  }
+}
+
+// Where a chunk's code lives, encoded once per call.
+template <class Fn, class Arg, bool kStar>
+std::string code_prefix(Fn fn) {
+  Writer w;
+  encode(w, locate_code(reinterpret_cast<const void*>(&run_chunk<Fn, Arg, kStar>)));
+  encode(w, locate_code(reinterpret_cast<const void*>(fn)));
+  return std::move(w.bytes());
+}
+
+template <class Arg, class X>
+void encode_arg(Writer& w, const X& x) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<X>, Arg>) {
+    Codec<Arg>::encode(w, x);
+  } else {
+    Codec<Arg>::encode(w, Arg(x));
+  }
+}
+
+// The state behind an AsyncResult.
+template <class T>
+struct ResultState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ready = false;
+  std::optional<T> value;
+  std::exception_ptr error;
+  std::function<void(const T&)> callback;
+  std::function<void(std::exception_ptr)> error_callback;
+
+  void set_value(T v) {
+    // Python runs the callback before the result counts as ready.
+    if (callback) {
+      try {
+        callback(v);
+      } catch (...) {
+      }
+    }
+    std::lock_guard lock(mu);
+    value = std::move(v);
+    ready = true;
+    cv.notify_all();
+  }
+  void set_error(std::exception_ptr e) {
+    if (error_callback) {
+      try {
+        error_callback(e);
+      } catch (...) {
+      }
+    }
+    std::lock_guard lock(mu);
+    error = std::move(e);
+    ready = true;
+    cv.notify_all();
+  }
+};
+
+// map / starmap / apply: `n` results in chunks of `chunksize`.
+template <class R, bool kSingle>
+class MapJob final : public PoolJob {
+ public:
+  using Out = std::conditional_t<kSingle, R, std::vector<R>>;
+  MapJob(std::shared_ptr<ResultState<Out>> state, size_t n, size_t chunksize)
+      : state_(std::move(state)), values_(n), chunksize_(chunksize),
+        remaining_(chunksize ? (n + chunksize - 1) / chunksize : 0) {}
+
+  bool deliver(uint32_t chunk, Reader& r) override {
+    std::unique_lock lock(mu_);
+    if (done_) return true;
+    const auto k = r.read_pod<uint32_t>();
+    const size_t base = size_t{chunk} * chunksize_;
+    if (base + k > values_.size()) throw PicklingError("a result chunk does not fit its job");
+    for (uint32_t i = 0; i < k; ++i) values_[base + i] = Codec<R>::decode(r);
+    if (--remaining_ > 0) return false;
+    done_ = true;
+    lock.unlock();
+    if constexpr (kSingle) {
+      state_->set_value(std::move(values_[0]));
+    } else {
+      state_->set_value(std::move(values_));
+    }
+    return true;
+  }
+  bool fail(uint32_t, std::exception_ptr e) override {
+    std::unique_lock lock(mu_);
+    if (done_) return true;
+    done_ = true;  // Python: the first failure decides the whole map
+    lock.unlock();
+    state_->set_error(std::move(e));
+    return true;
+  }
+  void fail_all(std::exception_ptr e) override { fail(0, std::move(e)); }
+  // Everything was submitted: a job with nothing to run is ready at once.
+  void finish_empty() {
+    if (remaining_ == 0) {
+      done_ = true;
+      if constexpr (!kSingle) state_->set_value({});
+    }
+  }
+
+ private:
+  std::shared_ptr<ResultState<Out>> state_;
+  std::mutex mu_;
+  std::vector<R> values_;
+  size_t chunksize_;
+  size_t remaining_;
+  bool done_ = false;
+};
+
+// imap / imap_unordered: results kept until the caller takes them.
+template <class R>
+class IMapJob final : public PoolJob {
+ public:
+  explicit IMapJob(bool ordered) : ordered_(ordered) {}
+
+  bool deliver(uint32_t chunk, Reader& r) override {
+    const auto k = r.read_pod<uint32_t>();
+    std::vector<R> got;
+    got.reserve(k);
+    for (uint32_t i = 0; i < k; ++i) got.push_back(Codec<R>::decode(r));
+    std::lock_guard lock(mu);
+    if (ordered_) {
+      chunks.emplace(chunk, std::move(got));
+    } else {
+      for (auto& v : got) unordered.push_back(std::move(v));
+      ++arrived;
+    }
+    cv.notify_all();
+    return false;  // the iterator drops the job when it is done
+  }
+  bool fail(uint32_t chunk, std::exception_ptr e) override {
+    std::lock_guard lock(mu);
+    if (ordered_) {
+      errors.emplace(chunk, std::move(e));
+    } else {
+      unordered_errors.push_back(std::move(e));
+      ++arrived;
+    }
+    cv.notify_all();
+    return false;
+  }
+  void fail_all(std::exception_ptr e) override {
+    std::lock_guard lock(mu);
+    terminated = std::move(e);
+    cv.notify_all();
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  const bool ordered_;
+  std::map<uint32_t, std::vector<R>> chunks;       // ordered: by chunk
+  std::map<uint32_t, std::exception_ptr> errors;   // ordered: by chunk
+  std::deque<R> unordered;
+  std::deque<std::exception_ptr> unordered_errors;
+  uint32_t arrived = 0;                            // unordered: chunks answered
+  std::exception_ptr terminated;
+};
+
+template <bool kThreads>
+class BasicPool;
+
+// Thrown by an imap input puller that has nothing more to read.
+struct EndOfInput {};
+
+}  // namespace internal
+
+// Python: AsyncResult (ApplyResult / MapResult).
+template <class T>
+class AsyncResult {
+ public:
+  // The value, or the task's exception rethrown. Python: get(timeout=None).
+  T get() {
+    wait();
+    return take();
+  }
+  // Throws mp::TimeoutError if not ready within `timeout`.
+  template <class Rep, class Period>
+  T get(std::chrono::duration<Rep, Period> timeout) {
+    if (!wait_until(internal::deadline_after(timeout))) throw TimeoutError("result not ready");
+    return take();
+  }
+  void wait() { wait_until(std::nullopt); }
+  template <class Rep, class Period>
+  void wait(std::chrono::duration<Rep, Period> timeout) {
+    wait_until(internal::deadline_after(timeout));
+  }
+  bool ready() const {
+    std::lock_guard lock(s_->mu);
+    return s_->ready;
+  }
+  // Throws mp::ValueError before the result is ready.
+  bool successful() const {
+    std::lock_guard lock(s_->mu);
+    if (!s_->ready) throw ValueError("AsyncResult is not ready");
+    return !s_->error;
+  }
+
+ private:
+  template <bool>
+  friend class internal::BasicPool;
+  explicit AsyncResult(std::shared_ptr<internal::ResultState<T>> s) : s_(std::move(s)) {}
+  bool wait_until(const internal::Deadline& deadline) {
+    std::unique_lock lock(s_->mu);
+    if (!deadline) {
+      s_->cv.wait(lock, [&] { return s_->ready; });
+      return true;
+    }
+    return s_->cv.wait_until(lock, *deadline, [&] { return s_->ready; });
+  }
+  T take() {
+    std::lock_guard lock(s_->mu);
+    if (s_->error) std::rethrow_exception(s_->error);
+    return *s_->value;  // a copy: get() may be called again
+  }
+  std::shared_ptr<internal::ResultState<T>> s_;
+};
+
+// Python: IMapIterator / IMapUnorderedIterator. A single-pass range: results
+// come as the caller asks for them, and the input is read only as far as the
+// bounded number of tasks in flight needs. An exception from a task or from
+// the input is thrown where its position is reached.
+template <class R>
+class IMapIterator {
+  struct State;
+
+ public:
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    const R& operator*() const { return *current_; }
+    iterator& operator++() {
+      current_ = owner_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.current_; }
+
+   private:
+    friend class IMapIterator;
+    explicit iterator(IMapIterator* owner) : owner_(owner), current_(owner->next()) {}
+    IMapIterator* owner_ = nullptr;
+    std::optional<R> current_;
+  };
+
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+  // The next result, or nullopt at the end (Python: next() and StopIteration).
+  std::optional<R> next() { return s_->next(); }
+
+ private:
+  template <bool>
+  friend class internal::BasicPool;
+
+  struct State {
+    std::shared_ptr<internal::PoolCore> core;
+    std::shared_ptr<internal::IMapJob<R>> job;
+    uint64_t id = 0;
+    std::string prefix;
+    // Encodes the next chunk's count and arguments. Throws EndOfInput when
+    // there is none, and what the input throws.
+    std::function<void(Writer&)> pull;
+    uint32_t submitted = 0;     // chunks
+    uint32_t yielded = 0;       // chunks handed out (ordered) / answered and taken (unordered)
+    uint32_t limit = 0;         // chunks in flight at most
+    bool input_done = false;
+    std::exception_ptr input_error;
+    std::deque<R> buffer;       // ordered: the current chunk's remaining results
+    bool finished = false;
+
+    ~State() {
+      if (core && id) core->drop_job(id);
+    }
+
+    void top_up() {
+      while (!input_done && submitted - yielded < limit) {
+        try {
+          core->submit(id, submitted, prefix, [&](Writer& w) { pull(w); });
+        } catch (const internal::EndOfInput&) {
+          input_done = true;  // nothing was queued
+          return;
+        } catch (...) {
+          // Python: the chunk being read is dropped; what came before is
+          // delivered, then this is raised.
+          input_error = std::current_exception();
+          input_done = true;
+          return;
+        }
+        ++submitted;
+      }
+    }
+
+    std::optional<R> next() {
+      if (finished) return std::nullopt;
+      if (!buffer.empty()) {
+        R v = std::move(buffer.front());
+        buffer.pop_front();
+        return v;
+      }
+      for (;;) {
+        top_up();
+        std::unique_lock lock(job->mu);
+        if (job->ordered_) {
+          if (auto it = job->chunks.find(yielded); it != job->chunks.end()) {
+            auto values = std::move(it->second);
+            job->chunks.erase(it);
+            ++yielded;
+            lock.unlock();
+            if (values.empty()) continue;
+            for (size_t i = 1; i < values.size(); ++i) buffer.push_back(std::move(values[i]));
+            return std::move(values[0]);
+          }
+          if (auto it = job->errors.find(yielded); it != job->errors.end()) {
+            auto e = it->second;
+            job->errors.erase(it);
+            ++yielded;
+            std::rethrow_exception(e);
+          }
+        } else {
+          if (!job->unordered.empty()) {
+            R v = std::move(job->unordered.front());
+            job->unordered.pop_front();
+            return v;
+          }
+          if (!job->unordered_errors.empty()) {
+            auto e = job->unordered_errors.front();
+            job->unordered_errors.pop_front();
+            std::rethrow_exception(e);
+          }
+          yielded = job->arrived;  // every answered chunk has been taken
+        }
+        if (job->terminated) std::rethrow_exception(job->terminated);
+        if (input_done && yielded == submitted) {
+          finished = true;
+          if (input_error) std::rethrow_exception(std::exchange(input_error, nullptr));
+          return std::nullopt;
+        }
+        if (!input_done && submitted - yielded < limit) continue;
+        job->cv.wait(lock);
+      }
+    }
+  };
+
+  explicit IMapIterator(std::shared_ptr<State> s) : s_(std::move(s)) {}
+  std::shared_ptr<State> s_;
+};
+
+namespace internal {
+
+template <bool kThreads>
+class BasicPool {
+ public:
+  BasicPool() : BasicPool(PoolOptions{}) {}
+  explicit BasicPool(int processes) : BasicPool(PoolOptions{.processes = processes}) {}
+  explicit BasicPool(const PoolOptions& options) : BasicPool(nullptr, options) {}
+  explicit BasicPool(Context& ctx, const PoolOptions& options = {}) : BasicPool(&ctx, options) {}
+  BasicPool(Context& ctx, int processes) : BasicPool(&ctx, PoolOptions{.processes = processes}) {}
+
+  BasicPool(const BasicPool&) = delete;
+  BasicPool& operator=(const BasicPool&) = delete;
+  BasicPool(BasicPool&&) noexcept = default;
+  BasicPool& operator=(BasicPool&&) noexcept = default;
+  // Python's `with Pool() as p:` ends with terminate(); so does this, and
+  // joins.
+  ~BasicPool() {
+    if (!core_) return;  // moved from
+    try {
+      core_->terminate();
+      core_->join();
+    } catch (...) {
+    }
+  }
+
+  // Python: map(func, iterable, chunksize=None). Reads all of `xs` first;
+  // the first failing task's exception is rethrown.
+  template <class F, class Range>
+  auto map(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) {
+    return map_async(f, std::forward<Range>(xs), {.chunksize = chunksize}).get();
+  }
+  template <class F, class Range>
+  auto starmap(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) {
+    return starmap_async(f, std::forward<Range>(xs), {.chunksize = chunksize}).get();
+  }
+  template <class F, class Range>
+  AsyncResult<std::vector<pool_result_t<F>>> map_async(
+      F f, Range&& xs, const AsyncOptions<std::vector<pool_result_t<F>>>& options = {}) {
+    using Fn = fn_ptr_t<F>;
+    static_assert(pool_fn<Fn>::arity == 1, "map() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename pool_fn<Fn>::args>;
+    return submit_map<Fn, Arg, false>(+f, std::forward<Range>(xs), options);
+  }
+  template <class F, class Range>
+  AsyncResult<std::vector<pool_result_t<F>>> starmap_async(
+      F f, Range&& xs, const AsyncOptions<std::vector<pool_result_t<F>>>& options = {}) {
+    using Fn = fn_ptr_t<F>;
+    using Arg = typename pool_fn<Fn>::args;
+    return submit_map<Fn, Arg, true>(+f, std::forward<Range>(xs), options);
+  }
+
+  // Python: apply(func, args). Runs in one worker; rethrows its exception.
+  template <class F, class... A>
+    requires FunctionPointerLike<std::decay_t<F>>
+  pool_result_t<F> apply(F f, A&&... args) {
+    return apply_async(f, std::forward<A>(args)...).get();
+  }
+  template <class F, class... A>
+    requires FunctionPointerLike<std::decay_t<F>>
+  AsyncResult<pool_result_t<F>> apply_async(F f, A&&... args) {
+    return apply_async(AsyncOptions<pool_result_t<F>>{}, f, std::forward<A>(args)...);
+  }
+  // With callback / error_callback: apply_async({.callback = ...}, &f, args...).
+  template <class F, class... A>
+    requires FunctionPointerLike<std::decay_t<F>>
+  AsyncResult<pool_result_t<F>> apply_async(const AsyncOptions<pool_result_t<F>>& options, F f,
+                                            A&&... args) {
+    using Fn = fn_ptr_t<F>;
+    using R = pool_result_t<F>;
+    using Arg = typename pool_fn<Fn>::args;
+    static_assert(!std::is_void_v<R>, "pool tasks return a value");
+    auto state = std::make_shared<ResultState<R>>();
+    state->callback = options.callback;
+    state->error_callback = options.error_callback;
+    auto job = std::make_shared<MapJob<R, true>>(state, 1, 1);
+    const uint64_t id = core_->add_job(job);
+    Arg packed(std::forward<A>(args)...);
+    core_->submit(id, 0, code_prefix<Fn, Arg, true>(+f), [&](Writer& w) {
+      w.write_pod<uint32_t>(1);
+      Codec<Arg>::encode(w, packed);
+    });
+    return AsyncResult<R>(state);
+  }
+
+  // Python: imap(func, iterable, chunksize=1); results in input order.
+  template <class F, class Range>
+  IMapIterator<pool_result_t<F>> imap(F f, Range&& xs, int chunksize = 1) {
+    return make_imap<F>(f, std::forward<Range>(xs), chunksize, true);
+  }
+  // Python: imap_unordered(func, iterable, chunksize=1); results as they come.
+  template <class F, class Range>
+  IMapIterator<pool_result_t<F>> imap_unordered(F f, Range&& xs, int chunksize = 1) {
+    return make_imap<F>(f, std::forward<Range>(xs), chunksize, false);
+  }
+
+  // Python: close(): no new tasks; workers leave when the queued ones are done.
+  void close() { core_->close(); }
+  // Python: terminate(): kills the workers now; unfinished tasks fail.
+  void terminate() { core_->terminate(); }
+  // Python: join(): waits for the workers; before close/terminate -> mp::ValueError.
+  void join() { core_->join(); }
+
+  // mp: the pids of the live workers (empty for a thread pool).
+  std::vector<pid_t> worker_pids() const { return core_->worker_pids(); }
+  int processes() const noexcept { return core_->processes(); }
+
+ private:
+  BasicPool(Context* ctx, const PoolOptions& options) : core_(make_core(ctx, options)) {}
+
+  static std::shared_ptr<PoolCore> make_core(Context* ctx, const PoolOptions& options) {
+    PoolConfig c;
+    c.processes = options.processes.value_or(cpu_count());
+    if (options.maxtasksperchild) {
+      if (*options.maxtasksperchild < 1) {
+        throw ValueError("maxtasksperchild must be a positive int or None");
+      }
+      c.maxtasksperchild = *options.maxtasksperchild;
+    }
+    if (options.task_timeout) {
+      if (options.task_timeout->count() <= 0) throw ValueError("task_timeout must be positive");
+      c.task_timeout = *options.task_timeout;
+    }
+    c.initializer = options.initializer.spec();
+    c.context = ctx;
+    c.threads = kThreads;
+    if (c.initializer && !kThreads && !c.initializer->binder &&
+        (ctx ? ctx->get_start_method() : get_start_method()) != "fork") {
+      throw PicklingError(c.initializer->not_transferable);
+    }
+    return std::make_shared<PoolCore>(std::move(c));
+  }
+
+  template <class Fn, class Arg, bool kStar, class Range>
+  auto submit_map(Fn fn, Range&& xs,
+                  const AsyncOptions<std::vector<typename pool_fn<Fn>::result>>& options) {
+    using R = typename pool_fn<Fn>::result;
+    static_assert(!std::is_void_v<R>, "pool tasks return a value");
+    static_assert(std::is_default_constructible_v<R>, "map() results must be default-constructible");
+    if constexpr (!std::ranges::sized_range<Range>) {
+      // Python turns such an input into a list first, and so does this.
+      std::vector<std::ranges::range_value_t<Range>> all;
+      for (auto&& x : xs) all.push_back(x);
+      return submit_map<Fn, Arg, kStar>(fn, all, options);
+    } else {
+      if (options.chunksize && *options.chunksize < 1) {
+        throw ValueError("Chunksize must be 1+, not " + std::to_string(*options.chunksize));
+      }
+      const size_t n = std::ranges::size(xs);
+      size_t chunksize;
+      if (options.chunksize) {
+        chunksize = static_cast<size_t>(*options.chunksize);
+      } else {
+        const size_t parts = size_t{4} * static_cast<size_t>(core_->processes());
+        chunksize = (n + parts - 1) / parts;
+      }
+      auto state = std::make_shared<ResultState<std::vector<R>>>();
+      state->callback = options.callback;
+      state->error_callback = options.error_callback;
+      auto job = std::make_shared<MapJob<R, false>>(state, n, chunksize);
+      const uint64_t id = core_->add_job(job);
+      if (n == 0) {
+        core_->drop_job(id);
+        job->finish_empty();
+        return AsyncResult<std::vector<R>>(state);
+      }
+      const std::string prefix = code_prefix<Fn, Arg, kStar>(fn);
+      auto it = std::ranges::begin(xs);
+      try {
+        for (size_t start = 0, chunk = 0; start < n; start += chunksize, ++chunk) {
+          const size_t k = std::min(chunksize, n - start);
+          core_->submit(id, static_cast<uint32_t>(chunk), prefix, [&](Writer& w) {
+            w.write_pod(static_cast<uint32_t>(k));
+            for (size_t i = 0; i < k; ++i, ++it) encode_arg<Arg>(w, *it);
+          });
+        }
+      } catch (...) {
+        // Python re-raises what the input (or encoding) threw; chunks already
+        // queued run, and their results are dropped.
+        core_->drop_job(id);
+        throw;
+      }
+      return AsyncResult<std::vector<R>>(state);
+    }
+  }
+
+  template <class F, class Range>
+  IMapIterator<pool_result_t<F>> make_imap(F f, Range&& xs, int chunksize, bool ordered) {
+    using Fn = fn_ptr_t<F>;
+    using R = pool_result_t<F>;
+    static_assert(pool_fn<Fn>::arity == 1, "imap() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename pool_fn<Fn>::args>;
+    if (chunksize < 1) throw ValueError("Chunksize must be 1+, not " + std::to_string(chunksize));
+    using State = typename IMapIterator<R>::State;
+    auto s = std::make_shared<State>();
+    s->core = core_;
+    s->job = std::make_shared<IMapJob<R>>(ordered);
+    s->id = core_->add_job(s->job);
+    s->prefix = code_prefix<Fn, Arg, false>(+f);
+    // In flight at most: enough to keep every worker busy while the caller
+    // reads, and no more (bounded memory whatever the input's length).
+    const auto per = static_cast<uint32_t>(std::max(1, 4096 / chunksize));
+    s->limit = std::max<uint32_t>(8u * static_cast<uint32_t>(core_->processes()), per);
+    auto input = std::make_shared<std::views::all_t<Range>>(std::views::all(std::forward<Range>(xs)));
+    auto at = std::make_shared<std::ranges::iterator_t<std::views::all_t<Range>>>(
+        std::ranges::begin(*input));
+    s->pull = [input, at, chunksize](Writer& w) {
+      w.write_pod<uint32_t>(0);
+      const size_t count_at = w.bytes().size() - sizeof(uint32_t);
+      uint32_t k = 0;
+      for (; k < static_cast<uint32_t>(chunksize) && *at != std::ranges::end(*input); ++k, ++*at) {
+        encode_arg<Arg>(w, **at);
+      }
+      std::memcpy(w.bytes().data() + count_at, &k, sizeof(k));
+      if (k == 0) throw EndOfInput{};
+    };
+    return IMapIterator<R>(std::move(s));
+  }
+
+  std::shared_ptr<PoolCore> core_;
+};
+
+}  // namespace internal
+
+// Python: multiprocessing.Pool — worker processes of a context.
+class Pool : public internal::BasicPool<false> {
+ public:
+  using BasicPool::BasicPool;
+};
+
+namespace dummy {
+// Python: multiprocessing.dummy.Pool (ThreadPool) — the same calls on threads.
+class Pool : public ::mp::internal::BasicPool<true> {
+ public:
+  using BasicPool::BasicPool;
+};
+}  // namespace dummy
+
+}  // namespace mp
+
+#endif  // MP_POOL_H_
