@@ -422,14 +422,24 @@ def simplequeue_throughput(impl, ctx):
     def setup():
         m, SimpleQueue = _queue_api(impl, ctx)
         q = SimpleQueue()
-        produce, teardown = _rounds(m, q, 1, 0, 8)
-        for _ in range(QUEUE_BATCH):  # what the untimed first round put
-            q.get()
+        go, done, stop = m.Semaphore(0), m.Semaphore(0), m.Event()
+        producer = m.Process(target=_produce_rounds, args=(q, go, done, stop, QUEUE_BATCH, 8))
+        producer.start()
+        _alive.append((q, go, done, stop))
 
+        # Consumed while produced: a SimpleQueue is a pipe, and a producer
+        # that filled it would wait for this reader.
         def op():
-            produce()
+            go.release()
             for _ in range(QUEUE_BATCH):
                 q.get()
+            done.acquire()
+
+        def teardown():
+            stop.set()
+            go.release()
+            producer.join()
+        op()  # the producer's start-up is not timed
         return op, QUEUE_BATCH, teardown
     yield [("payload", 8)], setup
 
@@ -465,6 +475,101 @@ def joinablequeue_task_done(impl, ctx):
     yield [], setup
 
 
+# Pools: the scenarios of pool_benchmark.cc, two workers.
+
+
+def _spin(ns):
+    if ns:
+        end = time.perf_counter_ns() + ns
+        while time.perf_counter_ns() < end:
+            pass
+
+
+def _task(work):
+    i, grain = work
+    _spin(grain)
+    return i
+
+
+def _identity(x):
+    return x
+
+
+def _make_pool(impl, ctx, n=2):
+    if impl == "threads":
+        import multiprocessing.pool
+        return multiprocessing.pool.ThreadPool(n)
+    return ctx.Pool(n)
+
+
+def _pool_rows(impl, ctx, tasks, grain, chunksize, processes=2):
+    def setup():
+        pool = _make_pool(impl, ctx, processes)
+        xs = [(i, grain) for i in range(tasks)]
+        cs = chunksize or None
+        pool.map(_task, xs[:10])  # the workers are up
+
+        def op():
+            pool.map(_task, xs, cs)
+
+        def teardown():
+            pool.terminate()
+            pool.join()
+        return op, tasks, teardown
+    return setup
+
+
+def pool_map(impl, ctx):
+    for grain in (0, 1000, 100000):
+        tasks = 1000 if grain == 100000 else 100000
+        for chunksize in (0, 1):
+            yield ([("tasks", tasks), ("grain_ns", grain), ("chunksize", chunksize)],
+                   _pool_rows(impl, ctx, tasks, grain, chunksize))
+    for processes in (1, 2):
+        yield ([("tasks", 1000), ("grain_ns", 100000), ("processes", processes)],
+               _pool_rows(impl, ctx, 1000, 100000, 0, processes))
+
+
+def pool_imap_unordered(impl, ctx):
+    def setup():
+        pool = _make_pool(impl, ctx)
+        xs = list(range(100000))
+        pool.map(_identity, xs[:10])
+
+        def op():
+            for _ in pool.imap_unordered(_identity, xs):
+                pass
+
+        def teardown():
+            pool.terminate()
+            pool.join()
+        return op, len(xs), teardown
+    yield [("tasks", 100000), ("chunksize", 1)], setup
+
+
+def pool_apply_roundtrip(impl, ctx):
+    def setup():
+        pool = _make_pool(impl, ctx)
+        pool.apply(_identity, (1,))
+
+        def teardown():
+            pool.terminate()
+            pool.join()
+        return (lambda: pool.apply(_identity, (7,))), 1, teardown
+    yield [], setup
+
+
+def pool_create_close_join(impl, ctx):
+    def setup():
+        def op():
+            pool = _make_pool(impl, ctx)
+            pool.close()
+            pool.join()
+        op()  # a forkserver starts once, not timed
+        return op, 1, None
+    yield [], setup
+
+
 SCENARIOS = [
     ("process.start_join", process_start_join, "us", METHODS + ["threads"]),
     ("lock.uncontended", uncontended("Lock"), "ns", ["processes", "threads"]),
@@ -481,6 +586,10 @@ SCENARIOS = [
     ("queue.pingpong", queue_pingpong, "us", METHODS + ["threads"]),
     ("simplequeue.throughput", simplequeue_throughput, "ms", METHODS + ["threads"]),
     ("joinablequeue.task_done", joinablequeue_task_done, "ms", METHODS + ["threads"]),
+    ("pool.map", pool_map, "ms", METHODS + ["threads"]),
+    ("pool.imap_unordered", pool_imap_unordered, "ms", METHODS + ["threads"]),
+    ("pool.apply.roundtrip", pool_apply_roundtrip, "us", METHODS + ["threads"]),
+    ("pool.create_close_join", pool_create_close_join, "ms", METHODS + ["threads"]),
 ]
 
 
@@ -508,7 +617,8 @@ def measure(op, items, min_time, min_iterations):
         op()
         iterations += 1
         elapsed = time.perf_counter() - t0
-        if elapsed >= min_time and iterations >= min_iterations:
+        # A slow row (a second per iteration) need not repeat to be steady.
+        if elapsed >= min_time and (iterations >= min_iterations or elapsed >= 1.0):
             return iterations, elapsed, time.process_time() - cpu0
 
 

@@ -54,7 +54,14 @@ TEST(BenchmarksSmoke, EveryRowRuns) {
                           "pipe.throughput/impl:floor/payload:64\"",
                           "pipe.pingpong/impl:spawn/payload:64\"",
                           "listener.roundtrip/impl:threads/family:tcp\"",
-                          "listener.roundtrip/impl:floor/family:unix\""}) {
+                          "listener.roundtrip/impl:floor/family:unix\"",
+                          "queue.throughput/impl:spawn/producers:2/consumers:2/payload:64\"",
+                          "queue.pingpong/impl:floor/payload:8\"",
+                          "joinablequeue.task_done/impl:forkserver\"",
+                          "pool.map/impl:fork/tasks:100000/grain_ns:0/chunksize:1\"",
+                          "pool.map/impl:floor/tasks:1000/grain_ns:100000/processes:2\"",
+                          "pool.apply.roundtrip/impl:spawn\"",
+                          "pool.create_close_join/impl:threads\""}) {
     EXPECT_NE(json.find(std::string("\"name\": \"") + row), std::string::npos) << row;
   }
   EXPECT_EQ(json.find("/real_time"), std::string::npos) << "row names carry no time suffix";
@@ -75,13 +82,20 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
   if (run({"python3", "-c", "pass"}) != 0) GTEST_SKIP() << "python3 is not installed";
   std::string out = tmp("cpython.json");
   ASSERT_EQ(run({"python3", "benchmarks/cpython_bench.py", "--benchmark_min_time=0.001",
-                 "--benchmark_filter=impl:cpython-(fork|threads)", "--out=" + out}),
+                 // One row or two of each scenario: CPython's rows are slow.
+                 "--benchmark_filter=^(process|lock[.]uncontended|event|pipe|listener|queue|"
+                 "simplequeue|joinablequeue|pool[.](apply|create))"
+                 ".*impl:cpython-(fork|threads)(/|$)",
+                 "--out=" + out}),
             0);
   std::string json = slurp(out);
   EXPECT_NE(json.find("\"process.start_join/impl:cpython-fork\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"process.start_join/impl:cpython-threads\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"pipe.throughput/impl:cpython-fork/payload:64\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"listener.roundtrip/impl:cpython-threads/family:unix\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"queue.throughput/impl:cpython-fork/producers:1/consumers:1/payload:8\""),
+            std::string::npos) << json;
+  EXPECT_NE(json.find("\"pool.apply.roundtrip/impl:cpython-threads\""), std::string::npos) << json;
 }
 
 }  // namespace

@@ -93,6 +93,18 @@ struct SayWhen {
   size_t size() const { return static_cast<size_t>(n); }
 };
 
+// In a pool worker (a daemon process): Python refuses a process pool there,
+// and a thread pool works.
+inline int nested_pools(int) {
+  try {
+    mp::Pool inner(1);
+    return -1;
+  } catch (const mp::AssertionError&) {
+  }
+  mp::dummy::Pool threads(2);
+  return threads.map(&sqr, std::vector<int>{1, 2, 3})[2];
+}
+
 template <class Queue>
 void initializer_puts(Queue q, int v) {
   q.put(v);
@@ -506,6 +518,17 @@ TYPED_TEST_P(PoolSuite, PoolInsideChild) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+TYPED_TEST_P(PoolSuite, DaemonWorkerCannotStartAProcessPool) {
+  mp_id("mp.pool.nested");
+  if constexpr (!TypeParam::kProcesses) {
+    GTEST_SKIP() << "thread workers are not daemon processes: any pool may start there";
+  } else {
+    auto pool = TypeParam::Pool({.processes = 1});
+    EXPECT_EQ(pool.apply(&pt::nested_pools, 0), 9)
+        << "a process pool raises AssertionError in a worker; a thread pool runs";
+  }
+}
+
 TYPED_TEST_P(PoolSuite, LargePool) {
   cpython_id("pool.large_pool_200");
   auto pool = TypeParam::Pool({.processes = 200});
@@ -570,7 +593,7 @@ REGISTER_TYPED_TEST_SUITE_P(PoolSuite, Apply, MapKeepsOrder, Starmap, StarmapAsy
                             UnencodableResultFailsOnlyItsTask, MaxTasksPerChildReplacesWorkers,
                             MaxTasksPerChildEarlyClose, MaxTasksPerChildInvalid,
                             ExitWithLivePoolDoesNotHang, InitializerRunsInEveryWorker,
-                            PoolInsideChild, LargePool, WorkerDeathFailsOnlyItsTask,
+                            PoolInsideChild, DaemonWorkerCannotStartAProcessPool, LargePool, WorkerDeathFailsOnlyItsTask,
                             TaskTimeoutKillsTheTask, ImapReadsItsInputLazily);
 
 }  // namespace mp::conformance

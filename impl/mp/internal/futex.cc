@@ -108,9 +108,15 @@ const Holder& this_holder() {
   int32_t pid = current_pid();
   if (me.pid != pid) {  // first use in this thread, or a fork child
     ProcessPart* part = process.load(std::memory_order_acquire);
-    if (part == nullptr || part->pid != pid) {
-      part = new ProcessPart{pid, read_start_time(pid)};  // one per process, kept
-      process.store(part, std::memory_order_release);
+    while (part == nullptr || part->pid != pid) {
+      // One per process, kept. Threads may race here on first use: the
+      // loser frees its own and takes the winner's.
+      auto* mine = new ProcessPart{pid, read_start_time(pid)};
+      if (process.compare_exchange_strong(part, mine, std::memory_order_acq_rel)) {
+        part = mine;
+      } else {
+        delete mine;
+      }
     }
     me = Holder{pid, static_cast<int32_t>(::syscall(SYS_gettid)), part->start_time};
   }
