@@ -112,8 +112,16 @@ def order(impls):
 def render(doc, out_dir):
     rows = representative_rows(doc["benchmarks"])
     scenarios = {}
+    shapes = {}
     for (scenario, impl, args), row in rows.items():
-        scenarios.setdefault(scenario, {}).setdefault(args, {})[impl] = row
+        shapes.setdefault(scenario, set()).add(tuple(k for k, _ in args))
+    for (scenario, impl, args), row in rows.items():
+        # Rows of one scenario with different arguments (pool.map by chunksize
+        # and by processes) get a table each.
+        title = scenario
+        if len(shapes[scenario]) > 1:
+            title = "%s by %s" % (scenario, ", ".join(k for k, _ in args))
+        scenarios.setdefault(title, {}).setdefault(args, {})[impl] = row
     ctx = doc.get("context", {})
     lines = ["# Benchmarks", ""]
     lines.append("Rendered by `reports/render_benchmarks.py` from `benchmarks.json`, written by "
@@ -175,9 +183,10 @@ def render(doc, out_dir):
                 lines.append("| " + " | ".join(cells) + " |")
         if plt is not None:
             os.makedirs(plot_dir, exist_ok=True)
-            path = os.path.join(plot_dir, scenario + ".png")
+            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", scenario)
+            path = os.path.join(plot_dir, stem + ".png")
             draw(plt, scenario, by_args, impls, path)
-            lines += ["", "![%s](plots/%s.png)" % (scenario, scenario)]
+            lines += ["", "![%s](plots/%s.png)" % (scenario, stem)]
     with open(os.path.join(out_dir, "benchmarks.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -218,9 +218,24 @@ TYPED_TEST_P(ContextSuite, NoRecursiveSpawnWithoutInit) {
   }
 }
 
+TYPED_TEST_P(ContextSuite, GlobalSemaphoreLeavesNothing) {
+  cpython_id("start.spawn_global_semaphore_no_leak");
+  if constexpr (!TypeParam::kProcesses) {
+    GTEST_SKIP() << "threads execute nothing";
+  } else {
+    // Python warns of a leaked semaphore when __main__'s module-level
+    // Semaphore is rebuilt in a spawned child. mp's are unnamed memory: the
+    // child builds its own, and nothing is left to leak or warn about.
+    Ran ran = run_program({"conformance/global_semaphore_main", TypeParam::name()});
+    EXPECT_TRUE(WIFEXITED(ran.status) && WEXITSTATUS(ran.status) == 0) << ran.err;
+    EXPECT_EQ(ran.out, "0\n");
+    EXPECT_EQ(ran.err, "");
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(ContextSuite, DescriptorInheritance, GetContextPerMethod,
                             SetAndGetStartMethod, AllStartMethodsDefaultFirst, ForkserverPreload,
-                            NoRecursiveSpawnWithoutInit);
+                            NoRecursiveSpawnWithoutInit, GlobalSemaphoreLeavesNothing);
 
 }  // namespace mp::conformance
 
