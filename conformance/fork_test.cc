@@ -5,6 +5,8 @@
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
+#include "suites/shared_memory_suite.h"
+#include "suites/sharedctypes_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -17,6 +19,8 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ContextSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SynchronizeSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(QueueSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConnectionSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedctypesSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedMemorySuite);
 TEST(Fork, NotUnderThreadSanitizer) { GTEST_SKIP() << "fork children deadlock under TSan"; }
 #else
 using Implementation = Fork;
@@ -25,6 +29,8 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ContextSuite, Implementation, Implementatio
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ConnectionSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SharedctypesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SharedMemorySuite, Implementation, ImplementationName);
 #endif
 
 }  // namespace mp::conformance

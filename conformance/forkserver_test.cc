@@ -5,6 +5,8 @@
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
+#include "suites/shared_memory_suite.h"
+#include "suites/sharedctypes_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -15,5 +17,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ContextSuite, Implementation, Impleme
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ConnectionSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SharedctypesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SharedMemorySuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

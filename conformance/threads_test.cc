@@ -5,6 +5,8 @@
 #include "suites/context_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
+#include "suites/shared_memory_suite.h"
+#include "suites/sharedctypes_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -15,5 +17,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ContextSuite, Implementation, Implementa
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ConnectionSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SharedctypesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SharedMemorySuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

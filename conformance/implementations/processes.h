@@ -41,6 +41,15 @@ struct Processes {
   template <class T>
   using SimpleQueue = mp::SimpleQueue<T>;
   using Barrier = mp::Barrier;
+  template <class T, class L = RLock>
+  using Value = mp::Value<T, L>;
+  template <class T>
+  using RawValue = mp::RawValue<T>;
+  template <class T, class L = RLock>
+  using Array = mp::Array<T, L>;
+  template <class T>
+  using RawArray = mp::RawArray<T>;
+  using SharedMemory = mp::SharedMemory;
   // What misuse raises here (multiprocessing's choices).
   using LockReleaseError = mp::ValueError;
   using RLockReleaseError = mp::AssertionError;
