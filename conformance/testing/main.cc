@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 
 #include "mp/internal/popen.h"
@@ -15,8 +17,12 @@
 int main(int argc, char** argv) {
   // Before init(): spawned children re-run this main and must keep the tag
   // they inherited, not draw their own.
+  // The pid alone is not unique: test binaries in Bazel's sandboxes each
+  // have their own pid namespace but share /dev/shm.
   if (std::getenv("MP_SHM_TAG") == nullptr) {
-    ::setenv("MP_SHM_TAG", ("mptest" + std::to_string(::getpid())).c_str(), 1);
+    char random[9];
+    std::snprintf(random, sizeof(random), "%08x", std::random_device()());
+    ::setenv("MP_SHM_TAG", ("mptest" + std::to_string(::getpid()) + "x" + random).c_str(), 1);
   }
   mp::init(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);
