@@ -18,11 +18,13 @@ int main(int argc, char** argv) {
   // Before init(): spawned children re-run this main and must keep the tag
   // they inherited, not draw their own.
   // The pid alone is not unique: test binaries in Bazel's sandboxes each
-  // have their own pid namespace but share /dev/shm.
+  // have their own pid namespace but share /dev/shm. (The tag must not
+  // contain the older "mptest<pid>" tags either: a binary built before this
+  // change would take our names for its own.)
   if (std::getenv("MP_SHM_TAG") == nullptr) {
     char random[9];
     std::snprintf(random, sizeof(random), "%08x", std::random_device()());
-    ::setenv("MP_SHM_TAG", ("mptest" + std::to_string(::getpid()) + "x" + random).c_str(), 1);
+    ::setenv("MP_SHM_TAG", ("mpx" + std::string(random) + "p" + std::to_string(::getpid())).c_str(), 1);
   }
   mp::init(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);

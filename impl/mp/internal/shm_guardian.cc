@@ -44,6 +44,7 @@ std::string frame(char op, const std::string& name, ino_t inode) {
 struct Link {
   std::mutex mu;
   UniqueFd channel;
+  pid_t guardian = 0;
   std::map<std::string, ino_t> names;
 };
 PerProcess<Link> g_link;
@@ -53,7 +54,7 @@ void reap(pid_t pid) {
   }
 }
 
-UniqueFd start_guardian() {
+UniqueFd start_guardian(pid_t* guardian) {
   auto [mine, theirs] = socket_pair(SOCK_STREAM);
   pid_t middle = spawn_self("--mp-internal-shm-guardian", theirs.get());
   theirs.reset();
@@ -68,11 +69,15 @@ UniqueFd start_guardian() {
   // The middle process exits as soon as it has forked the guardian, which
   // then says it is ready.
   reap(middle);
-  char ready = 0;
+  struct {
+    char tag;
+    int32_t pid;
+  } __attribute__((packed)) ready{};
   if (!wait_fd(mine.get(), POLLIN, deadline_after(std::chrono::seconds(30))) ||
-      !read_exact(mine.get(), &ready, 1) || ready != 'r') {
+      !read_exact(mine.get(), &ready, sizeof(ready)) || ready.tag != 'r') {
     throw std::system_error(ECHILD, std::generic_category(), "the shared memory guardian did not start");
   }
+  *guardian = ready.pid;
   return std::move(mine);
 }
 
@@ -100,7 +105,7 @@ void send_or_restart(Link& link, const std::string& bytes) {
     }
   }
   if (link.names.empty()) return;
-  link.channel = start_guardian();
+  link.channel = start_guardian(&link.guardian);
   for (const auto& [name, inode] : link.names) send_frame(link.channel.get(), frame('+', name, inode));
 }
 
@@ -113,7 +118,7 @@ Link& my_link() {
 // The guardian's side -------------------------------------------------------------
 
 // Reads what is available on `channel` into `names`. False at end of file.
-bool drain(int channel, std::string& pending, std::map<std::string, ino_t>& names) {
+bool drain(int channel, std::string& pending, std::map<std::string, ino_t>& names, bool& quit) {
   char buf[4096];
   bool open = true;
   for (;;) {
@@ -136,8 +141,10 @@ bool drain(int channel, std::string& pending, std::map<std::string, ino_t>& name
     pos += sizeof(h) + h.length;
     if (h.op == '+') {
       names[name] = static_cast<ino_t>(h.inode);
-    } else {
+    } else if (h.op == '-') {
       names.erase(name);
+    } else if (h.op == 'q') {
+      quit = true;
     }
   }
   pending.erase(0, pos);
@@ -175,8 +182,20 @@ void forget_shm_name(const std::string& name) noexcept {
   } catch (...) {
     // No guardian can be started: the remaining names are unguarded.
   }
-  // With nothing left to watch, the guardian exits once the socket closes.
-  if (link->names.empty()) link->channel.reset();
+  if (link->names.empty() && link->channel) {
+    // Nothing left to watch: the guardian leaves at once (not only once every
+    // fork child holding a copy of the socket has closed it).
+    try {
+      send_frame(link->channel.get(), frame('q', "", 0));
+    } catch (...) {
+    }
+    link->channel.reset();
+    // A subreaper (or a namespace's init) inherits its guardian, orphaned by
+    // the middle process: reap it, or it stays a zombie.
+    int subreaper = 0;
+    ::prctl(PR_GET_CHILD_SUBREAPER, &subreaper, 0, 0, 0);
+    if (::getpid() == 1 || subreaper != 0) reap(link->guardian);
+  }
 }
 
 [[noreturn]] void run_shm_guardian(int channel) {
@@ -202,12 +221,18 @@ void forget_shm_name(const std::string& name) noexcept {
     ::close(null);
   }
   const int pidfd = fds[0].get();
-  char ready = 'r';
-  if (::send(channel, &ready, 1, MSG_NOSIGNAL) != 1) ::_exit(1);
+  struct {
+    char tag;
+    int32_t pid;
+  } __attribute__((packed)) ready{'r', ::getpid()};
+  if (::send(channel, &ready, sizeof(ready), MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(ready))) {
+    ::_exit(1);
+  }
 
   std::map<std::string, ino_t> names;
   std::string pending;
   bool channel_open = true;
+  bool quit = false;
   for (;;) {
     pollfd polls[2] = {{pidfd, POLLIN, 0}, {channel, POLLIN, 0}};
     int n = ::poll(polls, channel_open ? 2 : 1, -1);
@@ -218,13 +243,13 @@ void forget_shm_name(const std::string& name) noexcept {
     bool creator_gone = polls[0].revents != 0;
     // What the creator sent before it went is still on the socket.
     if (channel_open && (creator_gone || polls[1].revents != 0)) {
-      channel_open = drain(channel, pending, names);
+      channel_open = drain(channel, pending, names, quit);
     }
     if (creator_gone) break;
     // The creator closed the socket: with nothing registered, it unlinked
     // everything (or has nothing to guard); otherwise it exec'd, and its
     // names stay guarded until it ends.
-    if (!channel_open && names.empty()) ::_exit(0);
+    if ((quit || !channel_open) && names.empty()) ::_exit(0);
   }
   for (const auto& [name, inode] : names) remove_if_same(name, inode);
   ::_exit(0);
