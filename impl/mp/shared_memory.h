@@ -30,10 +30,14 @@
 // Processes that had attached keep their mappings and their data until they
 // close them; only attaching by name fails from then on (ENOENT). So once
 // the last user is gone, nothing is left: no name in /dev/shm, no memory.
-// (Not covered: the guardian itself being SIGKILLed, or the creator dying in
-// the microseconds between creating the name and registering it.) With
-// `.track = false` the creator opts out: the name persists, as with
-// shm_open, until someone calls unlink() or the machine restarts.
+// (Not covered: the guardian itself being SIGKILLed; the creator dying in the
+// microseconds between creating the name and registering it; a creator that
+// is the init of a PID namespace, whose end takes every process of the
+// namespace, its guardian included.) The guardian is this program started
+// again (mp::init() runs it); if it cannot be started, create throws
+// std::system_error. With `.track = false` the creator opts out: no guardian,
+// and the name persists, as with shm_open, until someone calls unlink() or
+// the machine restarts.
 //
 // Errors: create with size <= 0, attach without a name, a NUL in the name, a
 // negative size, or attaching with a size larger than the segment ->
