@@ -27,6 +27,7 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -214,9 +215,17 @@ void increment_locked_floor_2(benchmark::State& state) {
 }
 
 void atomic_floor_2(benchmark::State& state) {
-  alignas(128) std::atomic<int64_t> counter{0};
-  std::atomic<uint32_t> go{0}, done{0};
-  std::atomic<bool> stop{false};
+  // The counter on a cache line of its own, as a RawValue's is on its own
+  // page (sharing the line with the words the main thread polls would slow
+  // the floor down).
+  struct alignas(128) Shared {
+    alignas(128) std::atomic<int64_t> counter{0};
+    alignas(128) std::atomic<uint32_t> go{0};
+    std::atomic<uint32_t> done{0};
+    std::atomic<bool> stop{false};
+  };
+  auto shared = std::make_unique<Shared>();
+  auto& [counter, go, done, stop] = *shared;
   auto worker = [&] {
     uint32_t seen = 0;
     for (;;) {
