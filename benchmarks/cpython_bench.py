@@ -570,6 +570,86 @@ def pool_create_close_join(impl, ctx):
     yield [], setup
 
 
+def _locked_value(impl, m):
+    """A 'q' Value and the lock that guards it. multiprocessing.dummy's Value
+    has no lock: it gets an RLock, as mp::dummy's does."""
+    if impl == "threads":
+        return multiprocessing.dummy.Value("q", 0), multiprocessing.dummy.RLock()
+    v = m.Value("q", 0)
+    return v, v.get_lock()
+
+
+def value_increment_locked(impl, ctx):
+    batch = 1000
+
+    def setup():
+        v, lock = _locked_value(impl, api(impl, ctx))
+
+        def op():
+            for _ in range(batch):
+                with lock:
+                    v.value += 1
+        return op, batch, None
+    yield [], setup
+
+
+def _increment_party(v, lock, go, done, stop):
+    while True:
+        go.acquire()
+        if stop.is_set():
+            return
+        for _ in range(INCREMENTS):
+            with lock:
+                v.value += 1
+        done.release()
+
+
+def value_increment_locked_2(impl, ctx):
+    def setup():
+        m = api(impl, ctx)
+        v, lock = _locked_value(impl, m)
+        go, done, stop = m.Semaphore(0), m.Semaphore(0), m.Event()
+        _alive.append((v, lock, go, done, stop))
+        workers = [m.Process(target=_increment_party, args=(v, lock, go, done, stop))
+                   for _ in range(2)]
+        for w in workers:
+            w.start()
+
+        def op():
+            go.release()
+            go.release()
+            done.acquire()
+            done.acquire()
+
+        def teardown():
+            stop.set()
+            go.release()
+            go.release()
+            for w in workers:
+                w.join()
+        return op, 2 * INCREMENTS, teardown
+    yield [("parties", 2)], setup
+
+
+FILL_SIZE = 1048576
+
+
+def array_fill(impl, ctx):
+    import array
+
+    def setup():
+        m = api(impl, ctx)
+        # multiprocessing.dummy.Array wants a sequence (it is array.array).
+        arr = m.Array("d", [0.0] * FILL_SIZE if impl == "threads" else FILL_SIZE)
+        src = array.array("d", range(FILL_SIZE))
+        arr[:] = src
+
+        def op():
+            arr[:] = src
+        return op, FILL_SIZE, None
+    yield [("size", FILL_SIZE)], setup
+
+
 SCENARIOS = [
     ("process.start_join", process_start_join, "us", METHODS + ["threads"]),
     ("lock.uncontended", uncontended("Lock"), "ns", ["processes", "threads"]),
@@ -590,6 +670,9 @@ SCENARIOS = [
     ("pool.imap_unordered", pool_imap_unordered, "ms", METHODS + ["threads"]),
     ("pool.apply.roundtrip", pool_apply_roundtrip, "us", METHODS + ["threads"]),
     ("pool.create_close_join", pool_create_close_join, "ms", METHODS + ["threads"]),
+    ("value.increment_locked", value_increment_locked, "ns", ["processes", "threads"]),
+    ("value.increment_locked", value_increment_locked_2, "us", METHODS + ["threads"]),
+    ("array.fill", array_fill, "us", ["processes", "threads"]),
 ]
 
 

@@ -6,6 +6,8 @@
 #include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
+#include "suites/shared_memory_suite.h"
+#include "suites/sharedctypes_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -19,6 +21,8 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SynchronizeSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(QueueSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PoolSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConnectionSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedctypesSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedMemorySuite);
 TEST(Fork, NotUnderThreadSanitizer) { GTEST_SKIP() << "fork children deadlock under TSan"; }
 #else
 using Implementation = Fork;
@@ -28,6 +32,8 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SynchronizeSuite, Implementation, Implement
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, PoolSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ConnectionSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SharedctypesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SharedMemorySuite, Implementation, ImplementationName);
 #endif
 
 }  // namespace mp::conformance

@@ -6,6 +6,8 @@
 #include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
+#include "suites/shared_memory_suite.h"
+#include "suites/sharedctypes_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -17,5 +19,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SynchronizeSuite, Implementation, Implemen
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, PoolSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ConnectionSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SharedctypesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SharedMemorySuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

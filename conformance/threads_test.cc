@@ -6,6 +6,8 @@
 #include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
+#include "suites/shared_memory_suite.h"
+#include "suites/sharedctypes_suite.h"
 #include "suites/synchronize_suite.h"
 
 namespace mp::conformance {
@@ -17,5 +19,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SynchronizeSuite, Implementation, Implem
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, PoolSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ConnectionSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SharedctypesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SharedMemorySuite, Implementation, ImplementationName);
 
 }  // namespace mp::conformance

@@ -42,6 +42,15 @@ struct Processes {
   using SimpleQueue = mp::SimpleQueue<T>;
   using Barrier = mp::Barrier;
   static mp::Pool Pool(const mp::PoolOptions& options) { return mp::Pool(context(), options); }
+  template <class T, class L = RLock>
+  using Value = mp::Value<T, L>;
+  template <class T>
+  using RawValue = mp::RawValue<T>;
+  template <class T, class L = RLock>
+  using Array = mp::Array<T, L>;
+  template <class T>
+  using RawArray = mp::RawArray<T>;
+  using SharedMemory = mp::SharedMemory;
   // What misuse raises here (multiprocessing's choices).
   using LockReleaseError = mp::ValueError;
   using RLockReleaseError = mp::AssertionError;

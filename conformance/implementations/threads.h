@@ -38,6 +38,15 @@ struct Threads {
   using SimpleQueue = mp::dummy::SimpleQueue<T>;
   using Barrier = mp::dummy::Barrier;
   static mp::dummy::Pool Pool(const mp::PoolOptions& options) { return mp::dummy::Pool(options); }
+  template <class T, class L = RLock>
+  using Value = mp::dummy::Value<T, L>;
+  template <class T>
+  using RawValue = mp::dummy::RawValue<T>;
+  template <class T, class L = RLock>
+  using Array = mp::dummy::Array<T, L>;
+  template <class T>
+  using RawArray = mp::dummy::RawArray<T>;
+  using SharedMemory = mp::dummy::SharedMemory;
   // What misuse raises here (threading's choices).
   using LockReleaseError = mp::RuntimeError;
   using RLockReleaseError = mp::RuntimeError;

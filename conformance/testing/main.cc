@@ -17,13 +17,14 @@
 int main(int argc, char** argv) {
   // Before init(): spawned children re-run this main and must keep the tag
   // they inherited, not draw their own.
+  // The pid alone is not unique: test binaries in Bazel's sandboxes each
+  // have their own pid namespace but share /dev/shm. (The tag must not
+  // contain the older "mptest<pid>" tags either: a binary built before this
+  // change would take our names for its own.)
   if (std::getenv("MP_SHM_TAG") == nullptr) {
-    // The pid alone is not unique: Bazel runs each test binary in its own pid
-    // namespace, where they all get the same small pids.
-    std::random_device random;
-    char tag[48];
-    std::snprintf(tag, sizeof(tag), "mptest%dr%08x", static_cast<int>(::getpid()), random());
-    ::setenv("MP_SHM_TAG", tag, 1);
+    char random[9];
+    std::snprintf(random, sizeof(random), "%08x", std::random_device()());
+    ::setenv("MP_SHM_TAG", ("mpx" + std::string(random) + "p" + std::to_string(::getpid())).c_str(), 1);
   }
   mp::init(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);

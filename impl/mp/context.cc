@@ -8,6 +8,7 @@
 
 #include "mp/errors.h"
 #include "mp/internal/runtime.h"
+#include "mp/internal/shm_guardian.h"
 
 namespace mp {
 
@@ -21,6 +22,9 @@ void init(int argc, char** argv) {
     g_initialized = true;
     std::atexit(internal::exit_function);
     internal::run_spawned_child(std::atoi(argv[2]));
+  }
+  if (argc >= 3 && std::strcmp(argv[1], "--mp-internal-shm-guardian") == 0) {
+    internal::run_shm_guardian(std::atoi(argv[2]));
   }
   if (argc >= 3 && std::strcmp(argv[1], "--mp-internal-forkserver") == 0) {
     g_initialized = true;

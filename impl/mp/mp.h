@@ -11,6 +11,8 @@
 #include "mp/process.h"
 #include "mp/queues.h"
 #include "mp/reduction.h"
+#include "mp/shared_memory.h"
+#include "mp/sharedctypes.h"
 #include "mp/synchronize.h"
 
 #endif  // MP_MP_H_

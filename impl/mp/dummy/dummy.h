@@ -8,8 +8,11 @@
 
 #include "mp/connection.h"
 #include "mp/dummy/process.h"
+#include "mp/dummy/sharedctypes.h"
 #include "mp/dummy/synchronize.h"
 #include "mp/queues.h"
+#include "mp/shared_memory.h"
+#include "mp/sharedctypes.h"
 
 namespace mp::dummy {
 
@@ -17,6 +20,8 @@ using mp::Client;
 using mp::Connection;
 using mp::Listener;
 using mp::Pipe;
+using mp::SharedMemory;
+using mp::copy;
 using mp::wait;
 
 }  // namespace mp::dummy

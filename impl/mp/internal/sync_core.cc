@@ -106,7 +106,8 @@ bool lock_is_mine(const LockState& s) {
 
 Acquired rlock_acquire(LockState& s, const Deadline& deadline, Sharing sharing) {
   if (lock_is_mine(s)) {
-    s.count.fetch_add(1, std::memory_order_relaxed);
+    // Only the holder touches the depth: no read-modify-write needed.
+    s.count.store(s.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return Acquired::kYes;
   }
   Acquired got = lock_acquire(s, deadline, sharing);
@@ -116,7 +117,9 @@ Acquired rlock_acquire(LockState& s, const Deadline& deadline, Sharing sharing) 
 
 bool rlock_release(LockState& s, Sharing sharing) {
   if (!lock_is_mine(s)) return false;
-  if (s.count.fetch_sub(1, std::memory_order_relaxed) == 1) {
+  uint32_t depth = s.count.load(std::memory_order_relaxed);
+  s.count.store(depth - 1, std::memory_order_relaxed);
+  if (depth == 1) {
     s.owner_tid.store(0, std::memory_order_relaxed);
     lock_release(s, sharing);
   }
