@@ -59,20 +59,11 @@ class Initializer {
     requires internal::FunctionPointerLike<std::decay_t<F>> &&
              std::invocable<decltype(+std::declval<std::decay_t<F>>()), std::decay_t<A>&...>
   Initializer(F f, A... args) {  // NOLINT: implicit, for designated initializers
-    auto fn = +f;
-    using Fn = decltype(fn);
-    using Stored = typename internal::function_traits<Fn>::stored_args;
-    auto stored = std::make_shared<Stored>(std::move(args)...);
     auto spec = std::make_shared<internal::InitializerSpec>();
-    spec->call = [fn, stored] { std::apply(fn, *stored); };
-    if constexpr (internal::tuple_transferable<Stored>) {
-      spec->binder = &internal::bind_call<Fn, Stored>;
-      spec->function = reinterpret_cast<const void*>(fn);
-      spec->encode = [stored](Writer& w) { internal::encode_tuple(w, *stored); };
-    } else {
-      spec->not_transferable =
-          "an initializer argument has no mp::Codec: it cannot reach a spawn or forkserver worker";
-    }
+    spec->target = internal::make_target(f, std::move(args)...);
+    using Fn = decltype(+f);
+    using Stored = typename internal::function_traits<Fn>::stored_args;
+    if constexpr (internal::tuple_transferable<Stored>) spec->binder = &internal::bind_call<Fn, Stored>;
     spec_ = std::move(spec);
   }
   explicit operator bool() const noexcept { return spec_ != nullptr; }
@@ -611,7 +602,7 @@ class BasicPool {
     c.threads = kThreads;
     if (c.initializer && !kThreads && !c.initializer->binder &&
         (ctx ? ctx->get_start_method() : get_start_method()) != "fork") {
-      throw PicklingError(c.initializer->not_transferable);
+      throw PicklingError(c.initializer->target.not_transferable);
     }
     return std::make_shared<PoolCore>(std::move(c));
   }

@@ -27,10 +27,10 @@ void Codec<internal::WorkerLink>::encode(Writer& w, const internal::WorkerLink& 
   w.write_pod(l.maxtasks);
   w.write_pod<bool>(l.init != nullptr);
   if (l.init) {
-    if (!l.init->binder) throw PicklingError(l.init->not_transferable);
+    if (!l.init->binder) throw PicklingError(l.init->target.not_transferable);
     mp::encode(w, internal::locate_code(reinterpret_cast<const void*>(l.init->binder)));
-    mp::encode(w, internal::locate_code(l.init->function));
-    l.init->encode(w);
+    mp::encode(w, internal::locate_code(l.init->target.function));
+    l.init->target.encode(w);
   }
 }
 
@@ -238,27 +238,30 @@ void pool_worker_main(WorkerLink link) {
     ResultHeader rh{h.seq, h.job, h.chunk, 1};
     out.clear();
     out.write_pod(rh);
+    // Called in a catch block: the chunk's answer becomes the exception.
+    auto answer_with_exception = [&] {
+      rh.ok = 0;
+      out.clear();
+      out.write_pod(rh);
+      encode_exception(out, std::current_exception());
+    };
+    auto publish = [&] {
+      link.results->put(std::as_bytes(std::span(out.bytes().data(), out.bytes().size())),
+                        std::nullopt);
+    };
     try {
       Reader in(std::string_view(task).substr(sizeof(h)));
       auto runner = reinterpret_cast<ChunkRunner>(const_cast<void*>(resolve(mp::decode<CodeLocation>(in))));
       const void* fn = resolve(mp::decode<CodeLocation>(in));
       runner(fn, in, out);
     } catch (...) {
-      rh.ok = 0;
-      out.clear();
-      out.write_pod(rh);
-      encode_exception(out, std::current_exception());
+      answer_with_exception();
     }
     try {
-      link.results->put(std::as_bytes(std::span(out.bytes().data(), out.bytes().size())),
-                        std::nullopt);
+      publish();
     } catch (...) {  // e.g. a result larger than the ring
-      rh.ok = 0;
-      out.clear();
-      out.write_pod(rh);
-      encode_exception(out, std::current_exception());
-      link.results->put(std::as_bytes(std::span(out.bytes().data(), out.bytes().size())),
-                        std::nullopt);
+      answer_with_exception();
+      publish();
     }
     me.task.store(0, std::memory_order_seq_cst);
     if (link.maxtasks > 0 && ++done >= link.maxtasks) return;
@@ -298,10 +301,7 @@ PoolCore::PoolCore(PoolConfig config) : config_(std::move(config)) {
         w.process->join();
       }
     }
-    for (uint32_t i = 0; i < n; ++i) {
-      TaskHeader stop{next_seq_++, 0, 0, 0};
-      tasks_->put(std::as_bytes(std::span(&stop, 1)), std::nullopt);
-    }
+    put_stops();
     for (auto& w : workers_) {
       if (w.thread.joinable()) w.thread.join();
     }
@@ -323,7 +323,7 @@ void PoolCore::start_worker(uint32_t index) {
   WorkerLink link{tasks_, results_, segment_, index, config_.maxtasksperchild};
   if (config_.initializer) {
     link.init = config_.initializer;
-    link.init_call = config_.initializer->call;
+    link.init_call = config_.initializer->target.call;
   }
   PoolSlot& s = slot(index);
   s.task.store(0);
@@ -392,6 +392,13 @@ void PoolCore::put_task(uint64_t job, uint32_t chunk, Writer& w) {
     outstanding_.emplace(seq, Outstanding{job, chunk});
   }
   tasks_->put(std::as_bytes(std::span(w.bytes().data(), w.bytes().size())), std::nullopt);
+}
+
+void PoolCore::put_stops() {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    TaskHeader stop{next_seq_++, 0, 0, 0};
+    tasks_->put(std::as_bytes(std::span(&stop, 1)), std::nullopt);
+  }
 }
 
 void PoolCore::result_loop() {
@@ -573,10 +580,7 @@ void PoolCore::close() {
   }
   // One stop record per worker slot, after every task: each slot's worker
   // leaves once the work is done.
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    TaskHeader stop{next_seq_++, 0, 0, 0};
-    tasks_->put(std::as_bytes(std::span(&stop, 1)), std::nullopt);
-  }
+  put_stops();
 }
 
 void PoolCore::terminate() {
@@ -592,12 +596,7 @@ void PoolCore::terminate() {
       outstanding_.clear();
       cv_.notify_all();
       shared_->terminated.store(1, std::memory_order_release);
-      if (was_running || config_.threads) {
-        for (size_t i = 0; i < workers_.size(); ++i) {
-          TaskHeader stop{next_seq_++, 0, 0, 0};
-          tasks_->put(std::as_bytes(std::span(&stop, 1)), std::nullopt);
-        }
-      }
+      if (was_running || config_.threads) put_stops();
     }
   }
   wake_handler();

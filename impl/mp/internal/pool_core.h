@@ -68,19 +68,13 @@ using InitBinder = std::function<void()> (*)(const void* function, Reader& args)
 template <class Fn, class Tuple>
 std::function<void()> bind_call(const void* target, Reader& r) {
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
-  // Braces: the arguments are decoded in order.
-  auto args = std::make_shared<Tuple>([&r]<size_t... I>(std::index_sequence<I...>) {
-    return Tuple{Codec<std::tuple_element_t<I, Tuple>>::decode(r)...};
-  }(std::make_index_sequence<std::tuple_size_v<Tuple>>()));
+  auto args = std::make_shared<Tuple>(decode_tuple<Tuple>(r));
   return [fn, args] { std::apply(fn, *args); };
 }
 
 struct InitializerSpec {
-  std::function<void()> call;
-  InitBinder binder = nullptr;
-  const void* function = nullptr;
-  std::function<void(Writer&)> encode;
-  const char* not_transferable = nullptr;
+  TargetSpec target;             // call, function, encode, not_transferable
+  InitBinder binder = nullptr;   // set when the arguments can be encoded
 };
 
 struct PoolShared {
@@ -186,6 +180,9 @@ class PoolCore {
   PoolSlot& slot(uint32_t i) const { return shared_->slot[i]; }
   void wake_handler() const;
   void put_task(uint64_t job, uint32_t chunk, Writer& w);
+  // One stop record per worker slot, in sequence order (under submit_mu_, or
+  // before any other thread can submit).
+  void put_stops();
 
   PoolConfig config_;
   std::shared_ptr<Ring> tasks_;

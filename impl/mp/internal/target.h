@@ -59,13 +59,18 @@ inline constexpr bool tuple_transferable = false;
 template <class... T>
 inline constexpr bool tuple_transferable<std::tuple<T...>> = (Transferable<T> && ...);
 
+// Decodes a tuple's elements in order (braces fix the order).
+template <class Tuple>
+Tuple decode_tuple(Reader& r) {
+  return [&r]<size_t... I>(std::index_sequence<I...>) {
+    return Tuple{Codec<std::tuple_element_t<I, Tuple>>::decode(r)...};
+  }(std::make_index_sequence<std::tuple_size_v<Tuple>>());
+}
+
 template <class Fn, class Tuple>
 void trampoline(const void* target, Reader& r) {
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
-  auto args = [&r]<size_t... I>(std::index_sequence<I...>) {
-    return Tuple{Codec<std::tuple_element_t<I, Tuple>>::decode(r)...};
-  }(std::make_index_sequence<std::tuple_size_v<Tuple>>());
-  std::apply(fn, args);
+  std::apply(fn, decode_tuple<Tuple>(r));
 }
 
 template <class Tuple>
