@@ -92,6 +92,29 @@ def contend(lock, counter, go, done, stop):
         done.release()
 
 
+def _two_contenders(m, lock, counter):
+    """Two parties that each add INCREMENTS to counter under lock per op()."""
+    go, done, stop = m.Semaphore(0), m.Semaphore(0), m.Event()
+    _alive.append((lock, counter, go, done, stop))
+    workers = [m.Process(target=contend, args=(lock, counter, go, done, stop)) for _ in range(2)]
+    for w in workers:
+        w.start()
+
+    def op():
+        go.release()
+        go.release()
+        done.acquire()
+        done.acquire()
+
+    def teardown():
+        stop.set()
+        go.release()
+        go.release()
+        for w in workers:
+            w.join()
+    return op, 2 * INCREMENTS, teardown
+
+
 def lock_contended(impl, ctx):
     def setup():
         m = api(impl, ctx)
@@ -101,25 +124,7 @@ def lock_contended(impl, ctx):
             counter = Box()
         else:
             counter = m.RawValue("q", 0)
-        lock, go, done, stop = m.Lock(), m.Semaphore(0), m.Semaphore(0), m.Event()
-        _alive.append((lock, counter, go, done, stop))
-        workers = [m.Process(target=contend, args=(lock, counter, go, done, stop)) for _ in range(2)]
-        for w in workers:
-            w.start()
-
-        def op():
-            go.release()
-            go.release()
-            done.acquire()
-            done.acquire()
-
-        def teardown():
-            stop.set()
-            go.release()
-            go.release()
-            for w in workers:
-                w.join()
-        return op, 2 * INCREMENTS, teardown
+        return _two_contenders(m, m.Lock(), counter)
     yield [("parties", 2)], setup
 
 
@@ -593,41 +598,11 @@ def value_increment_locked(impl, ctx):
     yield [], setup
 
 
-def _increment_party(v, lock, go, done, stop):
-    while True:
-        go.acquire()
-        if stop.is_set():
-            return
-        for _ in range(INCREMENTS):
-            with lock:
-                v.value += 1
-        done.release()
-
-
 def value_increment_locked_2(impl, ctx):
     def setup():
         m = api(impl, ctx)
         v, lock = _locked_value(impl, m)
-        go, done, stop = m.Semaphore(0), m.Semaphore(0), m.Event()
-        _alive.append((v, lock, go, done, stop))
-        workers = [m.Process(target=_increment_party, args=(v, lock, go, done, stop))
-                   for _ in range(2)]
-        for w in workers:
-            w.start()
-
-        def op():
-            go.release()
-            go.release()
-            done.acquire()
-            done.acquire()
-
-        def teardown():
-            stop.set()
-            go.release()
-            go.release()
-            for w in workers:
-                w.join()
-        return op, 2 * INCREMENTS, teardown
+        return _two_contenders(m, lock, v)
     yield [("parties", 2)], setup
 
 

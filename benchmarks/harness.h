@@ -12,6 +12,8 @@
 #define MP_BENCHMARKS_HARNESS_H_
 
 #include <benchmark/benchmark.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <functional>
@@ -46,6 +48,26 @@ void per_item(benchmark::State& state, int64_t items_per_iteration);
 // FUTEX_WAIT and FUTEX_WAKE, no spinning, between this process and a fork()ed
 // partner (synchronize_benchmark.cc).
 void futex_pingpong_floor(benchmark::State& state);
+
+// A fork()ed party for the floor rows: runs `body`, then _exit(0); joined by
+// the destructor.
+class ForkedParty {
+ public:
+  template <class F>
+  explicit ForkedParty(F body) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      body();
+      ::_exit(0);
+    }
+  }
+  ForkedParty(const ForkedParty&) = delete;
+  ForkedParty& operator=(const ForkedParty&) = delete;
+  ~ForkedParty() { ::waitpid(pid_, nullptr, 0); }
+
+ private:
+  pid_t pid_;
+};
 
 }  // namespace mp::bench
 

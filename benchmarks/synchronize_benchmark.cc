@@ -116,23 +116,6 @@ void bump(std::atomic<uint32_t>& word) {
   futex(&word, FUTEX_WAKE, INT_MAX);
 }
 
-// A forked partner for the floor rows; joined by the destructor.
-class FloorPartner {
- public:
-  template <class F>
-  explicit FloorPartner(F body) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      body();
-      ::_exit(0);
-    }
-  }
-  ~FloorPartner() { ::waitpid(pid_, nullptr, 0); }
-
- private:
-  pid_t pid_;
-};
-
 // One-process rows --------------------------------------------------------------
 
 template <class L>
@@ -302,7 +285,7 @@ void contended_floor(benchmark::State& state) {
     }
   };
   {
-    FloorPartner a(body), b(body);
+    ForkedParty a(body), b(body);
     for (auto _ : state) {
       uint32_t target = f->done.load() + 2;
       bump(f->go);
@@ -347,7 +330,7 @@ void event_pingpong(benchmark::State& state, MakeParty make_party) {
 void pingpong_floor(benchmark::State& state) {
   FloorShared* f = map_floor();
   {
-    FloorPartner partner([f] {
+    ForkedParty partner([f] {
       for (uint32_t t = 0;; t += 2) {
         wait_change(f->turn, t);  // wait for the ping (turn odd)
         if (f->stop.load()) return;
@@ -438,7 +421,7 @@ void barrier_floor(benchmark::State& state) {
   {
     // The partner leaves after the pass numbered `stop` (set before the
     // parent's last pass, so it can never miss it).
-    FloorPartner partner([f, pass] {
+    ForkedParty partner([f, pass] {
       for (uint32_t passes = 1;; ++passes) {
         pass();
         if (f->stop.load() == passes) return;

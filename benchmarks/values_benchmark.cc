@@ -81,23 +81,6 @@ void unmap_pthread_shared(PthreadShared* s) {
   ::munmap(s, sizeof(PthreadShared));
 }
 
-// A fork()ed party for the floor rows; joined by the destructor.
-class ForkedParty {
- public:
-  template <class F>
-  explicit ForkedParty(F body) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      body();
-      ::_exit(0);
-    }
-  }
-  ~ForkedParty() { ::waitpid(pid_, nullptr, 0); }
-
- private:
-  pid_t pid_;
-};
-
 // value.increment_locked -----------------------------------------------------------
 
 template <class Value>
