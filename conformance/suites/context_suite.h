@@ -156,46 +156,6 @@ TYPED_TEST_P(ContextSuite, ForkserverPreload) {
   }
 }
 
-// Runs a program and collects its exit status and output.
-struct Ran {
-  int status = 0;
-  std::string out;
-  std::string err;
-};
-
-inline Ran run_program(const std::vector<std::string>& args) {
-  auto [out_read, out_write] = mp::Pipe(false);
-  auto [err_read, err_write] = mp::Pipe(false);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_write.fileno(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_write.fileno(), 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  Ran ran;
-  if (err != 0) {
-    ran.status = -1;
-    return ran;
-  }
-  out_write.close();
-  err_write.close();
-  auto drain = [](mp::Connection& c) {
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(c.fileno(), buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
-    return text;
-  };
-  ran.out = drain(out_read);
-  ran.err = drain(err_read);
-  ::waitpid(pid, &ran.status, 0);
-  return ran;
-}
-
 TYPED_TEST_P(ContextSuite, NoRecursiveSpawnWithoutInit) {
   cpython_id("start.no_fork_bomb_without_main_guard");
   if constexpr (!TypeParam::kProcesses) {

@@ -12,9 +12,13 @@
 #define MP_CONFORMANCE_TESTING_CONFORMANCE_H_
 
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "mp/mp.h"
 #include "testing/hygiene.h"
@@ -26,6 +30,10 @@ namespace mp::conformance {
 inline void cpython_id(const std::string& ids) {
   ::testing::Test::RecordProperty("cpython_id", ids);
 }
+
+// True for the implementation whose primitives are manager proxies.
+template <class Impl>
+inline constexpr bool kIsManager = requires { requires Impl::kManager; };
 
 // Records the id of a test of mp's own, with no CPython twin.
 inline void mp_id(const std::string& id) { ::testing::Test::RecordProperty("mp_id", id); }
@@ -78,6 +86,47 @@ struct Gate {
   mp::Connection child_end;
   mp::Connection test_end;
 };
+
+// Runs a program (a path under the test's runfiles) and collects its exit
+// status and output.
+struct Ran {
+  int status = 0;
+  std::string out;
+  std::string err;
+};
+
+inline Ran run_program(const std::vector<std::string>& args) {
+  auto [out_read, out_write] = mp::Pipe(false);
+  auto [err_read, err_write] = mp::Pipe(false);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_write.fileno(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err_write.fileno(), 2);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  Ran ran;
+  if (err != 0) {
+    ran.status = -1;
+    return ran;
+  }
+  out_write.close();
+  err_write.close();
+  auto drain = [](mp::Connection& c) {
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(c.fileno(), buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+    return text;
+  };
+  ran.out = drain(out_read);
+  ran.err = drain(err_read);
+  ::waitpid(pid, &ran.status, 0);
+  return ran;
+}
 
 }  // namespace mp::conformance
 

@@ -64,6 +64,13 @@ class TypeError : public Error {
   using Error::Error;
 };
 
+// An object has no such attribute or method (a manager proxy calling a
+// method its referent does not expose, a Namespace without the name).
+class AttributeError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The peer closed the connection and everything it sent has been read.
 class EOFError : public Error {
  public:

@@ -7,6 +7,7 @@
 #include "mp/context.h"
 #include "mp/dummy/dummy.h"
 #include "mp/errors.h"
+#include "mp/managers.h"
 #include "mp/pool.h"
 #include "mp/process.h"
 #include "mp/queues.h"

@@ -406,7 +406,11 @@ T get(Reader& r) {
         using M = typename T::value_type::second_type;
         K key = Codec<K>::decode(r);
         M mapped = Codec<M>::decode(r);
-        out.emplace(std::move(key), std::move(mapped));
+        if constexpr (is_associative_v<T>) {
+          out.emplace(std::move(key), std::move(mapped));
+        } else {
+          out.emplace_back(std::move(key), std::move(mapped));
+        }
       } else if constexpr (is_associative_v<T>) {
         out.insert(Codec<typename T::value_type>::decode(r));
       } else {

@@ -41,6 +41,7 @@
 
 #include "mp/context.h"
 #include "mp/internal/fd.h"
+#include "mp/internal/remote_exception.h"
 #include "mp/internal/ring.h"
 #include "mp/internal/shm.h"
 #include "mp/internal/target.h"
@@ -97,11 +98,6 @@ struct WorkerLink {
 
 // The loop every worker runs, in a process or a thread.
 void pool_worker_main(WorkerLink link);
-
-// Exceptions by value: std and mp types travel by type, others as
-// mp::RemoteError with their type name.
-void encode_exception(Writer& w, std::exception_ptr e);
-std::exception_ptr decode_exception(Reader& r);
 
 struct TaskHeader {
   uint64_t seq;

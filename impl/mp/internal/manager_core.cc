@@ -1,0 +1,346 @@
+#include "mp/internal/manager_core.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+
+#include "mp/process.h"
+
+namespace mp::internal {
+namespace {
+
+// Links, interned by address and key; each has a slot in the per-thread cache
+// and an epoch that forget_connections() advances.
+struct LinkTable {
+  std::mutex mutex;
+  std::map<std::pair<std::string, std::string>, std::weak_ptr<const ManagerLink>> links;
+  std::map<std::pair<std::string, std::string>, size_t> slots;
+  std::deque<std::atomic<uint64_t>> epochs;
+};
+
+LinkTable& link_table() {
+  static auto* table = new LinkTable();  // never destroyed: threads may outlive static destruction
+  return *table;
+}
+
+std::string address_key(const Address& address) {
+  if (const auto* path = std::get_if<std::string>(&address)) {
+    std::string shown = *path;
+    if (!shown.empty() && shown[0] == '\0') shown[0] = '@';  // an abstract name, as ss(8) shows it
+    return "unix:" + shown;
+  }
+  const auto& tcp = std::get<TcpAddress>(address);
+  return "tcp:" + tcp.host + ":" + std::to_string(tcp.port);
+}
+
+std::atomic<uint64_t>& epoch_of(size_t slot) {
+  auto& table = link_table();
+  std::lock_guard lock(table.mutex);
+  return table.epochs[slot];
+}
+
+// A fork child must not talk on its parent's connections: they are the
+// parent's conversations with the server.
+std::atomic<uint64_t> fork_generation{0};
+[[maybe_unused]] const bool atfork_registered = [] {
+  ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  return true;
+}();
+
+struct CachedConnection {
+  std::optional<Connection> connection;
+  uint64_t generation = 0;
+  uint64_t epoch = 0;
+};
+
+thread_local std::vector<CachedConnection> connection_cache;
+
+Connection& connection_for(const ManagerLink& link) {
+  if (connection_cache.size() <= link.slot) connection_cache.resize(link.slot + 1);
+  CachedConnection& entry = connection_cache[link.slot];
+  const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  const uint64_t epoch = epoch_of(link.slot).load(std::memory_order_acquire);
+  if (entry.connection && (entry.generation != generation || entry.epoch != epoch)) {
+    entry.connection.reset();
+  }
+  if (!entry.connection) {
+    entry.connection = Client(link.address, {.authkey = link.authkey});
+    entry.generation = generation;
+    entry.epoch = epoch;
+  }
+  return *entry.connection;
+}
+
+void drop_connection(const ManagerLink& link) {
+  if (connection_cache.size() > link.slot) connection_cache[link.slot].connection.reset();
+}
+
+[[noreturn]] void server_gone(const ManagerLink& link, const char* why) {
+  drop_connection(link);
+  throw EOFError("the manager server at " + address_key(link.address) + " " + why +
+                 " (it has shut down or died)");
+}
+
+}  // namespace
+
+std::string readable_signature(std::string_view signature) {
+  // "R(A,B)" of mangled names -> "R(A, B)" of readable ones.
+  std::string out;
+  std::string name;
+  auto flush = [&] {
+    if (!name.empty()) out += demangle(name.c_str());
+    name.clear();
+  };
+  for (char c : signature) {
+    if (c == '(' || c == ')' || c == ',') {
+      flush();
+      out += c;
+      if (c == ',') out += ' ';
+    } else {
+      name += c;
+    }
+  }
+  flush();
+  return out;
+}
+
+void throw_signature_mismatch(std::string_view what, std::string_view expected, std::string_view got) {
+  throw TypeError(std::string(what) + " takes " + readable_signature(expected) + ", called as " +
+                  readable_signature(got));
+}
+
+std::shared_ptr<const ManagerLink> ManagerLink::get(const Address& address, const std::string& authkey) {
+  auto& table = link_table();
+  auto key = std::make_pair(address_key(address), authkey);
+  std::lock_guard lock(table.mutex);
+  if (auto existing = table.links[key].lock()) return existing;
+  auto [slot, inserted] = table.slots.try_emplace(key, table.epochs.size());
+  if (inserted) table.epochs.emplace_back(0);
+  auto link = std::make_shared<ManagerLink>();
+  link->address = address;
+  link->authkey = authkey;
+  link->slot = slot->second;
+  table.links[key] = link;
+  return link;
+}
+
+void begin_request(Writer& w, ManagerOp op, uint64_t id, std::string_view name,
+                   std::string_view signature) {
+  w.write_pod(op);
+  w.write_pod(id);
+  put_size(w, name.size());
+  w.write(name.data(), name.size());
+  put_size(w, signature.size());
+  w.write(signature.data(), signature.size());
+}
+
+std::string transact(const ManagerLink& link, const Writer& request) {
+  if (!request.fds().empty()) {
+    throw PicklingError(
+        "a manager call cannot carry descriptors (Connection, Lock, Queue...): store proxies instead");
+  }
+  Connection& connection = connection_for(link);
+  std::string reply;
+  try {
+    connection.send_bytes(request.bytes());
+    reply = connection.recv_bytes();
+  } catch (const EOFError&) {
+    server_gone(link, "closed the connection");
+  } catch (const std::system_error& e) {
+    const int code = e.code().value();
+    if (code == EPIPE || code == ECONNRESET || code == EPROTO) server_gone(link, "dropped the connection");
+    throw;
+  }
+  if (reply.empty()) throw PicklingError("empty reply from the manager server");
+  if (reply[0] != 0) {
+    Reader r(std::string_view(reply).substr(1));
+    std::rethrow_exception(decode_exception(r));
+  }
+  return reply;
+}
+
+void forget_connections(const ManagerLink& link) {
+  drop_connection(link);
+  epoch_of(link.slot).fetch_add(1, std::memory_order_release);
+}
+
+// Registry -----------------------------------------------------------------------------
+
+namespace {
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, ServantFactory> factories;
+};
+Registry& registry() {
+  static auto* r = new Registry();
+  return *r;
+}
+}  // namespace
+
+void register_servant(const std::string& name, ServantFactory factory) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.factories[name] = factory;
+}
+
+ServantFactory find_servant(const std::string& name) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto it = r.factories.find(name);
+  return it == r.factories.end() ? nullptr : it->second;
+}
+
+std::vector<std::pair<std::string, ServantFactory>> registered_servants() {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  return {r.factories.begin(), r.factories.end()};
+}
+
+// The server ---------------------------------------------------------------------------
+
+struct ManagerServer::State {
+  State(Listener l, std::string key) : listener(std::move(l)), authkey(std::move(key)) {}
+  Listener listener;
+  std::string authkey;
+  std::mutex mutex;
+  std::unordered_map<uint64_t, std::unique_ptr<Servant>> objects;
+  uint64_t next_id = 1;
+};
+
+ManagerServer::ManagerServer(const std::optional<Address>& address, std::string authkey)
+    // No authkey on the listener: each connection's thread runs the handshake,
+    // so a slow or hostile client cannot hold up accept().
+    : state_(std::make_shared<State>(
+          address ? Listener(*address, {.backlog = 128}) : Listener(ListenerOptions{.backlog = 128}),
+          std::move(authkey))) {}
+
+ManagerServer::~ManagerServer() = default;
+
+Address ManagerServer::address() const { return state_->listener.address(); }
+
+Servant& ManagerServer::find(uint64_t id) {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->objects.find(id);
+  if (it == state_->objects.end()) throw KeyError("the manager has no object with id " + std::to_string(id));
+  return *it->second;  // never removed while the server runs
+}
+
+std::string ManagerServer::handle(std::string_view request) {
+  Writer out;
+  out.write_pod<uint8_t>(0);
+  bool shutdown = false;
+  try {
+    Reader r(request);
+    auto op = r.read_pod<ManagerOp>();
+    auto id = r.read_pod<uint64_t>();
+    auto name = r.read_view(get_size(r));
+    auto signature = r.read_view(get_size(r));
+    switch (op) {
+      case ManagerOp::kCall:
+        find(id).call(name, signature, r, out);
+        break;
+      case ManagerOp::kCreate: {
+        ServantFactory factory = find_servant(std::string(name));
+        if (factory == nullptr) {
+          throw KeyError("the manager has no type registered as '" + std::string(name) + "'");
+        }
+        auto servant = factory(*this, signature, r);
+        std::lock_guard lock(state_->mutex);
+        uint64_t new_id = state_->next_id++;
+        state_->objects.emplace(new_id, std::move(servant));
+        out.write_pod(new_id);
+        break;
+      }
+      case ManagerOp::kShutdown:
+        shutdown = true;
+        break;
+      case ManagerOp::kPing:
+        break;
+      default:
+        throw ValueError("unknown manager request " + std::to_string(static_cast<int>(op)));
+    }
+    if (!out.fds().empty()) throw PicklingError("a manager reply cannot carry descriptors");
+  } catch (...) {
+    out.clear();
+    out.write_pod<uint8_t>(1);
+    encode_exception(out, std::current_exception());
+  }
+  if (shutdown) out.bytes()[0] = 2;  // seen by serve_connection only
+  return std::move(out.bytes());
+}
+
+void ManagerServer::serve_connection(Connection connection) {
+  try {
+    deliver_challenge(connection, state_->authkey);
+    answer_challenge(connection, state_->authkey);
+  } catch (...) {
+    return;  // a wrong key or a peer that left: only this connection ends
+  }
+  try {
+    for (;;) {
+      std::string request = connection.recv_bytes();
+      std::string reply = handle(request);
+      const bool shutdown = reply[0] == 2;
+      if (shutdown) reply[0] = 0;
+      connection.send_bytes(reply);
+      if (shutdown) {
+        std::fflush(nullptr);
+        ::_exit(0);
+      }
+    }
+  } catch (...) {
+    // The client went away (EOFError) or sent garbage framing: drop it.
+  }
+}
+
+void ManagerServer::serve_forever() {
+  auto state = state_;
+  for (;;) {
+    Connection connection;
+    try {
+      connection = state->listener.accept();
+    } catch (const std::system_error& e) {
+      if (e.code().value() == EINTR || e.code().value() == ECONNABORTED) continue;
+      std::fflush(nullptr);
+      ::_exit(1);
+    } catch (...) {
+      continue;
+    }
+    // The thread keeps the state alive; it ends when its client leaves.
+    std::thread([this, state, c = std::move(connection)]() mutable { serve_connection(std::move(c)); })
+        .detach();
+  }
+}
+
+void run_manager_server(Connection ready, ServerConfig config, const std::function<void()>& init) {
+  std::optional<ManagerServer> server;
+  std::string error;
+  try {
+    for (const auto& [name, where] : config.types) {
+      register_servant(name, reinterpret_cast<ServantFactory>(const_cast<void*>(resolve_code(where))));
+    }
+    if (init) init();
+    server.emplace(config.address, config.authkey);
+  } catch (const std::exception& e) {
+    error = e.what();
+    if (error.empty()) error = "the manager server failed to start";
+  }
+  try {
+    ready.send(std::make_pair(error, server ? std::optional<Address>(server->address()) : std::nullopt));
+    ready.close();
+  } catch (...) {
+    ::_exit(1);
+  }
+  if (!server) ::_exit(1);
+  server->serve_forever();
+}
+
+}  // namespace mp::internal

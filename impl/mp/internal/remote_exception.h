@@ -1,0 +1,26 @@
+// mp/internal/remote_exception.h — exceptions by value, for answers that
+// cross a process boundary (pool results, manager replies).
+//
+// std and mp exception types travel by type and come back as the same type
+// (exact types only); anything else becomes mp::RemoteError carrying the
+// original type's name, its message, and where it was raised.
+
+#ifndef MP_INTERNAL_REMOTE_EXCEPTION_H_
+#define MP_INTERNAL_REMOTE_EXCEPTION_H_
+
+#include <exception>
+#include <string>
+
+#include "mp/reduction.h"
+
+namespace mp::internal {
+
+void encode_exception(Writer& w, std::exception_ptr e);
+std::exception_ptr decode_exception(Reader& r);
+
+// A type's readable name: "std::map<int, int>" for typeid(...).name().
+std::string demangle(const char* name);
+
+}  // namespace mp::internal
+
+#endif  // MP_INTERNAL_REMOTE_EXCEPTION_H_

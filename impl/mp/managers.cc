@@ -1,0 +1,174 @@
+#include "mp/managers.h"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <utility>
+
+namespace mp {
+namespace {
+
+std::string default_authkey(const ManagerOptions& options) {
+  return options.authkey ? *options.authkey : current_process().authkey();
+}
+
+// Sends one request on a connection of its own (not the thread's cached one).
+std::string one_request(const internal::ManagerLink& link, internal::ManagerOp op,
+                        std::chrono::milliseconds timeout) {
+  Connection c = Client(link.address, {.authkey = link.authkey, .timeout = timeout});
+  Writer w;
+  internal::begin_request(w, op, 0, "", "");
+  c.send_bytes(w.bytes());
+  if (!c.poll(timeout)) throw TimeoutError("the manager server did not answer");
+  std::string reply = c.recv_bytes();
+  if (reply.empty() || reply[0] != 0) throw ProcessError("the manager server refused the request");
+  return reply;
+}
+
+}  // namespace
+
+BaseManager::BaseManager(const ManagerOptions& options) : BaseManager(get_context(), options) {}
+
+BaseManager::BaseManager(Context& ctx, const ManagerOptions& options) : ctx_(&ctx), options_(options) {}
+
+BaseManager::BaseManager(BaseManager&& other) noexcept
+    : ctx_(other.ctx_),
+      options_(std::move(other.options_)),
+      state_(std::exchange(other.state_, State::kShutdown)),
+      link_(std::move(other.link_)),
+      process_(std::move(other.process_)) {
+  other.process_.reset();
+}
+
+BaseManager& BaseManager::operator=(BaseManager&& other) noexcept {
+  if (this != &other) {
+    try {
+      shutdown();
+    } catch (...) {
+    }
+    ctx_ = other.ctx_;
+    options_ = std::move(other.options_);
+    state_ = std::exchange(other.state_, State::kShutdown);
+    link_ = std::move(other.link_);
+    process_ = std::move(other.process_);
+    other.process_.reset();
+  }
+  return *this;
+}
+
+BaseManager::~BaseManager() {
+  if (state_ != State::kStarted) return;
+  try {
+    shutdown();
+  } catch (...) {
+  }
+}
+
+void BaseManager::start() {
+  start_with([](Context& ctx, const ProcessOptions& options, Connection ready, internal::ServerConfig config) {
+    return Process(ctx, options, &internal::manager_server_main, std::move(ready), std::move(config));
+  });
+}
+
+void BaseManager::start_with(const Launcher& launch) {
+  if (state_ == State::kStarted || state_ == State::kConnected) throw ProcessError("Already started server");
+  if (state_ == State::kShutdown) throw ProcessError("the manager has been shut down");
+  internal::ServerConfig config;
+  config.address = options_.address;
+  config.authkey = default_authkey(options_);
+  for (const auto& [name, factory] : internal::registered_servants()) {
+    config.types.emplace_back(name, internal::locate_code(reinterpret_cast<const void*>(factory)));
+  }
+  auto [reader, writer] = Pipe(false);
+  static std::atomic<int> counter{0};
+  Process server = launch(*ctx_, {.name = "SyncManager-" + std::to_string(++counter), .daemon = true},
+                          std::move(writer), std::move(config));
+  server.start();
+  std::pair<std::string, std::optional<Address>> answer;
+  try {
+    // The child holds the only writing end: EOF means it died first.
+    answer = reader.recv<std::pair<std::string, std::optional<Address>>>();
+  } catch (const EOFError&) {
+    server.join();
+    throw ProcessError("the manager server exited before it was ready");
+  }
+  if (!answer.first.empty() || !answer.second) {
+    server.join();
+    throw ProcessError("the manager server failed to start: " + answer.first);
+  }
+  link_ = internal::ManagerLink::get(*answer.second, default_authkey(options_));
+  process_ = std::move(server);
+  state_ = State::kStarted;
+}
+
+void BaseManager::connect() {
+  if (state_ != State::kInitial) throw ProcessError("Already started server");
+  if (!options_.address) throw ValueError("connect() needs ManagerOptions::address");
+  auto link = internal::ManagerLink::get(*options_.address, default_authkey(options_));
+  // Authenticates now, as Python's connect() does, and leaves the connection
+  // in this thread's cache.
+  Writer w;
+  internal::begin_request(w, internal::ManagerOp::kPing, 0, "", "");
+  internal::transact(*link, w);
+  link_ = std::move(link);
+  state_ = State::kConnected;
+}
+
+void BaseManager::shutdown() {
+  if (state_ == State::kInitial || state_ == State::kShutdown) return;
+  const bool ours = state_ == State::kStarted;
+  state_ = State::kShutdown;
+  internal::forget_connections(*link_);
+  try {
+    one_request(*link_, internal::ManagerOp::kShutdown, options_.shutdown_timeout);
+  } catch (...) {
+    if (!ours) throw;
+  }
+  if (!ours) return;
+  process_->join(options_.shutdown_timeout);
+  if (process_->is_alive()) {
+    process_->terminate();
+    process_->join(std::chrono::milliseconds(100));
+  }
+  if (process_->is_alive()) {
+    process_->kill();
+    process_->join();
+  }
+}
+
+Server BaseManager::get_server() const {
+  if (state_ != State::kInitial) throw ProcessError("Already started server");
+  return Server(std::make_unique<internal::ManagerServer>(options_.address, default_authkey(options_)));
+}
+
+const std::shared_ptr<const internal::ManagerLink>& BaseManager::link() const {
+  if (!link_) throw ValueError("the manager is not started or connected");
+  if (state_ == State::kShutdown) throw ValueError("the manager has been shut down");
+  return link_;
+}
+
+Address BaseManager::address() const {
+  if (!link_) {
+    if (options_.address) return *options_.address;
+    throw ValueError("the manager is not started or connected");
+  }
+  return link_->address;
+}
+
+Process BaseManager::process() const {
+  if (!process_) throw ValueError("this manager did not start a server process");
+  return *process_;
+}
+
+uint64_t BaseManager::create_id(const std::string& type_name, const std::string& signature,
+                                const std::function<void(Writer&)>& encode_args) {
+  const auto& l = link();
+  Writer w;
+  internal::begin_request(w, internal::ManagerOp::kCreate, 0, type_name, signature);
+  encode_args(w);
+  std::string reply = internal::transact(*l, w);
+  Reader r(std::string_view(reply).substr(1));
+  return r.read_pod<uint64_t>();
+}
+
+}  // namespace mp

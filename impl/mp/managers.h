@@ -1,0 +1,634 @@
+// mp/managers.h — a server process that owns objects, and proxies that call
+// them from any process (Python: multiprocessing.managers).
+//
+//   mp::Manager m;                                  // starts the server process
+//   auto d = m.dict<std::string, int>();            // a DictProxy
+//   d.set("a", 1);  int a = d.get("a");  d.get("zz");  // -> mp::KeyError
+//   auto q = m.Queue<int>();  auto l = m.Lock();    // pass them to children by value
+//   m.shutdown();                                   // the destructor does it too
+//
+// Custom types, as BaseManager.register:
+//   struct Counter {
+//     int add(int n) { return total += n; }
+//     static constexpr auto exposed() { return std::make_tuple(mp::exposed("add", &Counter::add)); }
+//     int total = 0;
+//   };
+//   mp::BaseManager::register_type<Counter>("Counter");
+//   mp::BaseManager m({.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = "key"});
+//   m.start();
+//   mp::BaseProxy c = m.create("Counter");  c.call<int>("add", 5);
+//   // another process, even another binary that registered "Counter":
+//   mp::BaseManager peer({.address = address, .authkey = "key"});  peer.connect();
+//
+// Every call is a request on a connection of the calling thread and a reply
+// from the server thread serving that connection (one per client thread, as in
+// CPython), so a blocking call blocks only its caller.
+//
+// Errors: what the referent's method throws comes back as its type (std and
+// mp types; others as mp::RemoteError); an unknown method -> mp::AttributeError;
+// argument or result types other than the method's -> mp::TypeError (checked
+// by type name before anything is decoded); an unknown object type ->
+// mp::KeyError. A server that goes away while a call waits -> mp::EOFError; one
+// that is gone when a call connects -> std::system_error (ECONNREFUSED). A
+// wrong authkey -> mp::AuthenticationError.
+//
+// Differences from CPython: the server keeps every object it created until it
+// shuts down (no reference counting); a proxy encodes the manager's address
+// and authkey, so send proxies only to processes you would give the key;
+// values cross as mp::Codec encodings, and descriptors (Connection, Lock...)
+// cannot be stored in a manager's containers (mp::PicklingError): store
+// proxies instead.
+
+#ifndef MP_MANAGERS_H_
+#define MP_MANAGERS_H_
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mp/connection.h"
+#include "mp/context.h"
+#include "mp/errors.h"
+#include "mp/internal/manager_core.h"
+#include "mp/internal/manager_objects.h"
+#include "mp/process.h"
+#include "mp/reduction.h"
+
+namespace mp {
+
+// Names a method a registered type exposes to proxies (Python: `exposed`).
+template <class F>
+constexpr internal::ExposedMethod<F> exposed(const char* name, F member_function) {
+  return {name, member_function};
+}
+
+namespace internal {
+// What an argument travels as: string literals as std::string.
+template <class A>
+using wire_t = std::conditional_t<std::is_convertible_v<const A&, std::string_view> &&
+                                      !std::is_same_v<std::decay_t<A>, std::string> &&
+                                      std::is_pointer_v<std::decay_t<A>>,
+                                  std::string, std::decay_t<A>>;
+}  // namespace internal
+
+// A reference to an object in a manager's server (Python: BaseProxy). Copies
+// refer to the same object; so does the copy a child receives.
+class BaseProxy {
+ public:
+  BaseProxy() = default;
+  BaseProxy(std::shared_ptr<const internal::ManagerLink> link, uint64_t id)
+      : link_(std::move(link)), id_(id) {}
+
+  // Calls the referent's exposed method `method` with `args`, expecting an R
+  // back. Python: _callmethod(method, args). The argument types must be the
+  // method's parameter types (after decay; string literals count as
+  // std::string), else mp::TypeError.
+  template <class R = void, class... A>
+  R call(std::string_view method, const A&... args) const {
+    Writer w;
+    internal::begin_request(w, internal::ManagerOp::kCall, id(), method,
+                            internal::call_signature<R, internal::wire_t<A>...>());
+    (mp::encode<internal::wire_t<A>>(w, internal::wire_t<A>(args)), ...);
+    std::string reply = internal::transact(*link_, w);
+    if constexpr (!std::is_void_v<R>) {
+      Reader r(std::string_view(reply).substr(1));
+      return mp::decode<R>(r);
+    }
+  }
+
+  // The referent's id in its server (Python: _id). An empty proxy -> mp::ValueError.
+  uint64_t id() const {
+    if (!link_) throw ValueError("an empty proxy refers to nothing");
+    return id_;
+  }
+  // Where its manager listens.
+  const Address& address() const {
+    if (!link_) throw ValueError("an empty proxy refers to nothing");
+    return link_->address;
+  }
+  const std::shared_ptr<const internal::ManagerLink>& link() const noexcept { return link_; }
+  // Python's proxy repr: "<BaseProxy object, typeid '?' at 0x2a>" (the id in hex).
+  std::string repr() const { return repr_as("BaseProxy", "?"); }
+
+  friend bool operator==(const BaseProxy& a, const BaseProxy& b) noexcept {
+    return a.link_ == b.link_ && a.id_ == b.id_;
+  }
+
+ protected:
+  std::string repr_as(std::string_view proxy, std::string_view type_id) const {
+    char hex[32];
+    std::snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(id_));
+    return "<" + std::string(proxy) + " object, typeid '" + std::string(type_id) + "' at " + hex + ">";
+  }
+
+ private:
+  std::shared_ptr<const internal::ManagerLink> link_;
+  uint64_t id_ = 0;
+};
+
+// Proxies travel as their manager's address, key and object id.
+template <class P>
+  requires std::derived_from<P, BaseProxy>
+struct Codec<P> {
+  static void encode(Writer& w, const P& proxy) {
+    mp::encode(w, proxy.address());
+    mp::encode(w, proxy.link()->authkey);
+    w.write_pod<uint64_t>(proxy.id());
+  }
+  static P decode(Reader& r) {
+    auto address = mp::decode<Address>(r);
+    auto authkey = mp::decode<std::string>(r);
+    auto id = r.read_pod<uint64_t>();
+    return P(internal::ManagerLink::get(address, authkey), id);
+  }
+};
+
+// dict<K, V> (Python: DictProxy). Keys are kept in key order (std::map).
+template <class K, class V>
+class DictProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  // d[key]; a missing key -> mp::KeyError.
+  V get(const K& key) const { return call<V>("get", key); }
+  // d.get(key, fallback).
+  V get(const K& key, const V& fallback) const { return call<V>("get_or", key, fallback); }
+  // d[key] = value.
+  void set(const K& key, const V& value) const { call("set", key, value); }
+  bool contains(const K& key) const { return call<bool>("contains", key); }
+  // del d[key]; a missing key -> mp::KeyError.
+  void erase(const K& key) const { call("erase", key); }
+  V pop(const K& key) const { return call<V>("pop", key); }
+  V pop(const K& key, const V& fallback) const { return call<V>("pop_or", key, fallback); }
+  // The last item by key order; empty -> mp::KeyError.
+  std::pair<K, V> popitem() const { return call<std::pair<K, V>>("popitem"); }
+  V setdefault(const K& key, const V& fallback) const { return call<V>("setdefault", key, fallback); }
+  size_t size() const { return call<uint64_t>("size"); }
+  std::vector<K> keys() const { return call<std::vector<K>>("keys"); }
+  std::vector<V> values() const { return call<std::vector<V>>("values"); }
+  std::vector<std::pair<K, V>> items() const { return call<std::vector<std::pair<K, V>>>("items"); }
+  void update(const std::map<K, V>& other) const { call("update", other); }
+  void clear() const { call("clear"); }
+  std::map<K, V> copy() const { return call<std::map<K, V>>("copy"); }
+};
+
+// list<T> (Python: ListProxy). Indexes follow Python: negative ones count
+// from the end; out of range -> mp::IndexError.
+template <class T>
+class ListProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  void append(const T& item) const { call("append", item); }
+  void extend(const std::vector<T>& items) const { call("extend", items); }
+  void extend(std::initializer_list<T> items) const { extend(std::vector<T>(items)); }
+  // l[index].
+  T at(int64_t index) const { return call<T>("at", index); }
+  // l[index] = item.
+  void set(int64_t index, const T& item) const { call("set", index, item); }
+  // del l[index].
+  void erase(int64_t index) const { call("erase", index); }
+  T pop(int64_t index = -1) const { return call<T>("pop", index); }
+  void insert(int64_t index, const T& item) const { call("insert", index, item); }
+  size_t size() const { return call<uint64_t>("size"); }
+  std::vector<T> copy() const { return call<std::vector<T>>("copy"); }
+  // l[begin:end], with Python's clamping.
+  std::vector<T> slice(int64_t begin, int64_t end) const { return call<std::vector<T>>("slice", begin, end); }
+  size_t count(const T& item) const { return call<uint64_t>("count", item); }
+  // The first position of item; absent -> mp::ValueError.
+  size_t index(const T& item) const { return call<uint64_t>("index", item); }
+  void remove(const T& item) const { call("remove", item); }
+  void reverse() const { call("reverse"); }
+  void sort() const { call("sort"); }
+  void clear() const { call("clear"); }
+  // l *= times (in place, as Python's).
+  void repeat(int64_t times) const { call("repeat", times); }
+};
+
+// Namespace: named attributes of any Transferable type. get<T> of a name set
+// as another type -> mp::TypeError; an unset name -> mp::AttributeError.
+class NamespaceProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  template <class T>
+  void set(const std::string& name, const T& value) const {
+    call("set", name, std::string(typeid(T).name()), std::string(mp::dumps(value).bytes()));
+  }
+  template <class T>
+  T get(const std::string& name) const {
+    auto [type, bytes] = call<std::pair<std::string, std::string>>("get", name);
+    if (type != typeid(T).name()) {
+      throw TypeError("attribute '" + name + "' is a " + internal::demangle(type.c_str()) + ", not a " +
+                      internal::demangle(typeid(T).name()));
+    }
+    Reader r(bytes);
+    return mp::decode<T>(r);
+  }
+  bool contains(const std::string& name) const { return call<bool>("contains", name); }
+  // delattr(ns, name).
+  void erase(const std::string& name) const { call("erase", name); }
+  std::vector<std::string> names() const { return call<std::vector<std::string>>("names"); }
+};
+
+// Value<T> (Python: ValueProxy): get(), set(), and value() as .value.
+template <class T>
+class ValueProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  T get() const { return call<T>("get"); }
+  T value() const { return get(); }
+  void set(const T& value) const { call("set", value); }
+};
+
+// Array<T> (Python: ArrayProxy).
+template <class T>
+class ArrayProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  T at(int64_t index) const { return call<T>("at", index); }
+  void set(int64_t index, const T& item) const { call("set", index, item); }
+  size_t size() const { return call<uint64_t>("size"); }
+  // list(a).
+  std::vector<T> copy() const { return call<std::vector<T>>("copy"); }
+};
+
+// acquire()'s overloads for the lock-like proxies, as the primitives have them.
+template <class Derived>
+class AcquirerProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  bool acquire(bool block = true) const { return call<bool>("acquire", block, internal::WireTimeout()); }
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) const {
+    return call<bool>("acquire", true, internal::to_wire(timeout));
+  }
+  template <class Rep, class Period>
+  bool acquire(bool block, std::chrono::duration<Rep, Period> timeout) const {
+    return call<bool>("acquire", block, internal::to_wire(timeout));
+  }
+  void release() const { call("release"); }
+  // std Lockable and TimedLockable.
+  void lock() const { acquire(); }
+  void unlock() const { release(); }
+  bool try_lock() const { return acquire(false); }
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) const {
+    return acquire(timeout);
+  }
+  template <class C, class D>
+  bool try_lock_until(std::chrono::time_point<C, D> t) const {
+    return acquire(t - C::now());
+  }
+  // A manager's lock cannot be taken over from a dead holder: it is held by
+  // the server on behalf of the holder, so this is always false.
+  bool acquired_from_dead_holder() const noexcept { return false; }
+};
+
+// threading.Lock in the server. Releasing an unheld one -> mp::RuntimeError.
+class LockProxy : public AcquirerProxy<LockProxy> {
+ public:
+  using AcquirerProxy::AcquirerProxy;
+  bool locked() const { return call<bool>("locked"); }
+};
+// threading.RLock in the server; its owner is the calling thread (through
+// its own connection). Releasing one the caller does not hold -> mp::RuntimeError.
+class RLockProxy : public AcquirerProxy<RLockProxy> {
+ public:
+  using AcquirerProxy::AcquirerProxy;
+  bool locked() const { return call<bool>("locked"); }
+};
+class SemaphoreProxy : public AcquirerProxy<SemaphoreProxy> {
+ public:
+  using AcquirerProxy::AcquirerProxy;
+  int get_value() const { return static_cast<int>(call<int64_t>("get_value")); }
+};
+// Over-release -> mp::ValueError.
+class BoundedSemaphoreProxy : public AcquirerProxy<BoundedSemaphoreProxy> {
+ public:
+  using AcquirerProxy::AcquirerProxy;
+  int get_value() const { return static_cast<int>(call<int64_t>("get_value")); }
+};
+
+// threading.Condition in the server. wait()/notify() without holding its
+// lock -> mp::RuntimeError. wait_for's predicate runs here, in the caller.
+class ConditionProxy : public AcquirerProxy<ConditionProxy> {
+ public:
+  using AcquirerProxy::AcquirerProxy;
+  bool wait() const { return call<bool>("wait", internal::WireTimeout()); }
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) const {
+    return call<bool>("wait", internal::to_wire(timeout));
+  }
+  template <class Predicate>
+  bool wait_for(Predicate predicate) const {
+    bool result = predicate();
+    while (!result) {
+      wait();
+      result = predicate();
+    }
+    return result;
+  }
+  template <class Predicate, class Rep, class Period>
+  bool wait_for(Predicate predicate, std::chrono::duration<Rep, Period> timeout) const {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool result = predicate();
+    while (!result) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= left.zero()) break;
+      wait(left);
+      result = predicate();
+    }
+    return result;
+  }
+  void notify(int n = 1) const { call("notify", int64_t{n}); }
+  void notify_all() const { call("notify_all"); }
+};
+
+class EventProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("EventProxy", "Event"); }
+  void set() const { call("set"); }
+  void clear() const { call("clear"); }
+  bool is_set() const { return call<bool>("is_set"); }
+  bool wait() const { return call<bool>("wait", internal::WireTimeout()); }
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) const {
+    return call<bool>("wait", internal::to_wire(timeout));
+  }
+};
+
+// threading.Barrier in the server (without an action). A broken one ->
+// mp::BrokenBarrierError.
+class BarrierProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  int wait() const { return static_cast<int>(call<int64_t>("wait", internal::WireTimeout())); }
+  template <class Rep, class Period>
+  int wait(std::chrono::duration<Rep, Period> timeout) const {
+    return static_cast<int>(call<int64_t>("wait", internal::to_wire(timeout)));
+  }
+  void reset() const { call("reset"); }
+  void abort() const { call("abort"); }
+  int parties() const { return static_cast<int>(call<int64_t>("parties")); }
+  int n_waiting() const { return static_cast<int>(call<int64_t>("n_waiting")); }
+  bool broken() const { return call<bool>("broken"); }
+};
+
+// queue.Queue in the server: put/get with Python's block and timeout rules
+// (mp::Full, mp::Empty).
+template <class T>
+class QueueProxy : public BaseProxy {
+ public:
+  using BaseProxy::BaseProxy;
+  void put(const T& item, bool block = true) const { call("put", item, block, internal::WireTimeout()); }
+  template <class Rep, class Period>
+  void put(const T& item, std::chrono::duration<Rep, Period> timeout) const {
+    call("put", item, true, internal::to_wire(timeout));
+  }
+  template <class Rep, class Period>
+  void put(const T& item, bool block, std::chrono::duration<Rep, Period> timeout) const {
+    call("put", item, block, internal::to_wire(timeout));
+  }
+  void put_nowait(const T& item) const { put(item, false); }
+  // put_nowait without the exception: false when full (an mp extension).
+  bool try_put(const T& item) const {
+    try {
+      put_nowait(item);
+      return true;
+    } catch (const Full&) {
+      return false;
+    }
+  }
+  T get(bool block = true) const { return call<T>("get", block, internal::WireTimeout()); }
+  template <class Rep, class Period>
+  T get(std::chrono::duration<Rep, Period> timeout) const {
+    return call<T>("get", true, internal::to_wire(timeout));
+  }
+  template <class Rep, class Period>
+  T get(bool block, std::chrono::duration<Rep, Period> timeout) const {
+    return call<T>("get", block, internal::to_wire(timeout));
+  }
+  T get_nowait() const { return get(false); }
+  // get_nowait without the exception: nullopt when empty (an mp extension).
+  std::optional<T> try_get() const {
+    try {
+      return get_nowait();
+    } catch (const Empty&) {
+      return std::nullopt;
+    }
+  }
+  size_t qsize() const { return call<uint64_t>("qsize"); }
+  bool empty() const { return call<bool>("empty"); }
+  bool full() const { return call<bool>("full"); }
+};
+
+// JoinableQueue: task_done() (too many -> mp::ValueError) and join().
+template <class T>
+class JoinableQueueProxy : public QueueProxy<T> {
+ public:
+  using QueueProxy<T>::QueueProxy;
+  void task_done() const { this->call("task_done"); }
+  void join() const { this->call("join"); }
+};
+
+struct ManagerOptions {
+  // Where the server listens: by default a fresh AF_UNIX (abstract) address.
+  std::optional<Address> address;
+  // The key clients must prove; by default this process's authkey.
+  std::optional<std::string> authkey;
+  // How long shutdown() waits for the server before terminating it.
+  std::chrono::milliseconds shutdown_timeout{1000};
+};
+
+// A server run in this process (Python: BaseManager.get_server()).
+class Server {
+ public:
+  explicit Server(std::unique_ptr<internal::ManagerServer> server) : server_(std::move(server)) {}
+  Address address() const { return server_->address(); }
+  // Serves until a client asks for shutdown, then ends this process with status 0.
+  [[noreturn]] void serve_forever() { server_->serve_forever(); }
+
+ private:
+  std::unique_ptr<internal::ManagerServer> server_;
+};
+
+// Python: multiprocessing.managers.BaseManager. Not started on construction.
+class BaseManager {
+ public:
+  BaseManager() : BaseManager(ManagerOptions{}) {}
+  explicit BaseManager(const ManagerOptions& options);
+  explicit BaseManager(Context& ctx, const ManagerOptions& options = {});
+  BaseManager(BaseManager&&) noexcept;
+  BaseManager& operator=(BaseManager&&) noexcept;
+  // Shuts the server down if this object started it (Python's `with manager:`).
+  virtual ~BaseManager();
+
+  // Python: BaseManager.register(typeid, callable). Servers started after
+  // this, and servers run in this process, can create a T (constructed from
+  // arguments of types A...) under `type_name`. T lists its methods in
+  // `static constexpr auto exposed()` (a tuple of mp::exposed(...)); calls to
+  // one T are serialized unless T defines `static constexpr bool kConcurrent
+  // = true`.
+  template <class T, class... A>
+  static void register_type(const std::string& type_name) {
+    internal::register_servant(type_name, &internal::make_servant<T, A...>);
+  }
+
+  // Starts the server process (daemonic: it dies with this process). Twice, or
+  // after shutdown() -> mp::ProcessError.
+  void start();
+  // The same, running initializer(args...) in the server process first.
+  template <class F, class... A>
+  void start(F initializer, A... args) {
+    static_assert(internal::FunctionPointerLike<F>, "the initializer must be a function");
+    auto fn = +initializer;
+    using Fn = decltype(fn);
+    start_with([&](Context& ctx, const ProcessOptions& options, Connection ready,
+                   internal::ServerConfig config) {
+      return Process(ctx, options, &internal::manager_server_main_with<Fn, std::decay_t<A>...>,
+                     std::move(ready), std::move(config),
+                     internal::locate_code(reinterpret_cast<const void*>(fn)), args...);
+    });
+  }
+  // Uses a server that is already running at options.address (Python:
+  // connect()). Nobody there -> std::system_error; a wrong key ->
+  // mp::AuthenticationError.
+  void connect();
+  // Asks the server to stop and, if this object started it, waits
+  // shutdown_timeout for it, then terminates it. Afterwards proxies' calls fail
+  // (std::system_error or mp::EOFError). A second call does nothing.
+  void shutdown();
+  // A server bound at options.address in this process, to serve_forever().
+  Server get_server() const;
+
+  // Where the server listens. Before start()/connect() -> mp::ValueError.
+  Address address() const;
+  // The server process (started here). Otherwise -> mp::ValueError.
+  Process process() const;
+
+  // A P proxy for the existing object `id` of this manager (Python: a
+  // registered callable that returns a shared object). A wrong id fails on
+  // the first call with mp::KeyError; a wrong P with mp::TypeError.
+  template <class P = BaseProxy>
+  P proxy(uint64_t id) const {
+    return P(link(), id);
+  }
+
+  // Creates a `type_name` object in the server from `args` and returns a P
+  // proxy for it. Python: the method register() adds to the manager class.
+  template <class P = BaseProxy, class... A>
+  P create(const std::string& type_name, const A&... args) {
+    return P(link(), create_id(type_name, internal::call_signature<void, internal::wire_t<A>...>(),
+                               [&](Writer& w) { (mp::encode(w, internal::wire_t<A>(args)), ...); }));
+  }
+
+ protected:
+  // Creates a built-in object (registered by AutoRegistered in every process).
+  template <class P, class Object, class... A>
+  P create_builtin(const A&... args) {
+    (void)internal::AutoRegistered<Object, A...>::registered;
+    return P(link(), create_id(Object::type_name(), internal::call_signature<void, A...>(),
+                               [&](Writer& w) { (mp::encode(w, args), ...); }));
+  }
+
+ private:
+  using Launcher = std::function<Process(Context&, const ProcessOptions&, Connection, internal::ServerConfig)>;
+  void start_with(const Launcher& launch);
+  const std::shared_ptr<const internal::ManagerLink>& link() const;
+  uint64_t create_id(const std::string& type_name, const std::string& signature,
+                     const std::function<void(Writer&)>& encode_args);
+
+  enum class State { kInitial, kStarted, kConnected, kShutdown };
+  Context* ctx_;
+  ManagerOptions options_;
+  State state_ = State::kInitial;
+  std::shared_ptr<const internal::ManagerLink> link_;
+  std::optional<Process> process_;
+};
+
+// Python: SyncManager. The built-in types; not started on construction.
+class SyncManager : public BaseManager {
+ public:
+  using BaseManager::BaseManager;
+
+  template <class K, class V>
+  DictProxy<K, V> dict(const std::map<K, V>& init = {}) {
+    return create_builtin<DictProxy<K, V>, internal::DictObject<K, V>>(init);
+  }
+  template <class T>
+  ListProxy<T> list(const std::vector<T>& init = {}) {
+    return create_builtin<ListProxy<T>, internal::ListObject<T>>(init);
+  }
+  NamespaceProxy Namespace() { return create_builtin<NamespaceProxy, internal::NamespaceObject>(); }
+  template <class T>
+  ValueProxy<T> Value(const T& value = T{}) {
+    return create_builtin<ValueProxy<T>, internal::ValueObject<T>>(value);
+  }
+  // A zero-filled array of `size` elements, or a copy of `items`.
+  template <class T>
+  ArrayProxy<T> Array(size_t size) {
+    return Array<T>(std::vector<T>(size));
+  }
+  template <class T>
+  ArrayProxy<T> Array(const std::vector<T>& items) {
+    return create_builtin<ArrayProxy<T>, internal::ArrayObject<T>>(items);
+  }
+  template <class T>
+  QueueProxy<T> Queue(int maxsize = 0) {
+    return create_builtin<QueueProxy<T>, internal::QueueObject<T>>(int64_t{maxsize});
+  }
+  template <class T>
+  JoinableQueueProxy<T> JoinableQueue(int maxsize = 0) {
+    return create_builtin<JoinableQueueProxy<T>, internal::QueueObject<T>>(int64_t{maxsize});
+  }
+  LockProxy Lock() { return create_builtin<LockProxy, internal::LockObject>(); }
+  RLockProxy RLock() { return create_builtin<RLockProxy, internal::RLockObject>(); }
+  // A negative value -> mp::ValueError.
+  SemaphoreProxy Semaphore(int value = 1) {
+    return create_builtin<SemaphoreProxy, internal::SemaphoreObject<false>>(int64_t{value});
+  }
+  BoundedSemaphoreProxy BoundedSemaphore(int value = 1) {
+    return create_builtin<BoundedSemaphoreProxy, internal::SemaphoreObject<true>>(int64_t{value});
+  }
+  // Over a new RLock, or over a Lock or RLock of this manager.
+  ConditionProxy Condition() {
+    return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>());
+  }
+  ConditionProxy Condition(const LockProxy& lock) {
+    return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>(lock.id()));
+  }
+  ConditionProxy Condition(const RLockProxy& lock) {
+    return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>(lock.id()));
+  }
+  EventProxy Event() { return create_builtin<EventProxy, internal::EventObject>(); }
+  // parties < 1 -> mp::ValueError.
+  BarrierProxy Barrier(int parties) {
+    return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties}, internal::WireTimeout());
+  }
+  template <class Rep, class Period>
+  BarrierProxy Barrier(int parties, std::chrono::duration<Rep, Period> timeout) {
+    return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties}, internal::to_wire(timeout));
+  }
+};
+
+// Python: multiprocessing.Manager(): a SyncManager, started.
+class Manager : public SyncManager {
+ public:
+  Manager() : Manager(ManagerOptions{}) {}
+  explicit Manager(const ManagerOptions& options) : SyncManager(options) { start(); }
+  explicit Manager(Context& ctx, const ManagerOptions& options = {}) : SyncManager(ctx, options) { start(); }
+};
+
+}  // namespace mp
+
+#endif  // MP_MANAGERS_H_
