@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -186,6 +187,18 @@ inline void array_child(mp::ArrayProxy<int> a, mp::Connection out) {
   MP_CHILD_CHECK(a.at(1) == 1);
   MP_CHILD_CHECK(a.size() == 2);
   MP_CHILD_CHECK((a.copy() == std::vector<int>{0, 1}));
+  out.send(std::string());
+}
+
+template <class M>
+concept SetFromInt = requires(M& m) { m.template set<int>(1234); };
+
+inline void set_child(mp::SetProxy<int> s, mp::Connection out) {
+  MP_CHILD_CHECK((s.copy() == std::set<int>{1, 2, 3}));
+  s.add(4);
+  s |= {5};
+  s -= {1};
+  MP_CHILD_CHECK(s.contains(5) && !s.contains(1));
   out.send(std::string());
 }
 
@@ -731,6 +744,54 @@ TYPED_TEST_P(ManagerSuite, NamespaceInAChild) {
   EXPECT_EQ(ns.names(), (std::vector<std::string>{"x", "y"}));
 }
 
+TYPED_TEST_P(ManagerSuite, SetOperations) {
+  cpython_id("sync_manager.set_ops,sync_manager.set_methods_exposed");
+  using Set = std::set<int>;
+  auto s = TypeParam::manager().template set<int>(Set{1, 2, 3});
+  expect_child_passes<TypeParam>(&mc::set_child, s);
+  EXPECT_EQ(s.copy(), (Set{2, 3, 4, 5})) << "the child's changes are the server's";
+  EXPECT_EQ((s | Set{9}), (Set{2, 3, 4, 5, 9}));
+  EXPECT_EQ((Set{9} | s), (Set{2, 3, 4, 5, 9}));
+  EXPECT_EQ((s & Set{3, 9}), (Set{3}));
+  EXPECT_EQ((Set{3, 9} & s), (Set{3}));
+  EXPECT_EQ((s - Set{2, 3}), (Set{4, 5}));
+  EXPECT_EQ((Set{1, 2} - s), (Set{1}));
+  EXPECT_EQ((s ^ Set{5, 6}), (Set{2, 3, 4, 6}));
+  EXPECT_EQ((Set{5, 6} ^ s), (Set{2, 3, 4, 6}));
+  EXPECT_EQ(s.size(), 4u) << "the plain operators leave the referent alone";
+  s |= Set{6};
+  s &= Set{2, 3, 4, 6};
+  s -= Set{2};
+  s ^= Set{3, 7};
+  EXPECT_EQ(s.copy(), (Set{4, 6, 7})) << "the compound ones change it in place";
+  EXPECT_TRUE(s.issubset(Set{4, 6, 7, 8}));
+  EXPECT_TRUE(s.issuperset(Set{4}));
+  EXPECT_TRUE(s.isdisjoint(Set{1}));
+  EXPECT_THROW(s.remove(99), mp::KeyError);
+  s.discard(99);
+  s.clear();
+  EXPECT_THROW(s.pop(), mp::KeyError);
+  // The proxy offers set's public methods.
+  static_assert(requires(mp::SetProxy<int> p, Set o, int i) {
+    p.add(i), p.remove(i), p.discard(i), p.pop(), p.contains(i), p.size(), p.copy(), p.clear();
+    p.update(o), p.intersection_update(o), p.difference_update(o), p.symmetric_difference_update(o);
+    p.set_union(o), p.intersection(o), p.difference(o), p.symmetric_difference(o);
+    p.isdisjoint(o), p.issubset(o), p.issuperset(o);
+  });
+}
+
+TYPED_TEST_P(ManagerSuite, SetFromAnyCollection) {
+  cpython_id("sync_manager.set_init");
+  auto& m = TypeParam::manager();
+  EXPECT_EQ((m.template set<int>(std::set<int>{1, 2}).copy()), (std::set<int>{1, 2}));
+  EXPECT_EQ(m.template set<int>(std::vector<int>{2, 1, 2}).copy(), (std::set<int>{1, 2})) << "from a list";
+  auto d = m.template dict<int, int>({{3, 0}, {4, 0}});
+  EXPECT_EQ(m.template set<int>(d.keys()).copy(), (std::set<int>{3, 4})) << "from a dict's keys";
+  // manager.set(1234) raises in Python; here an int is no collection and does
+  // not compile.
+  static_assert(!mc::SetFromInt<mp::SyncManager>);
+}
+
 TYPED_TEST_P(ManagerSuite, PoolProxy) {
   cpython_id("sync_manager.pool");
   GTEST_SKIP() << "mp's managers have no Pool proxy: a pool's tasks are functions, which the "
@@ -746,7 +807,8 @@ REGISTER_TYPED_TEST_SUITE_P(ManagerSuite, ListProxyOperations, NestedListProxies
                             MalformedRequestsHurtNobodyElse, ManyClientsAtOnce, EventInAChild,
                             LockHeldByTheServer, RLockInAChild, SemaphoresReleasedByAnotherProcess,
                             ConditionInAChild, BarrierInAChild, QueuesInAChild, ListInAChild,
-                            DictInAChild, ValueAndArrayInAChild, NamespaceInAChild, PoolProxy);
+                            DictInAChild, ValueAndArrayInAChild, NamespaceInAChild, SetOperations,
+                            SetFromAnyCollection, PoolProxy);
 
 #undef MP_CHILD_CHECK
 

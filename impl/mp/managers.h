@@ -42,15 +42,18 @@
 #ifndef MP_MANAGERS_H_
 #define MP_MANAGERS_H_
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -212,6 +215,68 @@ class ListProxy : public BaseProxy {
   void clear() const { call("clear"); }
   // l *= times (in place, as Python's).
   void repeat(int64_t times) const { call("repeat", times); }
+};
+
+// set<T> (Python 3.14's SetProxy). The operators with a std::set give a
+// std::set (Python's `proxy | set` is a plain set); the compound ones change
+// the referent in place.
+template <class T>
+class SetProxy : public BaseProxy {
+ public:
+  using Set = std::set<T>;
+  using BaseProxy::BaseProxy;
+  void add(const T& item) const { call("add", item); }
+  // Absent -> mp::KeyError.
+  void remove(const T& item) const { call("remove", item); }
+  void discard(const T& item) const { call("discard", item); }
+  // Some item (the smallest); empty -> mp::KeyError.
+  T pop() const { return call<T>("pop"); }
+  bool contains(const T& item) const { return call<bool>("contains", item); }
+  size_t size() const { return call<uint64_t>("size"); }
+  Set copy() const { return call<Set>("copy"); }
+  void clear() const { call("clear"); }
+  void update(const Set& other) const { call("update", other); }
+  void intersection_update(const Set& other) const { call("intersection_update", other); }
+  void difference_update(const Set& other) const { call("difference_update", other); }
+  void symmetric_difference_update(const Set& other) const { call("symmetric_difference_update", other); }
+  // Python: union (a C++ keyword).
+  Set set_union(const Set& other) const { return call<Set>("union", other); }
+  Set intersection(const Set& other) const { return call<Set>("intersection", other); }
+  Set difference(const Set& other) const { return call<Set>("difference", other); }
+  Set symmetric_difference(const Set& other) const { return call<Set>("symmetric_difference", other); }
+  bool isdisjoint(const Set& other) const { return call<bool>("isdisjoint", other); }
+  bool issubset(const Set& other) const { return call<bool>("issubset", other); }
+  bool issuperset(const Set& other) const { return call<bool>("issuperset", other); }
+
+  friend Set operator|(const SetProxy& a, const Set& b) { return a.set_union(b); }
+  friend Set operator|(const Set& a, const SetProxy& b) { return b.set_union(a); }
+  friend Set operator&(const SetProxy& a, const Set& b) { return a.intersection(b); }
+  friend Set operator&(const Set& a, const SetProxy& b) { return b.intersection(a); }
+  friend Set operator^(const SetProxy& a, const Set& b) { return a.symmetric_difference(b); }
+  friend Set operator^(const Set& a, const SetProxy& b) { return b.symmetric_difference(a); }
+  friend Set operator-(const SetProxy& a, const Set& b) { return a.difference(b); }
+  friend Set operator-(const Set& a, const SetProxy& b) {
+    Set out;
+    Set theirs = b.copy();
+    std::set_difference(a.begin(), a.end(), theirs.begin(), theirs.end(), std::inserter(out, out.end()));
+    return out;
+  }
+  const SetProxy& operator|=(const Set& other) const {
+    update(other);
+    return *this;
+  }
+  const SetProxy& operator&=(const Set& other) const {
+    intersection_update(other);
+    return *this;
+  }
+  const SetProxy& operator^=(const Set& other) const {
+    symmetric_difference_update(other);
+    return *this;
+  }
+  const SetProxy& operator-=(const Set& other) const {
+    difference_update(other);
+    return *this;
+  }
 };
 
 // Namespace: named attributes of any Transferable type. get<T> of a name set
@@ -568,6 +633,15 @@ class SyncManager : public BaseManager {
   template <class T>
   ListProxy<T> list(const std::vector<T>& init = {}) {
     return create_builtin<ListProxy<T>, internal::ListObject<T>>(init);
+  }
+  // A set of the items of any range (a std::set, a vector, a map's keys()).
+  template <class T>
+  SetProxy<T> set(const std::set<T>& init = {}) {
+    return create_builtin<SetProxy<T>, internal::SetObject<T>>(init);
+  }
+  template <class T>
+  SetProxy<T> set(const std::vector<T>& items) {
+    return set<T>(std::set<T>(items.begin(), items.end()));
   }
   NamespaceProxy Namespace() { return create_builtin<NamespaceProxy, internal::NamespaceObject>(); }
   template <class T>

@@ -13,9 +13,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <typeinfo>
@@ -206,6 +208,85 @@ class ListObject {
 
  private:
   std::vector<T> items_;
+};
+
+template <class T>
+class SetObject {
+ public:
+  using Set = std::set<T>;
+  static std::string type_name() { return "set<" + mangled_name<T>() + ">"; }
+  explicit SetObject(Set init) : items_(std::move(init)) {}
+
+  void add(const T& item) { items_.insert(item); }
+  void remove(const T& item) {
+    if (items_.erase(item) == 0) throw KeyError("item not in set");
+  }
+  void discard(const T& item) { items_.erase(item); }
+  T pop() {
+    if (items_.empty()) throw KeyError("pop from an empty set");
+    T item = *items_.begin();
+    items_.erase(items_.begin());
+    return item;
+  }
+  bool contains(const T& item) const { return items_.count(item) != 0; }
+  uint64_t size() const { return items_.size(); }
+  Set copy() const { return items_; }
+  void clear() { items_.clear(); }
+  void update(const Set& other) { items_.insert(other.begin(), other.end()); }
+  void intersection_update(const Set& other) { items_ = intersection(other); }
+  void difference_update(const Set& other) { items_ = difference(other); }
+  void symmetric_difference_update(const Set& other) { items_ = symmetric_difference(other); }
+  Set union_with(const Set& other) const {
+    Set out = items_;
+    out.insert(other.begin(), other.end());
+    return out;
+  }
+  Set intersection(const Set& other) const {
+    Set out;
+    std::set_intersection(items_.begin(), items_.end(), other.begin(), other.end(),
+                          std::inserter(out, out.end()));
+    return out;
+  }
+  Set difference(const Set& other) const {
+    Set out;
+    std::set_difference(items_.begin(), items_.end(), other.begin(), other.end(),
+                        std::inserter(out, out.end()));
+    return out;
+  }
+  Set symmetric_difference(const Set& other) const {
+    Set out;
+    std::set_symmetric_difference(items_.begin(), items_.end(), other.begin(), other.end(),
+                                  std::inserter(out, out.end()));
+    return out;
+  }
+  bool isdisjoint(const Set& other) const { return intersection(other).empty(); }
+  bool issubset(const Set& other) const {
+    return std::includes(other.begin(), other.end(), items_.begin(), items_.end());
+  }
+  bool issuperset(const Set& other) const {
+    return std::includes(items_.begin(), items_.end(), other.begin(), other.end());
+  }
+
+  static constexpr auto exposed() {
+    return std::make_tuple(
+        ExposedMethod{"add", &SetObject::add}, ExposedMethod{"remove", &SetObject::remove},
+        ExposedMethod{"discard", &SetObject::discard}, ExposedMethod{"pop", &SetObject::pop},
+        ExposedMethod{"contains", &SetObject::contains}, ExposedMethod{"size", &SetObject::size},
+        ExposedMethod{"copy", &SetObject::copy}, ExposedMethod{"clear", &SetObject::clear},
+        ExposedMethod{"update", &SetObject::update},
+        ExposedMethod{"intersection_update", &SetObject::intersection_update},
+        ExposedMethod{"difference_update", &SetObject::difference_update},
+        ExposedMethod{"symmetric_difference_update", &SetObject::symmetric_difference_update},
+        ExposedMethod{"union", &SetObject::union_with},
+        ExposedMethod{"intersection", &SetObject::intersection},
+        ExposedMethod{"difference", &SetObject::difference},
+        ExposedMethod{"symmetric_difference", &SetObject::symmetric_difference},
+        ExposedMethod{"isdisjoint", &SetObject::isdisjoint}, ExposedMethod{"issubset", &SetObject::issubset},
+        ExposedMethod{"issuperset", &SetObject::issuperset});
+  }
+
+ private:
+  Set items_;
 };
 
 // Attributes of any type: each value is kept encoded with its type's name,
