@@ -358,30 +358,28 @@ class AcquirerProxy : public BaseProxy {
   bool acquired_from_dead_holder() const noexcept { return false; }
 };
 
-// threading.Lock in the server. Releasing an unheld one -> mp::RuntimeError.
-class LockProxy : public AcquirerProxy<LockProxy> {
+// threading.Lock (kReentrant false) or RLock in the server. Releasing a Lock
+// nobody holds, or an RLock the caller does not hold -> mp::RuntimeError. An
+// RLock's owner is the calling thread (it has its own connection).
+template <bool kReentrant>
+class LockProxyOf : public AcquirerProxy<LockProxyOf<kReentrant>> {
  public:
-  using AcquirerProxy::AcquirerProxy;
-  bool locked() const { return call<bool>("locked"); }
+  using AcquirerProxy<LockProxyOf>::AcquirerProxy;
+  bool locked() const { return this->template call<bool>("locked"); }
 };
-// threading.RLock in the server; its owner is the calling thread (through
-// its own connection). Releasing one the caller does not hold -> mp::RuntimeError.
-class RLockProxy : public AcquirerProxy<RLockProxy> {
+using LockProxy = LockProxyOf<false>;
+using RLockProxy = LockProxyOf<true>;
+
+// threading.Semaphore (kBounded false) or BoundedSemaphore in the server. A
+// BoundedSemaphore released past its initial value -> mp::ValueError.
+template <bool kBounded>
+class SemaphoreProxyOf : public AcquirerProxy<SemaphoreProxyOf<kBounded>> {
  public:
-  using AcquirerProxy::AcquirerProxy;
-  bool locked() const { return call<bool>("locked"); }
+  using AcquirerProxy<SemaphoreProxyOf>::AcquirerProxy;
+  int get_value() const { return static_cast<int>(this->template call<int64_t>("get_value")); }
 };
-class SemaphoreProxy : public AcquirerProxy<SemaphoreProxy> {
- public:
-  using AcquirerProxy::AcquirerProxy;
-  int get_value() const { return static_cast<int>(call<int64_t>("get_value")); }
-};
-// Over-release -> mp::ValueError.
-class BoundedSemaphoreProxy : public AcquirerProxy<BoundedSemaphoreProxy> {
- public:
-  using AcquirerProxy::AcquirerProxy;
-  int get_value() const { return static_cast<int>(call<int64_t>("get_value")); }
-};
+using SemaphoreProxy = SemaphoreProxyOf<false>;
+using BoundedSemaphoreProxy = SemaphoreProxyOf<true>;
 
 // threading.Condition in the server. wait()/notify() without holding its
 // lock -> mp::RuntimeError. wait_for's predicate runs here, in the caller.

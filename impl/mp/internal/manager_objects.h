@@ -442,37 +442,26 @@ bool acquire_on_wire(L& lock, bool block, WireTimeout timeout) {
   return lock.acquire(true, std::chrono::nanoseconds(*timeout));
 }
 
-class LockObject {
+// threading.Lock (kReentrant false) or RLock.
+template <bool kReentrant>
+class LockObjectOf {
  public:
+  using L = std::conditional_t<kReentrant, mp::dummy::RLock, mp::dummy::Lock>;
   static constexpr bool kConcurrent = true;
-  static std::string type_name() { return "Lock"; }
-  LockObject() = default;
+  static std::string type_name() { return kReentrant ? "RLock" : "Lock"; }
+  LockObjectOf() = default;
   bool acquire(bool block, WireTimeout timeout) { return acquire_on_wire(lock_, block, timeout); }
   void release() { lock_.release(); }
   bool locked() const { return lock_.locked(); }
   static constexpr auto exposed() {
-    return std::make_tuple(ExposedMethod{"acquire", &LockObject::acquire},
-                           ExposedMethod{"release", &LockObject::release},
-                           ExposedMethod{"locked", &LockObject::locked});
+    return std::make_tuple(ExposedMethod{"acquire", &LockObjectOf::acquire},
+                           ExposedMethod{"release", &LockObjectOf::release},
+                           ExposedMethod{"locked", &LockObjectOf::locked});
   }
-  mp::dummy::Lock lock_;
+  L lock_;
 };
-
-class RLockObject {
- public:
-  static constexpr bool kConcurrent = true;
-  static std::string type_name() { return "RLock"; }
-  RLockObject() = default;
-  bool acquire(bool block, WireTimeout timeout) { return acquire_on_wire(lock_, block, timeout); }
-  void release() { lock_.release(); }
-  bool locked() const { return lock_.locked(); }
-  static constexpr auto exposed() {
-    return std::make_tuple(ExposedMethod{"acquire", &RLockObject::acquire},
-                           ExposedMethod{"release", &RLockObject::release},
-                           ExposedMethod{"locked", &RLockObject::locked});
-  }
-  mp::dummy::RLock lock_;
-};
+using LockObject = LockObjectOf<false>;
+using RLockObject = LockObjectOf<true>;
 
 template <bool kBounded>
 class SemaphoreObject {
