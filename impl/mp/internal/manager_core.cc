@@ -41,12 +41,6 @@ std::string address_key(const Address& address) {
   return "tcp:" + tcp.host + ":" + std::to_string(tcp.port);
 }
 
-std::atomic<uint64_t>& epoch_of(size_t slot) {
-  auto& table = link_table();
-  std::lock_guard lock(table.mutex);
-  return table.epochs[slot];
-}
-
 // A fork child must not talk on its parent's connections: they are the
 // parent's conversations with the server.
 std::atomic<uint64_t> fork_generation{0};
@@ -67,7 +61,7 @@ Connection& connection_for(const ManagerLink& link) {
   if (connection_cache.size() <= link.slot) connection_cache.resize(link.slot + 1);
   CachedConnection& entry = connection_cache[link.slot];
   const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
-  const uint64_t epoch = epoch_of(link.slot).load(std::memory_order_acquire);
+  const uint64_t epoch = link.epoch->load(std::memory_order_acquire);
   if (entry.connection && (entry.generation != generation || entry.epoch != epoch)) {
     entry.connection.reset();
   }
@@ -128,6 +122,7 @@ std::shared_ptr<const ManagerLink> ManagerLink::get(const Address& address, cons
   link->address = address;
   link->authkey = authkey;
   link->slot = slot->second;
+  link->epoch = &table.epochs[slot->second];
   table.links[key] = link;
   return link;
 }
@@ -169,7 +164,7 @@ std::string transact(const ManagerLink& link, const Writer& request) {
 
 void forget_connections(const ManagerLink& link) {
   drop_connection(link);
-  epoch_of(link.slot).fetch_add(1, std::memory_order_release);
+  link.epoch->fetch_add(1, std::memory_order_release);
 }
 
 // Registry -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #ifndef MP_INTERNAL_MANAGER_CORE_H_
 #define MP_INTERNAL_MANAGER_CORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,6 +64,7 @@ struct ManagerLink {
   Address address;
   std::string authkey;
   size_t slot = 0;
+  std::atomic<uint64_t>* epoch = nullptr;  // advanced by forget_connections(); lives forever
 
   static std::shared_ptr<const ManagerLink> get(const Address& address, const std::string& authkey);
 };
