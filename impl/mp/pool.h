@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -110,6 +111,14 @@ using fn_ptr_t = decltype(+std::declval<std::decay_t<F>>());
 template <class F>
 using pool_result_t = typename pool_fn<fn_ptr_t<F>>::result;
 
+// After the first of `count` items was encoded from `before` on: makes room
+// for the rest at that size at once, instead of regrowing (and copying) the
+// buffer again and again.
+inline void reserve_like_first(Writer& w, size_t before, size_t count) {
+  std::string& bytes = w.bytes();
+  bytes.reserve(bytes.size() + (bytes.size() - before) * (count - 1) + 64);
+}
+
 // Runs one chunk in a worker: `count` arguments in, `count` results out.
 template <class Fn, class Arg, bool kStar>
 void run_chunk(const void* target, Reader& in, Writer& out) {
@@ -117,12 +126,31 @@ void run_chunk(const void* target, Reader& in, Writer& out) {
   using R = typename pool_fn<Fn>::result;
   const auto n = in.read_pod<uint32_t>();
   out.write_pod(n);
+  if constexpr (!kStar && kEncodedAsBytes<Arg> && kEncodedAsBytes<R> &&
+                std::is_default_constructible_v<Arg>) {
+    // Plain data both ways: read the arguments in place and write the
+    // results into space made once, not item by item.
+    const char* src = in.read_view(size_t{n} * sizeof(Arg)).data();
+    std::string& bytes = out.bytes();
+    const size_t at = bytes.size();
+    bytes.resize(at + size_t{n} * sizeof(R));
+    char* dst = bytes.data() + at;
+    for (uint32_t i = 0; i < n; ++i) {
+      Arg arg;
+      std::memcpy(&arg, src + size_t{i} * sizeof(Arg), sizeof(Arg));
+      R result = fn(arg);
+      std::memcpy(dst + size_t{i} * sizeof(R), &result, sizeof(R));
+    }
+    return;
+  }
   for (uint32_t i = 0; i < n; ++i) {
+    const size_t before = out.bytes().size();
     if constexpr (kStar) {
       Codec<R>::encode(out, std::apply(fn, Codec<Arg>::decode(in)));
     } else {
       Codec<R>::encode(out, fn(Codec<Arg>::decode(in)));
     }
+    if (i == 0) reserve_like_first(out, before, n);
   }
 }
 
@@ -197,7 +225,11 @@ class MapJob final : public PoolJob {
     const auto k = r.read_pod<uint32_t>();
     const size_t base = size_t{chunk} * chunksize_;
     if (base + k > values_.size()) throw PicklingError("a result chunk does not fit its job");
-    for (uint32_t i = 0; i < k; ++i) values_[base + i] = Codec<R>::decode(r);
+    if constexpr (kEncodedAsBytes<R>) {
+      if (k > 0) std::memcpy(&values_[base], r.read_view(size_t{k} * sizeof(R)).data(), size_t{k} * sizeof(R));
+    } else {
+      for (uint32_t i = 0; i < k; ++i) values_[base + i] = Codec<R>::decode(r);
+    }
     if (--remaining_ > 0) return false;
     done_ = true;
     lock.unlock();
@@ -647,7 +679,21 @@ class BasicPool {
           const size_t k = std::min(chunksize, n - start);
           core_->submit(id, static_cast<uint32_t>(chunk), prefix, [&](Writer& w) {
             w.write_pod(static_cast<uint32_t>(k));
-            for (size_t i = 0; i < k; ++i, ++it) encode_arg<Arg>(w, *it);
+            if constexpr (kEncodedAsBytes<Arg> && !kStar) {
+              std::string& bytes = w.bytes();
+              const size_t at = bytes.size();
+              bytes.resize(at + k * sizeof(Arg));
+              for (size_t i = 0; i < k; ++i, ++it) {
+                const Arg arg(*it);
+                std::memcpy(bytes.data() + at + i * sizeof(Arg), &arg, sizeof(Arg));
+              }
+            } else {
+              for (size_t i = 0; i < k; ++i, ++it) {
+                const size_t before = w.bytes().size();
+                encode_arg<Arg>(w, *it);
+                if (i == 0) reserve_like_first(w, before, k);
+              }
+            }
           });
         }
       } catch (...) {
