@@ -237,11 +237,24 @@ inline void tally_hammer(mp::BaseProxy tally, mp::DictProxy<int64_t, int64_t> se
   out.send(std::string());
 }
 
-// Starts a manager, reports its server's pid, then waits to be killed.
-inline void manager_owner(mp::Connection out, mp::Connection gate) {
-  mp::Manager m;
-  out.send(static_cast<int>(*m.process().pid()));
+// Starts a manager, reports its server's pid, then waits to be killed, or
+// (`exit_at_once`) leaves by std::exit without shutting the manager down.
+inline void manager_owner(mp::Connection out, mp::Connection gate, bool exit_at_once) {
+  static std::optional<mp::Manager> m;  // std::exit runs no destructor of it
+  m.emplace();
+  out.send(static_cast<int>(*m->process().pid()));
+  if (exit_at_once) std::exit(0);
   Gate::wait(std::move(gate));
+}
+
+// Whether process `pid` has gone within ~10 s (polling another process's
+// existence: there is nothing to synchronize with).
+inline bool process_goes_away(int pid) {
+  for (int i = 0; i < 1000; ++i) {
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
 }
 
 inline void set_pid(mp::Value<int> where) { where.set_value(static_cast<int>(::getpid())); }
@@ -568,23 +581,21 @@ TYPED_TEST_P(ManagerSuite, ShutdownMakesProxiesFail) {
   EXPECT_NO_THROW(m.shutdown()) << "twice is fine";
 }
 
-TYPED_TEST_P(ManagerSuite, NoServerOutlivesAKilledOwner) {
+TYPED_TEST_P(ManagerSuite, NoServerOutlivesItsOwner) {
   mp_id("mp.manager.killed_owner");
-  auto [reader, writer] = mp::Pipe(false);
-  Gate gate;
-  auto owner = TypeParam::Process(&mc::manager_owner, writer, gate.child_end);
-  owner.start();
-  writer.close();
-  const int server_pid = reader.template recv<int>();
-  owner.kill();
-  owner.join();
-  // The server notices its owner's death and exits.
-  bool gone = false;
-  for (int i = 0; i < 1000 && !gone; ++i) {
-    gone = ::kill(server_pid, 0) != 0 && errno == ESRCH;
-    if (!gone) std::this_thread::sleep_for(10ms);  // polling an external process, not synchronizing
+  for (bool exit_at_once : {false, true}) {
+    auto [reader, writer] = mp::Pipe(false);
+    Gate gate;
+    auto owner = TypeParam::Process(&mc::manager_owner, writer, gate.child_end, exit_at_once);
+    owner.start();
+    writer.close();
+    const int server_pid = reader.template recv<int>();
+    if (!exit_at_once) owner.kill();
+    owner.join();
+    EXPECT_TRUE(mc::process_goes_away(server_pid))
+        << (exit_at_once ? "the server outlived an owner that exited without shutdown()"
+                         : "the server outlived its SIGKILLed owner");
   }
-  EXPECT_TRUE(gone) << "the manager server outlived its SIGKILLed owner";
 }
 
 TYPED_TEST_P(ManagerSuite, MalformedRequestsHurtNobodyElse) {
@@ -803,7 +814,7 @@ REGISTER_TYPED_TEST_SUITE_P(ManagerSuite, ListProxyOperations, NestedListProxies
                             CustomManagerStartAndShutdown, CustomManagerAsScope,
                             InitializerRunsInTheServer, RemoteManagerOverTcp, RestartOnTheSameAddress,
                             AnotherBinaryCallsByName, ServerDeathFailsCallsPromptly,
-                            ShutdownMakesProxiesFail, NoServerOutlivesAKilledOwner,
+                            ShutdownMakesProxiesFail, NoServerOutlivesItsOwner,
                             MalformedRequestsHurtNobodyElse, ManyClientsAtOnce, EventInAChild,
                             LockHeldByTheServer, RLockInAChild, SemaphoresReleasedByAnotherProcess,
                             ConditionInAChild, BarrierInAChild, QueuesInAChild, ListInAChild,
