@@ -409,6 +409,25 @@ TYPED_TEST_P(ManagerSuite, QueueProxyInContainers) {
   EXPECT_EQ(q.get(), 456);
 }
 
+TYPED_TEST_P(ManagerSuite, LargeValuesTravel) {
+  mp_id("mp.manager.large_values");
+  auto& m = TypeParam::manager();
+  auto d = m.template dict<int, std::string>();
+  const std::string big(3 << 20, 'x');  // larger than a channel's ring: goes by the socket
+  d.set(1, big);
+  d.set(2, "small");
+  EXPECT_EQ(d.get(1), big);
+  EXPECT_EQ(d.get(2), "small") << "and the channel goes on after a large message";
+  auto [reader, writer] = mp::Pipe(false);
+  auto p = TypeParam::Process(
+      +[](mp::DictProxy<int, std::string> dict, mp::Connection out) { out.send(dict.get(1).size()); }, d,
+      writer);
+  p.start();
+  writer.close();
+  EXPECT_EQ(reader.template recv<size_t>(), big.size());
+  p.join();
+}
+
 TYPED_TEST_P(ManagerSuite, ContainersRefuseHandles) {
   mp_id("mp.manager.no_descriptors_in_containers");
   auto& m = TypeParam::manager();
@@ -605,12 +624,17 @@ TYPED_TEST_P(ManagerSuite, MalformedRequestsHurtNobodyElse) {
   d.set("a", 1);
   // A raw, authenticated client sends garbage.
   mp::Connection raw = mp::Client(d.address(), {.authkey = mp::current_process().authkey()});
+  mp::internal::send_hello(raw);  // requests on this socket
   raw.send_bytes("\x01garbage");
   std::string reply = raw.recv_bytes();
   ASSERT_FALSE(reply.empty());
   EXPECT_EQ(reply[0], 1) << "an error reply, not a crash";
   raw.send_bytes(std::string(3, '\xff'));
   EXPECT_EQ(raw.recv_bytes()[0], 1);
+  // A connection whose first message is no hello is dropped, alone.
+  mp::Connection rude = mp::Client(d.address(), {.authkey = mp::current_process().authkey()});
+  rude.send_bytes("junk");
+  EXPECT_THROW(rude.recv_bytes(), mp::EOFError);
   // A wrong method, wrong argument types, an unknown object.
   EXPECT_THROW(d.template call<int>("no_such_method"), mp::AttributeError);
   EXPECT_THROW(d.template call<int>("get", 7), mp::TypeError);
@@ -810,7 +834,7 @@ TYPED_TEST_P(ManagerSuite, PoolProxy) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(ManagerSuite, ListProxyOperations, NestedListProxies, DictProxyOperations,
-                            NestedDictProxies, QueueProxyInContainers, ContainersRefuseHandles,
+                            NestedDictProxies, QueueProxyInContainers, LargeValuesTravel, ContainersRefuseHandles,
                             CustomManagerStartAndShutdown, CustomManagerAsScope,
                             InitializerRunsInTheServer, RemoteManagerOverTcp, RestartOnTheSameAddress,
                             AnotherBinaryCallsByName, ServerDeathFailsCallsPromptly,

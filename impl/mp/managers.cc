@@ -16,6 +16,7 @@ std::string default_authkey(const ManagerOptions& options) {
 std::string one_request(const internal::ManagerLink& link, internal::ManagerOp op,
                         std::chrono::milliseconds timeout) {
   Connection c = Client(link.address, {.authkey = link.authkey, .timeout = timeout});
+  internal::send_hello(c);
   Writer w;
   internal::begin_request(w, op, 0, "", "");
   c.send_bytes(w.bytes());

@@ -1,6 +1,8 @@
 #include "mp/internal/manager_core.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,14 +10,92 @@
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <span>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
 
+#include "mp/internal/ring.h"
 #include "mp/process.h"
 
 namespace mp::internal {
+
+// The first message on every connection: a client on the same host offers
+// two rings in shared memory (requests, replies), and the conversation moves
+// there (a futex handoff instead of two socket wakeups); the socket then
+// carries only messages too large for a ring, and tells each side when the
+// other has gone. A client over TCP offers none and stays on the socket.
+struct ChannelOffer {
+  std::shared_ptr<Ring> requests;
+  std::shared_ptr<Ring> replies;
+};
+
+}  // namespace mp::internal
+
+namespace mp {
+template <>
+struct Codec<internal::ChannelOffer> {
+  static void encode(Writer& w, const internal::ChannelOffer& offer) {
+    w.write_pod<uint8_t>(offer.requests != nullptr);
+    if (offer.requests) {
+      w.write_pod(w.add_fd(offer.requests->fd()));
+      w.write_pod(w.add_fd(offer.replies->fd()));
+    }
+  }
+  static internal::ChannelOffer decode(Reader& r) {
+    internal::ChannelOffer offer;
+    if (r.read_pod<uint8_t>() != 0) {
+      offer.requests = internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses);
+      offer.replies = internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses);
+    }
+    return offer;
+  }
+};
+}  // namespace mp
+
+namespace mp::internal {
 namespace {
+
+// A channel's rings are small (the pages of each stay resident); a message
+// larger than kChannelLimit goes by the socket, announced by an empty record.
+constexpr uint64_t kChannelCapacity = 64 * 1024;
+constexpr size_t kChannelLimit = 32 * 1024;
+// How often a side waiting on a ring checks that the other is still there.
+constexpr auto kLivenessCheck = std::chrono::milliseconds(100);
+
+// The peer of a connected socket has closed it (and nothing is left to read).
+bool peer_gone(int fd) {
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+std::span<const std::byte> as_span(std::string_view bytes) {
+  return std::as_bytes(std::span(bytes.data(), bytes.size()));
+}
+
+// Sends one message on the channel (or, if large, by the socket).
+void channel_send(Ring& ring, Connection& socket, std::string_view message) {
+  if (message.size() <= kChannelLimit) {
+    ring.put(as_span(message), std::nullopt);
+  } else {
+    ring.put({}, std::nullopt);
+    socket.send_bytes(message);
+  }
+}
+
+// Receives one message from the channel; nullopt if the peer left.
+std::optional<std::string> channel_recv(Ring& ring, Connection& socket) {
+  std::string message;
+  auto take = [&message](std::span<const std::byte> bytes) {
+    message.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  };
+  while (!ring.get(take, deadline_after(kLivenessCheck))) {
+    if (peer_gone(socket.fileno())) return std::nullopt;
+  }
+  if (message.empty()) message = socket.recv_bytes();
+  return message;
+}
 
 // Links, interned by address and key; each has a slot in the per-thread cache
 // and an epoch that forget_connections() advances.
@@ -51,30 +131,39 @@ std::atomic<uint64_t> fork_generation{0};
 
 struct CachedConnection {
   std::optional<Connection> connection;
+  ChannelOffer channel;  // empty over TCP
   uint64_t generation = 0;
   uint64_t epoch = 0;
 };
 
 thread_local std::vector<CachedConnection> connection_cache;
 
-Connection& connection_for(const ManagerLink& link) {
+CachedConnection& connection_for(const ManagerLink& link) {
   if (connection_cache.size() <= link.slot) connection_cache.resize(link.slot + 1);
   CachedConnection& entry = connection_cache[link.slot];
   const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
   const uint64_t epoch = link.epoch->load(std::memory_order_acquire);
   if (entry.connection && (entry.generation != generation || entry.epoch != epoch)) {
-    entry.connection.reset();
+    entry = CachedConnection();
   }
   if (!entry.connection) {
-    entry.connection = Client(link.address, {.authkey = link.authkey});
+    Connection c = Client(link.address, {.authkey = link.authkey});
+    ChannelOffer offer;
+    if (std::holds_alternative<std::string>(link.address)) {
+      offer.requests = Ring::create(0, kChannelCapacity, Sharing::kProcesses);
+      offer.replies = Ring::create(0, kChannelCapacity, Sharing::kProcesses);
+    }
+    c.send(offer);
+    entry.connection = std::move(c);
+    entry.channel = std::move(offer);
     entry.generation = generation;
     entry.epoch = epoch;
   }
-  return *entry.connection;
+  return entry;
 }
 
 void drop_connection(const ManagerLink& link) {
-  if (connection_cache.size() > link.slot) connection_cache[link.slot].connection.reset();
+  if (connection_cache.size() > link.slot) connection_cache[link.slot] = CachedConnection();
 }
 
 [[noreturn]] void server_gone(const ManagerLink& link, const char* why) {
@@ -142,11 +231,19 @@ std::string transact(const ManagerLink& link, const Writer& request) {
     throw PicklingError(
         "a manager call cannot carry descriptors (Connection, Lock, Queue...): store proxies instead");
   }
-  Connection& connection = connection_for(link);
+  CachedConnection& entry = connection_for(link);
+  Connection& connection = *entry.connection;
   std::string reply;
   try {
-    connection.send_bytes(request.bytes());
-    reply = connection.recv_bytes();
+    if (entry.channel.requests) {
+      channel_send(*entry.channel.requests, connection, request.bytes());
+      auto answer = channel_recv(*entry.channel.replies, connection);
+      if (!answer) server_gone(link, "went away");
+      reply = std::move(*answer);
+    } else {
+      connection.send_bytes(request.bytes());
+      reply = connection.recv_bytes();
+    }
   } catch (const EOFError&) {
     server_gone(link, "closed the connection");
   } catch (const std::system_error& e) {
@@ -161,6 +258,8 @@ std::string transact(const ManagerLink& link, const Writer& request) {
   }
   return reply;
 }
+
+void send_hello(Connection& connection) { connection.send(ChannelOffer{}); }
 
 void forget_connections(const ManagerLink& link) {
   drop_connection(link);
@@ -273,19 +372,31 @@ std::string ManagerServer::handle(std::string_view request) {
 }
 
 void ManagerServer::serve_connection(Connection connection) {
+  ChannelOffer channel;
   try {
     deliver_challenge(connection, state_->authkey);
     answer_challenge(connection, state_->authkey);
+    channel = connection.recv<ChannelOffer>();
   } catch (...) {
-    return;  // a wrong key or a peer that left: only this connection ends
+    return;  // a wrong key, a peer that left, or no offer: only this connection ends
   }
   try {
     for (;;) {
-      std::string request = connection.recv_bytes();
-      std::string reply = handle(request);
+      std::optional<std::string> request;
+      if (channel.requests) {
+        request = channel_recv(*channel.requests, connection);
+        if (!request) return;
+      } else {
+        request = connection.recv_bytes();
+      }
+      std::string reply = handle(*request);
       const bool shutdown = reply[0] == 2;
       if (shutdown) reply[0] = 0;
-      connection.send_bytes(reply);
+      if (channel.replies) {
+        channel_send(*channel.replies, connection, reply);
+      } else {
+        connection.send_bytes(reply);
+      }
       if (shutdown) {
         std::fflush(nullptr);
         ::_exit(0);

@@ -77,6 +77,9 @@ void begin_request(Writer& w, ManagerOp op, uint64_t id, std::string_view name,
 // that cannot be reached throws std::system_error (ECONNREFUSED, ENOENT); one
 // that goes away during the call throws mp::EOFError.
 std::string transact(const ManagerLink& link, const Writer& request);
+// The first message a client sends on a fresh connection, for a client that
+// talks on the socket itself (a raw or a one-off connection).
+void send_hello(Connection& connection);
 // Forgets this thread's connection to `link` (the next call reconnects), and
 // marks every thread's connection to it stale.
 void forget_connections(const ManagerLink& link);
