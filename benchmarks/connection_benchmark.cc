@@ -231,29 +231,37 @@ void throughput_floor(benchmark::State& state, int64_t size) {
   ::waitpid(pid, nullptr, 0);
 }
 
-void pingpong_floor(benchmark::State& state) {
+// Round trips on a socketpair with a fork()ed partner: per item, for each
+// (request, reply) in `trips`, a `request`-byte message and a `reply`-byte
+// answer (the request's first bytes echoed back).
+void socket_roundtrip_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips) {
   auto [mine, theirs] = internal::socket_pair(SOCK_STREAM);
+  std::vector<std::string> requests, replies;
+  for (const auto& [request, reply] : trips) {
+    requests.push_back(framed(request, 'p'));
+    replies.push_back(framed(reply, 0));
+  }
   pid_t pid = ::fork();
   if (pid == 0) {
     mine.reset();
     RawReader in(theirs.get());
     std::vector<char> m;
-    std::string back;
-    while (in.next(m) && !m.empty()) {
-      back = framed(static_cast<int64_t>(m.size()), 0);
-      std::memcpy(back.data() + 4, m.data(), m.size());
+    for (size_t k = 0; in.next(m) && !m.empty(); k = (k + 1) % replies.size()) {
+      std::string& back = replies[k];
+      std::memcpy(back.data() + 4, m.data(), std::min(m.size(), back.size() - 4));
       write_all(theirs.get(), back);
     }
     ::_exit(0);
   }
   theirs.reset();
   RawReader in(mine.get());
-  const std::string message = framed(kPingPongPayload, 'p');
   std::vector<char> m;
   for (auto _ : state) {
-    write_all(mine.get(), message);
-    in.next(m);
-    benchmark::DoNotOptimize(m.data());
+    for (const std::string& message : requests) {
+      write_all(mine.get(), message);
+      in.next(m);
+      benchmark::DoNotOptimize(m.data());
+    }
   }
   per_item(state, 1);
   write_all(mine.get(), framed(0, 0));
@@ -348,7 +356,9 @@ const bool registered = [] {
         [size](benchmark::State& s) { throughput_floor(s, size); })
         ->Unit(benchmark::kMicrosecond);
   }
-  add("pipe.pingpong", "floor", {{"payload", kPingPongPayload}}, pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("pipe.pingpong", "floor", {{"payload", kPingPongPayload}},
+      [](benchmark::State& s) { socket_roundtrip_floor(s, {{kPingPongPayload, kPingPongPayload}}); })
+      ->Unit(benchmark::kMicrosecond);
   for (bool tcp : {false, true}) {
     add_row(std::string("listener.roundtrip/impl:floor/family:") + (tcp ? "tcp" : "unix"),
             [tcp](benchmark::State& s) { listener_roundtrip_floor(s, tcp); })
@@ -358,4 +368,9 @@ const bool registered = [] {
 }();
 
 }  // namespace
+
+void socket_pingpong_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips) {
+  socket_roundtrip_floor(state, trips);
+}
+
 }  // namespace mp::bench

@@ -625,6 +625,103 @@ def array_fill(impl, ctx):
     yield [("size", FILL_SIZE)], setup
 
 
+# Managers: the scenarios of manager_benchmark.cc; the server is started
+# under each context. A call costs tens of microseconds, so an iteration
+# makes MANAGER_BATCH of them (rows report per call).
+MANAGER_BATCH = 200
+
+
+def _manager_rows(call):
+    """Rows of one manager scenario: call(m) makes the objects and returns
+    the op that makes one call (a lock: one acquire/release pair)."""
+    def rows(impl, ctx):
+        def setup():
+            m = ctx.Manager()
+            one = call(m)
+            one()  # connected
+
+            def op():
+                for _ in range(MANAGER_BATCH):
+                    one()
+            return op, MANAGER_BATCH, m.shutdown
+        yield [], setup
+    return rows
+
+
+def _dict_get(m):
+    d = m.dict({7: 42})
+    return lambda: d[7]
+
+
+def _dict_set(m):
+    d = m.dict()
+
+    def one():
+        d[7] = 42
+    return one
+
+
+def _list_append(m):
+    append = m.list().append
+    return lambda: append(42)
+
+
+def _lock_pair(m):
+    lock = m.Lock()
+    acquire, release = lock.acquire, lock.release
+
+    def one():
+        acquire()
+        release()
+    return one
+
+
+def _hammer_dict(d, go, done, stop, count):
+    d[7]  # connected
+    done.release()
+    while True:
+        go.acquire()
+        if stop.is_set():
+            return
+        for _ in range(count):
+            d[7]
+        done.release()
+
+
+def manager_dict_get_2(impl, ctx):
+    # Per call as seen overall: an iteration's wall time over the calls both
+    # clients made in it.
+    def setup():
+        m = ctx.Manager()
+        d = m.dict({7: 42})
+        go, done, stop = ctx.Semaphore(0), ctx.Semaphore(0), ctx.Event()
+        # A spawned child's proxy holds no reference of its own in the
+        # server: ours must outlive the row, or the server drops the dict.
+        _alive.append((d, go, done, stop))
+        clients = [ctx.Process(target=_hammer_dict, args=(d, go, done, stop, MANAGER_BATCH))
+                   for _ in range(2)]
+        for c in clients:
+            c.start()
+        done.acquire()  # both connected: their start-up is not timed
+        done.acquire()
+
+        def op():
+            go.release()
+            go.release()
+            done.acquire()
+            done.acquire()
+
+        def teardown():
+            stop.set()
+            go.release()
+            go.release()
+            for c in clients:
+                c.join()
+            m.shutdown()
+        return op, 2 * MANAGER_BATCH, teardown
+    yield [("clients", 2)], setup
+
+
 SCENARIOS = [
     ("process.start_join", process_start_join, "us", METHODS + ["threads"]),
     ("lock.uncontended", uncontended("Lock"), "ns", ["processes", "threads"]),
@@ -648,6 +745,11 @@ SCENARIOS = [
     ("value.increment_locked", value_increment_locked, "ns", ["processes", "threads"]),
     ("value.increment_locked", value_increment_locked_2, "us", METHODS + ["threads"]),
     ("array.fill", array_fill, "us", ["processes", "threads"]),
+    ("manager.dict_get", _manager_rows(_dict_get), "us", METHODS),
+    ("manager.dict_set", _manager_rows(_dict_set), "us", METHODS),
+    ("manager.list_append", _manager_rows(_list_append), "us", METHODS),
+    ("manager.lock_acquire_release", _manager_rows(_lock_pair), "us", METHODS),
+    ("manager.dict_get", manager_dict_get_2, "us", METHODS),
 ]
 
 

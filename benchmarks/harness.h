@@ -49,6 +49,13 @@ void per_item(benchmark::State& state, int64_t items_per_iteration);
 // partner (synchronize_benchmark.cc).
 void futex_pingpong_floor(benchmark::State& state);
 
+// The floor of every request/response over a socket, between this process and
+// a fork()ed partner on a socketpair, framed as mp::Connection frames
+// messages (read/write, one write per message; connection_benchmark.cc): per
+// item, for each (request, reply) of `trips`, a `request`-byte message and a
+// `reply`-byte answer.
+void socket_pingpong_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips);
+
 // A fork()ed party for the floor rows: runs `body`, then _exit(0); joined by
 // the destructor.
 class ForkedParty {

@@ -61,7 +61,11 @@ TEST(BenchmarksSmoke, EveryRowRuns) {
                           "pool.map/impl:fork/tasks:100000/grain_ns:0/chunksize:1\"",
                           "pool.map/impl:floor/tasks:1000/grain_ns:100000/processes:2\"",
                           "pool.apply.roundtrip/impl:spawn\"",
-                          "pool.create_close_join/impl:threads\""}) {
+                          "pool.create_close_join/impl:threads\"",
+                          "manager.dict_get/impl:fork\"", "manager.dict_get/impl:floor\"",
+                          "manager.dict_set/impl:spawn\"", "manager.list_append/impl:forkserver\"",
+                          "manager.lock_acquire_release/impl:floor\"",
+                          "manager.dict_get/impl:forkserver/clients:2\""}) {
     EXPECT_NE(json.find(std::string("\"name\": \"") + row), std::string::npos) << row;
   }
   EXPECT_EQ(json.find("/real_time"), std::string::npos) << "row names carry no time suffix";
@@ -84,7 +88,7 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
   ASSERT_EQ(run({"python3", "benchmarks/cpython_bench.py", "--benchmark_min_time=0.001",
                  // One row or two of each scenario: CPython's rows are slow.
                  "--benchmark_filter=^(process|lock[.]uncontended|event|pipe|listener|queue|"
-                 "simplequeue|joinablequeue|pool[.](apply|create))"
+                 "simplequeue|joinablequeue|pool[.](apply|create)|manager[.]dict_get)"
                  ".*impl:cpython-(fork|threads)(/|$)",
                  "--out=" + out}),
             0);
@@ -96,6 +100,8 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
   EXPECT_NE(json.find("\"queue.throughput/impl:cpython-fork/producers:1/consumers:1/payload:8\""),
             std::string::npos) << json;
   EXPECT_NE(json.find("\"pool.apply.roundtrip/impl:cpython-threads\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"manager.dict_get/impl:cpython-fork\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"manager.dict_get/impl:cpython-fork/clients:2\""), std::string::npos) << json;
 }
 
 }  // namespace

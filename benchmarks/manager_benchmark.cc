@@ -1,0 +1,186 @@
+// Managers: calls through proxies to objects in a manager's server process.
+//
+//   manager.dict_get             DictProxy<int64_t, int64_t>::get of a present key; per call
+//   manager.dict_set             DictProxy<int64_t, int64_t>::set of one key; per call
+//   manager.list_append          ListProxy<int64_t>::append; per call
+//   manager.lock_acquire_release LockProxy acquire + release (two round trips); per pair
+//   manager.dict_get/clients:2   two client processes each call get kClientOps
+//                                times per iteration on one dict. Per op "as
+//                                seen overall": the iteration's wall time
+//                                divided by the calls both clients made in it
+//                                (the inverse of the combined call rate), so
+//                                on a machine with cores to spare it can be
+//                                below the one-client figure.
+//
+// Implementations: fork, spawn, forkserver (the server process started under
+// that context: mp::Manager m(mp::get_context(method)); the two clients of
+// clients:2 are started under it too), and floor: the same round trips on a
+// socketpair between two processes with plain read/write, a request and a
+// reply of the sizes mp's own calls put on the wire (harness.h:
+// socket_pingpong_floor). Every call of mp's is one request message and one
+// reply message on an authenticated AF_UNIX connection (one per client
+// thread), served by one server thread per connection, so the floor is what
+// the bytes alone cost. No threads row: a manager's server is a process.
+//
+// The server is started and the first call (connect + authenticate) is made
+// before timing begins.
+
+#include <string_view>
+
+#include "harness.h"
+#include "mp/internal/manager_core.h"
+#include "mp/internal/manager_objects.h"
+
+namespace mp::bench {
+namespace {
+
+constexpr int64_t kKey = 7;
+constexpr int64_t kValue = 42;
+constexpr int64_t kClientOps = 1000;
+
+using Dict = mp::DictProxy<int64_t, int64_t>;
+
+// The size of the request message for a call of `method` with `args` (a
+// result of type R), and of its reply: exactly what mp sends, for the floor.
+template <class R, class... A>
+std::pair<int64_t, int64_t> message_sizes(std::string_view method, const A&... args) {
+  Writer request;
+  internal::begin_request(request, internal::ManagerOp::kCall, 1, method, internal::call_signature<R, A...>());
+  (mp::encode<A>(request, args), ...);
+  Writer reply;
+  reply.write_pod<uint8_t>(0);
+  if constexpr (!std::is_void_v<R>) mp::encode<R>(reply, R{});
+  return {static_cast<int64_t>(request.bytes().size()), static_cast<int64_t>(reply.bytes().size())};
+}
+
+// A manager's server under `method`.
+mp::Manager start_manager(const std::string& method) { return mp::Manager(mp::get_context(method)); }
+
+void dict_get(benchmark::State& state, const std::string& method) {
+  mp::Manager m = start_manager(method);
+  Dict d = m.dict<int64_t, int64_t>({{kKey, kValue}});
+  int64_t got = d.get(kKey);  // connected
+  for (auto _ : state) {
+    got = d.get(kKey);
+    benchmark::DoNotOptimize(got);
+  }
+  if (got != kValue) state.SkipWithError("get returned the wrong value");
+  per_item(state, 1);
+}
+
+void dict_set(benchmark::State& state, const std::string& method) {
+  mp::Manager m = start_manager(method);
+  Dict d = m.dict<int64_t, int64_t>();
+  int64_t i = 0;
+  d.set(kKey, i);
+  for (auto _ : state) d.set(kKey, ++i);
+  if (d.get(kKey) != i) state.SkipWithError("set lost a value");
+  per_item(state, 1);
+}
+
+void list_append(benchmark::State& state, const std::string& method) {
+  mp::Manager m = start_manager(method);
+  auto l = m.list<int64_t>();
+  l.size();  // connected
+  int64_t i = 0;
+  for (auto _ : state) l.append(i++);
+  if (static_cast<int64_t>(l.size()) != i) state.SkipWithError("append lost an item");
+  per_item(state, 1);
+}
+
+void lock_acquire_release(benchmark::State& state, const std::string& method) {
+  mp::Manager m = start_manager(method);
+  auto lock = m.Lock();
+  lock.locked();  // connected
+  for (auto _ : state) {
+    lock.acquire();
+    lock.release();
+  }
+  if (lock.locked()) state.SkipWithError("the lock is still held");
+  per_item(state, 1);
+}
+
+// dict_get/clients:2 -----------------------------------------------------------------
+
+// A client: connects, reports ready, then kClientOps gets each time `go` is
+// released, until `stop`.
+void hammer(Dict d, mp::Semaphore go, mp::Semaphore done, mp::Event stop) {
+  d.get(kKey);
+  done.release();
+  for (;;) {
+    go.acquire();
+    if (stop.is_set()) return;
+    int64_t sum = 0;
+    for (int64_t i = 0; i < kClientOps; ++i) sum += d.get(kKey);
+    if (sum != kClientOps * kValue) return;  // the parent then waits in vain: never expected
+    done.release();
+  }
+}
+
+void dict_get_two_clients(benchmark::State& state, const std::string& method) {
+  mp::Context& ctx = mp::get_context(method);
+  mp::Manager m(ctx);
+  Dict d = m.dict<int64_t, int64_t>({{kKey, kValue}});
+  mp::Semaphore go(0), done(0);
+  mp::Event stop;
+  mp::Process a(ctx, &hammer, d, go, done, stop);
+  mp::Process b(ctx, &hammer, d, go, done, stop);
+  a.start();
+  b.start();
+  done.acquire();  // both connected: their start-up is not timed
+  done.acquire();
+  for (auto _ : state) {
+    go.release();
+    go.release();
+    done.acquire();
+    done.acquire();
+  }
+  stop.set();
+  go.release();
+  go.release();
+  a.join();
+  b.join();
+  per_item(state, 2 * kClientOps);
+}
+
+// Registration ---------------------------------------------------------------------
+
+const bool registered = [] {
+  using Fn = void (*)(benchmark::State&, const std::string&);
+  const std::pair<const char*, Fn> rows[] = {
+      {"manager.dict_get", dict_get},
+      {"manager.dict_set", dict_set},
+      {"manager.list_append", list_append},
+      {"manager.lock_acquire_release", lock_acquire_release},
+  };
+  for (const auto& [scenario, fn] : rows) {
+    for (const std::string& method : start_methods()) {
+      add(scenario, method, {}, [method, fn = fn](benchmark::State& s) { fn(s, method); })
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  for (const std::string& method : start_methods()) {
+    add("manager.dict_get", method, {{"clients", 2}},
+        [method](benchmark::State& s) { dict_get_two_clients(s, method); })
+        ->Unit(benchmark::kMicrosecond);
+  }
+
+  // The floors: one round trip of the same sizes per call.
+  const auto get = message_sizes<int64_t>("get", kKey);
+  const auto set = message_sizes<void>("set", kKey, kValue);
+  const auto append = message_sizes<void>("append", kValue);
+  const auto acquire = message_sizes<bool>("acquire", true, internal::WireTimeout());
+  const auto release = message_sizes<void>("release");
+  auto floor = [](const char* scenario, std::vector<std::pair<int64_t, int64_t>> trips) {
+    add(scenario, "floor", {}, [trips](benchmark::State& s) { socket_pingpong_floor(s, trips); })
+        ->Unit(benchmark::kMicrosecond);
+  };
+  floor("manager.dict_get", {get});
+  floor("manager.dict_set", {set});
+  floor("manager.list_append", {append});
+  floor("manager.lock_acquire_release", {acquire, release});
+  return true;
+}();
+
+}  // namespace
+}  // namespace mp::bench
