@@ -41,6 +41,8 @@ inline int sqr_after(int x, int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return x * x;
 }
+inline std::pair<long, short> swap_widen(std::pair<short, long> p) { return {p.second, p.first}; }
+inline std::optional<int> odd_or_none(int x) { return x % 2 ? std::optional<int>(x) : std::nullopt; }
 inline int raise_runtime(int) { throw std::runtime_error("foo"); }
 inline int raise_key(int) { throw mp::KeyError("missing"); }
 inline int raise_large_value_error(int) { throw mp::ValueError(std::string(1 << 20, 'v')); }
@@ -172,6 +174,36 @@ TYPED_TEST_P(PoolSuite, MapKeepsOrder) {
   EXPECT_EQ(pool.map(&pt::sqr, iota_vec<int>(10)), squares(10));
   EXPECT_EQ(pool.map(&pt::sqr, iota_vec<int>(100), 20), squares(100));
   EXPECT_THROW(pool.map(&pt::sqr, iota_vec<int>(3), 0), mp::ValueError) << "chunksize < 1";
+}
+
+TYPED_TEST_P(PoolSuite, ItemsOfEveryShapeCrossIntact) {
+  mp_id("mp.pool.item_encodings");
+  // Fixed-size items (pairs of plain data) travel in place, the others by
+  // their Codec; map, imap and starmap must agree on both.
+  auto pool = TypeParam::Pool({.processes = 2});
+  std::vector<std::pair<short, long>> in;
+  std::vector<std::pair<long, short>> out;
+  for (short i = 0; i < 300; ++i) {
+    in.emplace_back(i, long{i} << 33);
+    out.emplace_back(long{i} << 33, i);
+  }
+  EXPECT_EQ(pool.map(&pt::swap_widen, in, 7), out);
+  std::vector<std::pair<long, short>> lazily;
+  for (auto y : pool.imap(&pt::swap_widen, in, 7)) lazily.push_back(y);
+  EXPECT_EQ(lazily, out);
+  std::vector<std::optional<int>> maybe;
+  for (int i = 0; i < 300; ++i) maybe.push_back(i % 2 ? std::optional<int>(i) : std::nullopt);
+  EXPECT_EQ(pool.map(&pt::odd_or_none, iota_vec<int>(300), 7), maybe);
+  std::vector<std::optional<int>> maybe_lazily;
+  for (auto y : pool.imap(&pt::odd_or_none, iota_vec<int>(300), 7)) maybe_lazily.push_back(y);
+  EXPECT_EQ(maybe_lazily, maybe);
+  std::vector<std::tuple<int, int>> pairs;
+  std::vector<int> products;
+  for (int i = 0; i < 300; ++i) {
+    pairs.emplace_back(i, i + 1);
+    products.push_back(i * (i + 1));
+  }
+  EXPECT_EQ(pool.starmap(&pt::mul, pairs, 7), products);
 }
 
 TYPED_TEST_P(PoolSuite, Starmap) {
@@ -581,7 +613,7 @@ TYPED_TEST_P(PoolSuite, ImapReadsItsInputLazily) {
   EXPECT_LE(read.load(), 10'000) << "only a bounded window of the input was read";
 }
 
-REGISTER_TYPED_TEST_SUITE_P(PoolSuite, Apply, MapKeepsOrder, Starmap, StarmapAsync, MapAsync,
+REGISTER_TYPED_TEST_SUITE_P(PoolSuite, ItemsOfEveryShapeCrossIntact, Apply, MapKeepsOrder, Starmap, StarmapAsync, MapAsync,
                             MapAsyncCallbacks, UnencodableArgumentRaisesInsteadOfHanging,
                             EmptyInputWithChunksizeDoesNotStall, MapReraisesInputException,
                             ApplyAsyncGet, AsyncGetTimeout, ImapKeepsOrderAndEnds,

@@ -126,20 +126,23 @@ void run_chunk(const void* target, Reader& in, Writer& out) {
   using R = typename pool_fn<Fn>::result;
   const auto n = in.read_pod<uint32_t>();
   out.write_pod(n);
-  if constexpr (!kStar && kEncodedAsBytes<Arg> && kEncodedAsBytes<R> &&
-                std::is_default_constructible_v<Arg>) {
-    // Plain data both ways: read the arguments in place and write the
-    // results into space made once, not item by item.
-    const char* src = in.read_view(size_t{n} * sizeof(Arg)).data();
+  constexpr size_t kArgSize = fixed_encoding_size<Arg>(), kResultSize = fixed_encoding_size<R>();
+  if constexpr (kArgSize > 0 && kResultSize > 0 && std::is_default_constructible_v<Arg>) {
+    // Fixed-size encodings both ways: read the arguments in place and write
+    // the results into space made once, not item by item.
+    const char* src = in.read_view(size_t{n} * kArgSize).data();
     std::string& bytes = out.bytes();
     const size_t at = bytes.size();
-    bytes.resize(at + size_t{n} * sizeof(R));
+    bytes.resize(at + size_t{n} * kResultSize);
     char* dst = bytes.data() + at;
     for (uint32_t i = 0; i < n; ++i) {
       Arg arg;
-      std::memcpy(&arg, src + size_t{i} * sizeof(Arg), sizeof(Arg));
-      R result = fn(arg);
-      std::memcpy(dst + size_t{i} * sizeof(R), &result, sizeof(R));
+      load_fixed(src + size_t{i} * kArgSize, arg);
+      if constexpr (kStar) {
+        store_fixed(dst + size_t{i} * kResultSize, R(std::apply(fn, arg)));
+      } else {
+        store_fixed(dst + size_t{i} * kResultSize, R(fn(arg)));
+      }
     }
     return;
   }
@@ -225,8 +228,9 @@ class MapJob final : public PoolJob {
     const auto k = r.read_pod<uint32_t>();
     const size_t base = size_t{chunk} * chunksize_;
     if (base + k > values_.size()) throw PicklingError("a result chunk does not fit its job");
-    if constexpr (kEncodedAsBytes<R>) {
-      if (k > 0) std::memcpy(&values_[base], r.read_view(size_t{k} * sizeof(R)).data(), size_t{k} * sizeof(R));
+    if constexpr (fixed_encoding_size<R>() > 0) {
+      const char* src = r.read_view(size_t{k} * fixed_encoding_size<R>()).data();
+      for (uint32_t i = 0; i < k; ++i) load_fixed(src + size_t{i} * fixed_encoding_size<R>(), values_[base + i]);
     } else {
       for (uint32_t i = 0; i < k; ++i) values_[base + i] = Codec<R>::decode(r);
     }
@@ -679,13 +683,17 @@ class BasicPool {
           const size_t k = std::min(chunksize, n - start);
           core_->submit(id, static_cast<uint32_t>(chunk), prefix, [&](Writer& w) {
             w.write_pod(static_cast<uint32_t>(k));
-            if constexpr (kEncodedAsBytes<Arg> && !kStar) {
+            constexpr size_t kArgSize = fixed_encoding_size<Arg>();
+            if constexpr (kArgSize > 0) {
               std::string& bytes = w.bytes();
               const size_t at = bytes.size();
-              bytes.resize(at + k * sizeof(Arg));
+              bytes.resize(at + k * kArgSize);
               for (size_t i = 0; i < k; ++i, ++it) {
-                const Arg arg(*it);
-                std::memcpy(bytes.data() + at + i * sizeof(Arg), &arg, sizeof(Arg));
+                if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*it)>, Arg>) {
+                  store_fixed(bytes.data() + at + i * kArgSize, *it);
+                } else {
+                  store_fixed(bytes.data() + at + i * kArgSize, Arg(*it));
+                }
               }
             } else {
               for (size_t i = 0; i < k; ++i, ++it) {

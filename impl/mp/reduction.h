@@ -310,6 +310,86 @@ constexpr bool encoded_as_bytes() {
 template <class T>
 inline constexpr bool kEncodedAsBytes = internal::encoded_as_bytes<T>();
 
+namespace internal {
+
+// The size of T's encoding when it is the same for every value and is just
+// the bytes of its parts in order (plain data, and pairs and tuples of such
+// with the built-in codec); 0 otherwise. Such values can be written and read
+// in place, many at a time.
+template <class T>
+constexpr size_t fixed_encoding_size() {
+  if constexpr (!requires { typename Codec<T>::builtin_tag; }) {
+    return 0;
+  } else if constexpr (is_instance_v<T, std::pair>) {
+    constexpr size_t a = fixed_encoding_size<typename T::first_type>();
+    constexpr size_t b = fixed_encoding_size<typename T::second_type>();
+    return a && b ? a + b : 0;
+  } else if constexpr (is_instance_v<T, std::tuple>) {
+    return []<size_t... I>(std::index_sequence<I...>) {
+      constexpr size_t sizes[] = {fixed_encoding_size<std::tuple_element_t<I, T>>()..., 0};
+      size_t total = 0;
+      for (size_t i = 0; i < sizeof...(I); ++i) {
+        if (sizes[i] == 0) return size_t{0};
+        total += sizes[i];
+      }
+      return total;
+    }(std::make_index_sequence<std::tuple_size_v<T>>());
+  } else if constexpr (is_std_array<T>::value) {
+    constexpr size_t each = fixed_encoding_size<typename T::value_type>();
+    return each ? each * std::tuple_size_v<T> : 0;
+  } else if constexpr (is_instance_v<T, std::optional> || is_instance_v<T, std::variant> ||
+                       HasSerialize<T>) {
+    return 0;  // a flag or an index comes first, or the user's own layout
+  } else if constexpr (kEncodedAsBytes<T>) {
+    return sizeof(T);  // written by write_pod: exactly its bytes
+  } else {
+    return 0;
+  }
+}
+
+// Writes a fixed-size encoding at `out` (fixed_encoding_size<T>() bytes):
+// what Codec<T>::encode would append.
+template <class T>
+void store_fixed(char* out, const T& value) {
+  if constexpr (is_instance_v<T, std::pair>) {
+    store_fixed(out, value.first);
+    store_fixed(out + fixed_encoding_size<typename T::first_type>(), value.second);
+  } else if constexpr (is_std_array<T>::value) {
+    for (const auto& item : value) {
+      store_fixed(out, item);
+      out += fixed_encoding_size<typename T::value_type>();
+    }
+  } else if constexpr (!is_instance_v<T, std::tuple>) {
+    std::memcpy(out, &value, sizeof(T));
+  } else {
+    std::apply([&out](const auto&... parts) {
+      ((store_fixed(out, parts), out += fixed_encoding_size<std::remove_cvref_t<decltype(parts)>>()), ...);
+    }, value);
+  }
+}
+
+// Reads a fixed-size encoding from `in` into `value`.
+template <class T>
+void load_fixed(const char* in, T& value) {
+  if constexpr (is_instance_v<T, std::pair>) {
+    load_fixed(in, value.first);
+    load_fixed(in + fixed_encoding_size<typename T::first_type>(), value.second);
+  } else if constexpr (is_std_array<T>::value) {
+    for (auto& item : value) {
+      load_fixed(in, item);
+      in += fixed_encoding_size<typename T::value_type>();
+    }
+  } else if constexpr (!is_instance_v<T, std::tuple>) {
+    std::memcpy(&value, in, sizeof(T));
+  } else {
+    std::apply([&in](auto&... parts) {
+      ((load_fixed(in, parts), in += fixed_encoding_size<std::remove_cvref_t<decltype(parts)>>()), ...);
+    }, value);
+  }
+}
+
+}  // namespace internal
+
 // Encodes `value` after what `w` already holds.
 template <Transferable T>
 void encode(Writer& w, const T& value) {

@@ -135,6 +135,39 @@ TEST(Codec, BadVariantIndexIsRefused) {
   EXPECT_THROW((mp::decode<std::variant<int, double>>(r)), mp::PicklingError);
 }
 
+// Fixed-size encodings are written and read in place (Pool's chunks): the
+// bytes must be exactly what the Codec writes, and read back the same value.
+template <class T>
+void expect_fixed_matches_codec(const T& value) {
+  constexpr size_t size = mp::internal::fixed_encoding_size<T>();
+  static_assert(size > 0);
+  const std::string encoded = mp::dumps(value).bytes();
+  ASSERT_EQ(encoded.size(), size);
+  std::string in_place(size, '\0');
+  mp::internal::store_fixed(in_place.data(), value);
+  EXPECT_EQ(in_place, encoded);
+  T back{};
+  mp::internal::load_fixed(encoded.data(), back);
+  EXPECT_EQ(back, value);
+}
+
+TEST(Codec, FixedSizeEncodingsMatchTheCodec) {
+  expect_fixed_matches_codec(std::pair<long, long>{7, -9});
+  expect_fixed_matches_codec(std::pair<int, double>{3, 0.25});  // padded object, packed encoding
+  expect_fixed_matches_codec(std::tuple<int, char, long>{1, 'x', 1L << 40});
+  expect_fixed_matches_codec(std::pair<std::pair<char, int>, short>{{'a', 5}, 6});
+  static_assert(mp::internal::fixed_encoding_size<std::pair<int, double>>() == 12);
+  static_assert(mp::internal::fixed_encoding_size<std::pair<std::string, int>>() == 0);
+  static_assert(mp::internal::fixed_encoding_size<std::tuple<int, std::vector<int>>>() == 0);
+  static_assert(mp::internal::fixed_encoding_size<std::tuple<>>() == 0);
+  // Plain data whose Codec adds a flag or an index is not fixed-size bytes.
+  static_assert(mp::internal::fixed_encoding_size<std::optional<int>>() == 0);
+  static_assert(mp::internal::fixed_encoding_size<std::variant<int, float>>() == 0);
+  static_assert(mp::internal::fixed_encoding_size<std::pair<std::optional<int>, int>>() == 0);
+  expect_fixed_matches_codec(std::array<short, 3>{1, 2, 3});
+  expect_fixed_matches_codec(std::pair<std::array<char, 3>, double>{{'a', 'b', 'c'}, 1.5});
+}
+
 TEST(Codec, MissingDescriptorIsRefused) {
   mp::Reader r("");
   EXPECT_THROW(r.take_fd(0), mp::PicklingError);
