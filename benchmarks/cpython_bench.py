@@ -92,14 +92,9 @@ def contend(lock, counter, go, done, stop):
         done.release()
 
 
-def _two_contenders(m, lock, counter):
-    """Two parties that each add INCREMENTS to counter under lock per op()."""
-    go, done, stop = m.Semaphore(0), m.Semaphore(0), m.Event()
-    _alive.append((lock, counter, go, done, stop))
-    workers = [m.Process(target=contend, args=(lock, counter, go, done, stop)) for _ in range(2)]
-    for w in workers:
-        w.start()
-
+def _two_party_rounds(go, done, stop, parties):
+    """(op, teardown) for two started parties that each do one round per go
+    token and answer with done; teardown sets stop and joins them."""
     def op():
         go.release()
         go.release()
@@ -110,8 +105,19 @@ def _two_contenders(m, lock, counter):
         stop.set()
         go.release()
         go.release()
-        for w in workers:
-            w.join()
+        for p in parties:
+            p.join()
+    return op, teardown
+
+
+def _two_contenders(m, lock, counter):
+    """Two parties that each add INCREMENTS to counter under lock per op()."""
+    go, done, stop = m.Semaphore(0), m.Semaphore(0), m.Event()
+    _alive.append((lock, counter, go, done, stop))
+    workers = [m.Process(target=contend, args=(lock, counter, go, done, stop)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    op, teardown = _two_party_rounds(go, done, stop, workers)
     return op, 2 * INCREMENTS, teardown
 
 
@@ -704,19 +710,10 @@ def manager_dict_get_2(impl, ctx):
             c.start()
         done.acquire()  # both connected: their start-up is not timed
         done.acquire()
-
-        def op():
-            go.release()
-            go.release()
-            done.acquire()
-            done.acquire()
+        op, stop_clients = _two_party_rounds(go, done, stop, clients)
 
         def teardown():
-            stop.set()
-            go.release()
-            go.release()
-            for c in clients:
-                c.join()
+            stop_clients()
             m.shutdown()
         return op, 2 * MANAGER_BATCH, teardown
     yield [("clients", 2)], setup

@@ -41,6 +41,26 @@ inline const std::vector<std::string>& start_methods() {
   return methods;
 }
 
+// The timing loop for two started parties that each do one round per
+// `go` token and answer with `done`: every iteration releases two tokens and
+// takes two answers. Afterwards sets `stop`, lets both parties see it, and
+// joins them.
+template <class Semaphore, class Event, class Party>
+void run_two_party_rounds(benchmark::State& state, Semaphore& go, Semaphore& done, Event& stop,
+                          Party& a, Party& b) {
+  for (auto _ : state) {
+    go.release();
+    go.release();
+    done.acquire();
+    done.acquire();
+  }
+  stop.set();
+  go.release();
+  go.release();
+  a.join();
+  b.join();
+}
+
 // Reports `items_per_iteration` items per iteration (items/s in the JSON).
 void per_item(benchmark::State& state, int64_t items_per_iteration);
 

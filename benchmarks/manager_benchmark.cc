@@ -131,17 +131,7 @@ void dict_get_two_clients(benchmark::State& state, const std::string& method) {
   b.start();
   done.acquire();  // both connected: their start-up is not timed
   done.acquire();
-  for (auto _ : state) {
-    go.release();
-    go.release();
-    done.acquire();
-    done.acquire();
-  }
-  stop.set();
-  go.release();
-  go.release();
-  a.join();
-  b.join();
+  run_two_party_rounds(state, go, done, stop, a, b);
   per_item(state, 2 * kClientOps);
 }
 

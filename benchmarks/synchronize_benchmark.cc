@@ -216,17 +216,7 @@ void contended(benchmark::State& state, MakeParty make_party) {
   auto b = make_party(&contend<Lock, Semaphore, Event>, lock, counter, go, done, stop);
   a.start();
   b.start();
-  for (auto _ : state) {
-    go.release();
-    go.release();
-    done.acquire();
-    done.acquire();
-  }
-  stop.set();
-  go.release();
-  go.release();
-  a.join();
-  b.join();
+  run_two_party_rounds(state, go, done, stop, a, b);
   if (*counter.value != static_cast<int64_t>(state.iterations()) * 2 * kIncrements) {
     state.SkipWithError("lost increments");
   }

@@ -147,17 +147,7 @@ void two_parties(benchmark::State& state, MakeParty make_party) {
   auto b = make_party(&party<Value, Semaphore, Event, kAtomic>, v, go, done, stop);
   a.start();
   b.start();
-  for (auto _ : state) {
-    go.release();
-    go.release();
-    done.acquire();
-    done.acquire();
-  }
-  stop.set();
-  go.release();
-  go.release();
-  a.join();
-  b.join();
+  run_two_party_rounds(state, go, done, stop, a, b);
   if (v.raw() != static_cast<int64_t>(state.iterations()) * 2 * kIncrements) {
     state.SkipWithError("lost increments");
   }

@@ -14,18 +14,17 @@
 #include <utility>
 #include <vector>
 
+#include "implementations/processes.h"
 #include "mp/mp.h"
 
 namespace mp::conformance {
 
-struct ManagerImpl {
+// Children, contexts and the helpers around the primitives under test come
+// from the forkserver implementation; the primitives are proxies.
+struct ManagerImpl : Forkserver {
   static constexpr const char* name() { return "manager"; }
-  static constexpr bool kProcesses = true;  // the parties are processes
-  static constexpr bool kSignals = true;    // ... that can be killed
-  static constexpr bool kFork = false;
-  static constexpr bool kManager = true;    // the primitives live in a manager's server
+  static constexpr bool kManager = true;  // the primitives live in a manager's server
 
-  static mp::Context& context() { return mp::get_context("forkserver"); }
   static mp::SyncManager& manager() {
     static mp::SyncManager* m = [] {
       auto* made = new mp::SyncManager(context());
@@ -33,15 +32,6 @@ struct ManagerImpl {
       return made;
     }();
     return *m;
-  }
-
-  template <class... A>
-  static mp::Process Process(A&&... args) {
-    return mp::Process(context(), std::forward<A>(args)...);
-  }
-  template <class... A>
-  static mp::Process Process(const mp::ProcessOptions& options, A&&... args) {
-    return mp::Process(context(), options, std::forward<A>(args)...);
   }
 
   // Each primitive: default-constructs (or constructs from the primitive's
@@ -96,28 +86,10 @@ struct ManagerImpl {
     explicit JoinableQueue(int maxsize = 0)
         : mp::JoinableQueueProxy<T>(manager().template JoinableQueue<T>(maxsize)) {}
   };
-  // Not proxies: the suites use these only as helpers around the primitive
-  // under test.
-  template <class T>
-  using SimpleQueue = mp::SimpleQueue<T>;
-  template <class T, class L = mp::RLock>
-  using Value = mp::Value<T, L>;
-  template <class T>
-  using RawValue = mp::RawValue<T>;
-  template <class T, class L = mp::RLock>
-  using Array = mp::Array<T, L>;
-  template <class T>
-  using RawArray = mp::RawArray<T>;
-  using SharedMemory = mp::SharedMemory;
-  static mp::Pool Pool(const mp::PoolOptions& options) { return mp::Pool(context(), options); }
-
   // What misuse raises here (threading's choices, made in the server).
   using LockReleaseError = mp::RuntimeError;
   using RLockReleaseError = mp::RuntimeError;
   using ConditionMisuseError = mp::RuntimeError;
-
-  static auto current_process() { return mp::current_process(); }
-  static std::vector<mp::Process> active_children() { return mp::active_children(); }
 };
 
 // Starts the shared manager before the first test (so the per-test hygiene
