@@ -119,7 +119,7 @@ def render(doc, out_dir):
         # Rows of one scenario with different arguments (pool.map by chunksize
         # and by processes) get a table each.
         title = scenario
-        if len(shapes[scenario]) > 1:
+        if len(shapes[scenario]) > 1 and args:
             title = "%s by %s" % (scenario, ", ".join(k for k, _ in args))
         scenarios.setdefault(title, {}).setdefault(args, {})[impl] = row
     ctx = doc.get("context", {})
