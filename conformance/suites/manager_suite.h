@@ -285,6 +285,61 @@ void expect_child_passes(F f, A... args) {
 
 // Containers ----------------------------------------------------------------------------
 
+TYPED_TEST_P(ManagerSuite, ApiPageExample) {
+  mp_id("mp.manager.api_page");
+  // The calls of API.md's Managers section, as written there.
+  mp::Manager m(TypeParam::context());
+  auto d = m.dict<std::string, int>();
+  d.set("a", 1);
+  int a = d.get("a");
+  EXPECT_EQ(a, 1);
+  EXPECT_THROW(d.get("zz"), mp::KeyError);
+  EXPECT_TRUE(d.contains("a"));
+  EXPECT_EQ(d.pop("a"), 1);
+  EXPECT_EQ(d.size(), 0u);
+  auto other = m.dict<std::string, int>({{"b", 2}});
+  d.update(other);
+  EXPECT_EQ(d.keys(), std::vector<std::string>{"b"});
+  EXPECT_EQ(d.items().size(), 1u);
+  std::map<std::string, int> copy = d.copy();
+  EXPECT_EQ(copy.at("b"), 2);
+  d.clear();
+  auto l = m.list<int>();
+  l.append(1);
+  l.extend({2, 3});
+  int i0 = l.at(0);
+  EXPECT_EQ(i0, 1);
+  l.set(0, 9);
+  EXPECT_EQ(l.pop(), 3);
+  l.insert(0, 4);
+  EXPECT_EQ(l.size(), 3u);
+  EXPECT_EQ(l.copy(), (std::vector<int>{4, 9, 2}));
+  auto ns = m.Namespace();
+  ns.set("x", 3);
+  int x = ns.get<int>("x");
+  EXPECT_EQ(x, 3);
+  auto mv = m.Value<int>(0);
+  auto ma = m.Array<double>(8);
+  EXPECT_EQ(mv.get(), 0);
+  EXPECT_EQ(ma.size(), 8u);
+  auto mq = m.Queue<int>();
+  auto ml = m.Lock();
+  auto me = m.Event();
+  mq.put(1);
+  EXPECT_EQ(mq.get(), 1);
+  EXPECT_TRUE(ml.acquire());
+  ml.release();
+  me.set();
+  EXPECT_TRUE(me.is_set());
+  m.RLock();
+  m.Semaphore();
+  m.BoundedSemaphore();
+  m.Condition();
+  m.Barrier(2);
+  m.JoinableQueue<int>();
+  m.shutdown();
+}
+
 TYPED_TEST_P(ManagerSuite, ListProxyOperations) {
   cpython_id("manager.list_proxy_ops,manager.list_proxy_mutablesequence,manager.list_proxy_iter");
   auto& m = TypeParam::manager();
@@ -833,7 +888,7 @@ TYPED_TEST_P(ManagerSuite, PoolProxy) {
                   "server cannot receive from another binary; use mp::Pool directly";
 }
 
-REGISTER_TYPED_TEST_SUITE_P(ManagerSuite, ListProxyOperations, NestedListProxies, DictProxyOperations,
+REGISTER_TYPED_TEST_SUITE_P(ManagerSuite, ApiPageExample, ListProxyOperations, NestedListProxies, DictProxyOperations,
                             NestedDictProxies, QueueProxyInContainers, LargeValuesTravel, ContainersRefuseHandles,
                             CustomManagerStartAndShutdown, CustomManagerAsScope,
                             InitializerRunsInTheServer, RemoteManagerOverTcp, RestartOnTheSameAddress,

@@ -181,6 +181,7 @@ class DictProxy : public BaseProxy {
   std::vector<V> values() const { return call<std::vector<V>>("values"); }
   std::vector<std::pair<K, V>> items() const { return call<std::vector<std::pair<K, V>>>("items"); }
   void update(const std::map<K, V>& other) const { call("update", other); }
+  void update(const DictProxy& other) const { update(other.copy()); }
   void clear() const { call("clear"); }
   std::map<K, V> copy() const { return call<std::map<K, V>>("copy"); }
 };
