@@ -23,6 +23,9 @@ import testlogs
 HERE = os.path.dirname(os.path.abspath(__file__))
 CATALOGUE = os.path.join(HERE, "..", "conformance", "spec", "cpython-conformance.tsv")
 PREFERRED = ["fork", "spawn", "forkserver", "threads", "manager", "tbb", "boost_interprocess", "mpi"]
+# The kind of each implementation, as the catalogue's allowed_types names it.
+KIND = {"fork": "processes", "spawn": "processes", "forkserver": "processes",
+        "threads": "threads", "manager": "manager"}
 
 
 def load_catalogue():
@@ -86,10 +89,15 @@ def main():
     rows = []
     for row in catalogue:
         applies = row["applies"] in ("yes", "partial")
+        allowed = set(filter(None, (row.get("allowed_types") or "").split(",")))
         results = {}
         for impl in impls:
             got = outcomes.get((row["id"], impl), [])
-            results[impl] = cell(got) if (applies or got) else "-"
+            # CPython runs a row only for some kinds of implementation
+            # (processes, threads, manager): the others show "-".
+            kind = KIND.get(impl)
+            concerned = not allowed or kind is None or kind in allowed
+            results[impl] = cell(got) if ((applies and concerned) or got) else "-"
         rows.append({
             "id": row["id"],
             "primitive": row["primitive"],
@@ -129,7 +137,8 @@ def main():
         "`//conformance:<impl>_test`. One row per test of CPython's suite "
         "(`conformance/spec/cpython-conformance.tsv`); cells: **pass**, **fail**, **n/a** (the "
         "implementation lacks what the row needs; the test skipped, saying why), **missing** (no "
-        "mp test mirrors the row yet), **-** (the row does not apply to C++)." % generated,
+        "mp test mirrors the row yet), **-** (the row does not apply to C++, or CPython runs it "
+        "only for other kinds of implementation)." % generated,
         "",
         "## Summary (applicable rows: pass / fail / n/a / missing)",
         "",
