@@ -15,7 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
+#include <future>
 #include <map>
 #include <optional>
 #include <random>
@@ -59,17 +59,6 @@ struct Tally {
   }
   int64_t total;
 };
-
-// Threads of another process (/proc/<pid>/task).
-inline size_t thread_count(int pid) {
-  size_t n = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++n;
-  }
-  return n;
-}
 
 inline std::string random_key() {
   std::random_device rd;
@@ -615,12 +604,16 @@ TYPED_TEST_P(ManagerSuite, ServerDeathFailsCallsPromptly) {
   auto q = m.template Queue<int>();
   auto d = m.template dict<int, int>();
   d.set(1, 1);
-  // A call blocked in the server when it dies fails at once. The waiter's
-  // connection shows up as one more thread in the server; its get() follows.
-  const size_t threads_before = mc::thread_count(*m.process().pid());
+  // A call waiting in the server when it dies fails at once. The waiter
+  // connects first (a call that returns), then calls get(): whether the
+  // kill lands before or after its request reaches the server, the waiter is
+  // then waiting for a reply that cannot come.
+  std::promise<void> connected;
   std::optional<std::string> blocked_outcome;
   std::thread waiter([&] {
     try {
+      q.qsize();
+      connected.set_value();
       q.get();
       blocked_outcome = "returned";
     } catch (const mp::EOFError&) {
@@ -629,9 +622,7 @@ TYPED_TEST_P(ManagerSuite, ServerDeathFailsCallsPromptly) {
       blocked_outcome = std::string("other: ") + e.what();
     }
   });
-  for (int i = 0; i < 1000 && mc::thread_count(*m.process().pid()) <= threads_before; ++i) {
-    std::this_thread::sleep_for(5ms);  // observing another process, not synchronizing with it
-  }
+  connected.get_future().wait();
   Stopwatch clock;
   m.process().kill();
   m.process().join();

@@ -231,10 +231,12 @@ std::string transact(const ManagerLink& link, const Writer& request) {
     throw PicklingError(
         "a manager call cannot carry descriptors (Connection, Lock, Queue...): store proxies instead");
   }
-  CachedConnection& entry = connection_for(link);
-  Connection& connection = *entry.connection;
   std::string reply;
   try {
+    // Connecting is inside: a server that dies during the handshake has
+    // gone away like one that dies during a call.
+    CachedConnection& entry = connection_for(link);
+    Connection& connection = *entry.connection;
     if (entry.channel.requests) {
       channel_send(*entry.channel.requests, connection, request.bytes());
       auto answer = channel_recv(*entry.channel.replies, connection);
