@@ -582,6 +582,33 @@ TYPED_TEST_P(ManagerSuite, RestartOnTheSameAddress) {
   again.shutdown();
 }
 
+TYPED_TEST_P(ManagerSuite, ServerRunInAProcessOfOurOwn) {
+  mp_id("mp.manager.serve_forever");
+  // get_server().serve_forever() in a child; a client connects, uses it, and
+  // asks it to stop, which ends that process with status 0.
+  const std::string key = mc::random_key();
+  auto [reader, writer] = mp::Pipe(false);
+  auto p = TypeParam::Process(
+      +[](std::string k, mp::Connection out) {
+        mp::BaseManager::register_type<mc::Tally, int64_t>("Tally");  // the serving program's types
+        mp::BaseManager m({.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = k});
+        mp::Server server = m.get_server();
+        out.send(server.address());
+        server.serve_forever();
+      },
+      key, writer);
+  p.start();
+  writer.close();
+  auto address = reader.template recv<mp::Address>();
+  mp::BaseManager client({.address = address, .authkey = key});
+  client.connect();
+  auto tally = client.create("Tally", int64_t{1});
+  EXPECT_EQ(tally.template call<int64_t>("add", int64_t{1}), 2);
+  client.shutdown();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
 TYPED_TEST_P(ManagerSuite, AnotherBinaryCallsByName) {
   mp_id("mp.manager.remote_other_binary");
   mp::BaseManager::register_type<mc::Tally, int64_t>("Tally");
@@ -883,7 +910,8 @@ REGISTER_TYPED_TEST_SUITE_P(ManagerSuite, ApiPageExample, ListProxyOperations, N
                             NestedDictProxies, QueueProxyInContainers, LargeValuesTravel, ContainersRefuseHandles,
                             CustomManagerStartAndShutdown, CustomManagerAsScope,
                             InitializerRunsInTheServer, RemoteManagerOverTcp, RestartOnTheSameAddress,
-                            AnotherBinaryCallsByName, ServerDeathFailsCallsPromptly,
+                            ServerRunInAProcessOfOurOwn, AnotherBinaryCallsByName,
+                            ServerDeathFailsCallsPromptly,
                             ShutdownMakesProxiesFail, NoServerOutlivesItsOwner,
                             MalformedRequestsHurtNobodyElse, ManyClientsAtOnce, EventInAChild,
                             LockHeldByTheServer, RLockInAChild, SemaphoresReleasedByAnotherProcess,
