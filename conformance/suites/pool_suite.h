@@ -56,6 +56,16 @@ inline int die_by_signal(int) {
   return 0;
 }
 inline int die_by_exit(int) { std::_Exit(7); }
+inline int die_at_31337(int x) {
+  if (x == 31337) ::raise(SIGKILL);
+  return x;
+}
+inline int raise_at_31337(int x) {
+  if (x == 31337) throw mp::KeyError("31337");
+  return x;
+}
+inline int triple(int x) { return 3 * x; }
+inline long pair_sum(std::pair<long, long> p) { return p.first + p.second; }
 
 // A result whose encoding fails (Python: an unpicklable result).
 struct Refuses {
@@ -204,6 +214,35 @@ TYPED_TEST_P(PoolSuite, ItemsOfEveryShapeCrossIntact) {
     products.push_back(i * (i + 1));
   }
   EXPECT_EQ(pool.starmap(&pt::mul, pairs, 7), products);
+}
+
+TYPED_TEST_P(PoolSuite, LargeFixedSizeChunksCrossIntact) {
+  mp_id("mp.pool.arena");
+  // Chunks of fixed-size items of 16 KiB and more go through the pool's
+  // arena instead of the rings; one larger than the arena falls back to the
+  // rings chunk by chunk. Results, errors and lost workers must not differ.
+  auto pool = TypeParam::Pool({.processes = 2});
+  const auto xs = iota_vec<int>(200'000);
+  std::vector<int> expected(xs.size());
+  std::transform(xs.begin(), xs.end(), expected.begin(), [](int x) { return 3 * x; });
+  auto triple_all = [&] { return pool.map(&pt::triple, xs); };
+  EXPECT_EQ(triple_all(), expected) << "8 chunks of 25000, in the arena";
+  // 48 MiB of arguments and results against a 32 MiB arena.
+  std::vector<std::pair<long, long>> big(2'000'000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = {static_cast<long>(i), 3L * static_cast<long>(i)};
+  auto sums = pool.map(&pt::pair_sum, big);
+  ASSERT_EQ(sums.size(), big.size());
+  for (size_t i = 0; i < big.size(); i += 997) EXPECT_EQ(sums[i], 4L * static_cast<long>(i));
+  EXPECT_EQ(sums.back(), 4L * static_cast<long>(big.size() - 1));
+  // An exception from a task, and one from the input while a chunk is being
+  // written into the arena.
+  EXPECT_THROW(pool.map(&pt::raise_at_31337, xs), mp::KeyError);
+  EXPECT_THROW(pool.map(&pt::triple, pt::SayWhen{200'000, 120'000}), pt::SayWhenError);
+  EXPECT_EQ(triple_all(), expected) << "the pool goes on";
+  if constexpr (TypeParam::kProcesses) {
+    EXPECT_THROW(pool.map(&pt::die_at_31337, xs), mp::WorkerLostError);
+    for (int round = 0; round < 3; ++round) EXPECT_EQ(triple_all(), expected) << "round " << round;
+  }
 }
 
 TYPED_TEST_P(PoolSuite, Starmap) {
@@ -613,7 +652,8 @@ TYPED_TEST_P(PoolSuite, ImapReadsItsInputLazily) {
   EXPECT_LE(read.load(), 10'000) << "only a bounded window of the input was read";
 }
 
-REGISTER_TYPED_TEST_SUITE_P(PoolSuite, ItemsOfEveryShapeCrossIntact, Apply, MapKeepsOrder, Starmap, StarmapAsync, MapAsync,
+REGISTER_TYPED_TEST_SUITE_P(PoolSuite, ItemsOfEveryShapeCrossIntact, LargeFixedSizeChunksCrossIntact,
+                            Apply, MapKeepsOrder, Starmap, StarmapAsync, MapAsync,
                             MapAsyncCallbacks, UnencodableArgumentRaisesInsteadOfHanging,
                             EmptyInputWithChunksizeDoesNotStall, MapReraisesInputException,
                             ApplyAsyncGet, AsyncGetTimeout, ImapKeepsOrderAndEnds,

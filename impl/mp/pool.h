@@ -36,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -119,22 +120,41 @@ inline void reserve_like_first(Writer& w, size_t before, size_t count) {
   bytes.reserve(bytes.size() + (bytes.size() - before) * (count - 1) + 64);
 }
 
-// Runs one chunk in a worker: `count` arguments in, `count` results out.
+// True when a chunk's arguments and results both have fixed-size encodings:
+// such chunks are laid out as arrays, read and written in place, and large
+// ones travel through the pool's arena instead of the rings.
+template <class Arg, class R>
+constexpr bool fixed_chunk() {
+  return fixed_encoding_size<Arg>() > 0 && fixed_encoding_size<R>() > 0 &&
+         std::is_default_constructible_v<Arg>;
+}
+
+// Runs one chunk in a worker: `count` arguments in, `count` results out,
+// into `out`, or into `direct` (the chunk's room in the arena) when given.
 template <class Fn, class Arg, bool kStar>
-void run_chunk(const void* target, Reader& in, Writer& out) {
+void run_chunk(const void* target, Reader& in, Writer& out, std::span<char> direct) {
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
   using R = typename pool_fn<Fn>::result;
   const auto n = in.read_pod<uint32_t>();
-  out.write_pod(n);
-  constexpr size_t kArgSize = fixed_encoding_size<Arg>(), kResultSize = fixed_encoding_size<R>();
-  if constexpr (kArgSize > 0 && kResultSize > 0 && std::is_default_constructible_v<Arg>) {
-    // Fixed-size encodings both ways: read the arguments in place and write
-    // the results into space made once, not item by item.
+  if constexpr (fixed_chunk<Arg, R>()) {
+    // Read the arguments in place and write the results into space made
+    // once, not item by item.
+    constexpr size_t kArgSize = fixed_encoding_size<Arg>(), kResultSize = fixed_encoding_size<R>();
     const char* src = in.read_view(size_t{n} * kArgSize).data();
-    std::string& bytes = out.bytes();
-    const size_t at = bytes.size();
-    bytes.resize(at + size_t{n} * kResultSize);
-    char* dst = bytes.data() + at;
+    char* dst;
+    if (direct.empty()) {
+      out.write_pod(n);
+      std::string& bytes = out.bytes();
+      const size_t at = bytes.size();
+      bytes.resize(at + size_t{n} * kResultSize);
+      dst = bytes.data() + at;
+    } else {
+      if (direct.size() != sizeof(n) + size_t{n} * kResultSize) {
+        throw PicklingError("a chunk's room for results does not match its arguments");
+      }
+      std::memcpy(direct.data(), &n, sizeof(n));
+      dst = direct.data() + sizeof(n);
+    }
     for (uint32_t i = 0; i < n; ++i) {
       Arg arg;
       load_fixed(src + size_t{i} * kArgSize, arg);
@@ -144,16 +164,18 @@ void run_chunk(const void* target, Reader& in, Writer& out) {
         store_fixed(dst + size_t{i} * kResultSize, R(fn(arg)));
       }
     }
-    return;
-  }
-  for (uint32_t i = 0; i < n; ++i) {
-    const size_t before = out.bytes().size();
-    if constexpr (kStar) {
-      Codec<R>::encode(out, std::apply(fn, Codec<Arg>::decode(in)));
-    } else {
-      Codec<R>::encode(out, fn(Codec<Arg>::decode(in)));
+  } else {
+    if (!direct.empty()) throw PicklingError("only fixed-size items travel through the arena");
+    out.write_pod(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      const size_t before = out.bytes().size();
+      if constexpr (kStar) {
+        Codec<R>::encode(out, std::apply(fn, Codec<Arg>::decode(in)));
+      } else {
+        Codec<R>::encode(out, fn(Codec<Arg>::decode(in)));
+      }
+      if (i == 0) reserve_like_first(out, before, n);
     }
-    if (i == 0) reserve_like_first(out, before, n);
   }
 }
 
@@ -375,6 +397,13 @@ class AsyncResult {
     if (s_->error) std::rethrow_exception(s_->error);
     return *s_->value;  // a copy: get() may be called again
   }
+  // map() and apply(): nobody else sees this result, so it moves out.
+  T take_once() {
+    wait();
+    std::lock_guard lock(s_->mu);
+    if (s_->error) std::rethrow_exception(s_->error);
+    return std::move(*s_->value);
+  }
   std::shared_ptr<internal::ResultState<T>> s_;
 };
 
@@ -540,11 +569,11 @@ class BasicPool {
   // the first failing task's exception is rethrown.
   template <class F, class Range>
   auto map(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) {
-    return map_async(f, std::forward<Range>(xs), {.chunksize = chunksize}).get();
+    return map_async(f, std::forward<Range>(xs), {.chunksize = chunksize}).take_once();
   }
   template <class F, class Range>
   auto starmap(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) {
-    return starmap_async(f, std::forward<Range>(xs), {.chunksize = chunksize}).get();
+    return starmap_async(f, std::forward<Range>(xs), {.chunksize = chunksize}).take_once();
   }
   template <class F, class Range>
   AsyncResult<std::vector<pool_result_t<F>>> map_async(
@@ -566,7 +595,7 @@ class BasicPool {
   template <class F, class... A>
     requires FunctionPointerLike<std::decay_t<F>>
   pool_result_t<F> apply(F f, A&&... args) {
-    return apply_async(f, std::forward<A>(args)...).get();
+    return apply_async(f, std::forward<A>(args)...).take_once();
   }
   template <class F, class... A>
     requires FunctionPointerLike<std::decay_t<F>>
@@ -681,21 +710,42 @@ class BasicPool {
       try {
         for (size_t start = 0, chunk = 0; start < n; start += chunksize, ++chunk) {
           const size_t k = std::min(chunksize, n - start);
+          constexpr size_t kArgSize = fixed_encoding_size<Arg>();
+          // Writes the chunk's count and arguments, as an array, at `to`
+          // (generic, so that it is compiled only for fixed-size arguments).
+          auto store_args = [&](auto* to) {
+            const auto count = static_cast<uint32_t>(k);
+            std::memcpy(to, &count, sizeof(count));
+            to += sizeof(count);
+            // Local copies: the stores through `to` may alias anything, and
+            // would otherwise reload the iterator from memory item by item.
+            auto cur = it;
+            for (size_t i = 0, end = k; i < end; ++i, ++cur) {
+              if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*cur)>, Arg>) {
+                store_fixed(to + i * kArgSize, *cur);
+              } else {
+                store_fixed(to + i * kArgSize, Arg(*cur));
+              }
+            }
+            it = cur;
+          };
+          if constexpr (fixed_chunk<Arg, R>()) {
+            constexpr size_t kResultSize = fixed_encoding_size<R>();
+            if (k * (kArgSize + kResultSize) >= PoolCore::kArenaMinBytes &&
+                core_->submit_in_arena(id, static_cast<uint32_t>(chunk), prefix,
+                                       sizeof(uint32_t) + k * kArgSize,
+                                       sizeof(uint32_t) + k * kResultSize, store_args)) {
+              continue;
+            }
+          }
           core_->submit(id, static_cast<uint32_t>(chunk), prefix, [&](Writer& w) {
-            w.write_pod(static_cast<uint32_t>(k));
-            constexpr size_t kArgSize = fixed_encoding_size<Arg>();
             if constexpr (kArgSize > 0) {
               std::string& bytes = w.bytes();
               const size_t at = bytes.size();
-              bytes.resize(at + k * kArgSize);
-              for (size_t i = 0; i < k; ++i, ++it) {
-                if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*it)>, Arg>) {
-                  store_fixed(bytes.data() + at + i * kArgSize, *it);
-                } else {
-                  store_fixed(bytes.data() + at + i * kArgSize, Arg(*it));
-                }
-              }
+              bytes.resize(at + sizeof(uint32_t) + k * kArgSize);
+              store_args(bytes.data() + at);
             } else {
+              w.write_pod(static_cast<uint32_t>(k));
               for (size_t i = 0; i < k; ++i, ++it) {
                 const size_t before = w.bytes().size();
                 encode_arg<Arg>(w, *it);

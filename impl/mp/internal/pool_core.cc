@@ -1,13 +1,16 @@
 #include "mp/internal/pool_core.h"
 
 #include <cxxabi.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <iterator>
 #include <map>
 #include <new>
 #include <stdexcept>
@@ -23,6 +26,8 @@ void Codec<internal::WorkerLink>::encode(Writer& w, const internal::WorkerLink& 
   w.write_pod(w.add_fd(l.results->fd()));
   w.write_pod(w.add_fd(l.shared->fd()));
   w.write_pod<uint64_t>(l.shared->size());
+  w.write_pod(w.add_fd(l.arena->fd()));
+  w.write_pod<uint64_t>(l.arena->size());
   w.write_pod(l.index);
   w.write_pod(l.maxtasks);
   w.write_pod<bool>(l.init != nullptr);
@@ -42,6 +47,8 @@ internal::WorkerLink Codec<internal::WorkerLink>::decode(Reader& r) {
   l.results = Ring::attach(r.take_fd(r.read_pod<uint32_t>()), Sharing::kProcesses);
   auto fd = r.take_fd(r.read_pod<uint32_t>());
   l.shared = internal::Segment::attach(std::move(fd), r.read_pod<uint64_t>());
+  auto arena_fd = r.take_fd(r.read_pod<uint32_t>());
+  l.arena = internal::Segment::attach(std::move(arena_fd), r.read_pod<uint64_t>());
   l.index = r.read_pod<uint32_t>();
   l.maxtasks = r.read_pod<int64_t>();
   if (r.read_pod<bool>()) {
@@ -115,7 +122,18 @@ void pool_worker_main(WorkerLink link) {
       Reader in(std::string_view(task).substr(sizeof(h)));
       auto runner = reinterpret_cast<ChunkRunner>(const_cast<void*>(resolve(mp::decode<CodeLocation>(in))));
       const void* fn = resolve(mp::decode<CodeLocation>(in));
-      runner(fn, in, out);
+      if (h.flags & kInArena) {
+        const auto room = in.read_pod<ArenaRoom>();
+        if (room.args + room.args_size > room.results || room.end() > link.arena->size() ||
+            room.end() < room.results) {
+          throw PicklingError("a chunk's room lies outside the pool's arena");
+        }
+        char* arena = static_cast<char*>(link.arena->data());
+        Reader args(std::string_view(arena + room.args, room.args_size));
+        runner(fn, args, out, std::span<char>(arena + room.results, room.results_size));
+      } else {
+        runner(fn, in, out, {});
+      }
     } catch (...) {
       answer_with_exception();
     }
@@ -148,6 +166,7 @@ PoolCore::PoolCore(PoolConfig config) : config_(std::move(config)) {
   shared_ = new (segment_->data()) PoolShared();
   shared_->slots = n;
   for (uint32_t i = 1; i < n; ++i) new (&shared_->slot[i]) PoolSlot();
+  arena_ = Segment::create(kArenaCapacity, "mp-pool-arena");
   wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_) throw std::system_error(errno, std::generic_category(), "eventfd");
   workers_.resize(n);
@@ -182,7 +201,7 @@ PoolCore::~PoolCore() {
 }
 
 void PoolCore::start_worker(uint32_t index) {
-  WorkerLink link{tasks_, results_, segment_, index, config_.maxtasksperchild};
+  WorkerLink link{tasks_, results_, segment_, arena_, index, config_.maxtasksperchild};
   if (config_.initializer) {
     link.init = config_.initializer;
     link.init_call = config_.initializer->target.call;
@@ -244,16 +263,87 @@ void PoolCore::submit(uint64_t job, uint32_t chunk, const std::string& prefix,
   put_task(job, chunk, w);
 }
 
-void PoolCore::put_task(uint64_t job, uint32_t chunk, Writer& w) {
+bool PoolCore::submit_in_arena(uint64_t job, uint32_t chunk, const std::string& prefix,
+                               size_t args_size, size_t results_size,
+                               const std::function<void(char*)>& fill) {
+  constexpr uint64_t kAlign = 64;
+  const uint64_t args_room = (args_size + kAlign - 1) / kAlign * kAlign;
+  std::optional<uint64_t> at;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kTerminate) throw ValueError("Pool not running");
+    at = arena_space_.allocate(args_room + results_size);
+  }
+  if (!at) return false;
+  const ArenaRoom room{*at, args_size, *at + args_room, results_size};
+  try {
+    fill(static_cast<char*>(arena_->data()) + room.args);
+    thread_local Writer w;
+    w.clear();
+    TaskHeader h{0, job, chunk, kInArena};
+    w.write_pod(h);
+    w.write(prefix.data(), prefix.size());
+    w.write_pod(room);
+    put_task(job, chunk, w, room);
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    release_room(room);
+    throw;
+  }
+  return true;
+}
+
+void PoolCore::release_room(const ArenaRoom& room) {
+  if (room.results_size == 0) return;
+  arena_space_.release(room.args, room.end() - room.args);
+  if (arena_space_.empty(kArenaCapacity)) {
+    // After a burst beyond the pages kept warm, give the rest back.
+    const uint64_t high = arena_space_.take_high_water();
+    if (high > kArenaKept) {
+      ::fallocate(arena_->fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(kArenaKept), static_cast<off_t>(high - kArenaKept));
+    }
+  }
+}
+
+void PoolCore::put_task(uint64_t job, uint32_t chunk, Writer& w, const ArenaRoom& room) {
   std::lock_guard order(submit_mu_);
   const uint64_t seq = next_seq_++;
   std::memcpy(w.bytes().data(), &seq, sizeof(seq));
   {
     std::lock_guard lock(mu_);
     if (state_ == State::kTerminate) throw ValueError("Pool not running");
-    outstanding_.emplace(seq, Outstanding{job, chunk});
+    outstanding_.emplace(seq, Outstanding{job, chunk, room});
   }
   tasks_->put(std::as_bytes(std::span(w.bytes().data(), w.bytes().size())), std::nullopt);
+}
+
+std::optional<uint64_t> ArenaSpace::allocate(uint64_t size) {
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    if (it->second < size) continue;
+    const uint64_t at = it->first, left = it->second - size;
+    free_.erase(it);
+    if (left > 0) free_.emplace(at + size, left);
+    high_water_ = std::max(high_water_, at + size);
+    return at;
+  }
+  return std::nullopt;
+}
+
+void ArenaSpace::release(uint64_t offset, uint64_t size) {
+  auto next = free_.lower_bound(offset);
+  if (next != free_.end() && offset + size == next->first) {
+    size += next->second;
+    next = free_.erase(next);
+  }
+  if (next != free_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == offset) {
+      prev->second += size;
+      return;
+    }
+  }
+  free_.emplace_hint(next, offset, size);
 }
 
 void PoolCore::put_stops() {
@@ -275,16 +365,23 @@ void PoolCore::result_loop() {
     std::memcpy(&h, buffer.data(), sizeof(h));
     if (h.job == 0) return;
     std::shared_ptr<PoolJob> job;
+    ArenaRoom room;
     {
       std::lock_guard lock(mu_);
-      if (outstanding_.erase(h.seq)) {
-        auto it = jobs_.find(h.job);
-        if (it != jobs_.end()) job = it->second;
+      if (auto it = outstanding_.find(h.seq); it != outstanding_.end()) {
+        room = it->second.room;
+        outstanding_.erase(it);
+        auto j = jobs_.find(h.job);
+        if (j != jobs_.end()) job = j->second;
       }
     }
     bool finished = false;
     if (job) {
-      Reader r(std::string_view(buffer).substr(sizeof(h)));
+      // An answered chunk with room in the arena left its results there.
+      Reader r(h.ok && room.results_size
+                   ? std::string_view(static_cast<const char*>(arena_->data()) + room.results,
+                                      room.results_size)
+                   : std::string_view(buffer).substr(sizeof(h)));
       try {
         finished = h.ok ? job->deliver(h.chunk, r) : job->fail(h.chunk, decode_exception(r));
       } catch (...) {  // a result that does not decode, or a throwing callback
@@ -292,6 +389,7 @@ void PoolCore::result_loop() {
       }
     }
     std::lock_guard lock(mu_);
+    release_room(room);
     if (finished) jobs_.erase(h.job);
     ++dispatched_;
     cv_.notify_all();
@@ -321,6 +419,7 @@ void PoolCore::lost_task(uint32_t index, uint64_t seq, std::exception_ptr why) {
     if (it == outstanding_.end()) return;
     what = it->second;
     outstanding_.erase(it);
+    release_room(what.room);  // its worker is gone: nobody writes there any more
     auto j = jobs_.find(what.job);
     if (j == jobs_.end()) return;
     job = j->second;

@@ -19,6 +19,14 @@
 // it arrives among everything published up to that moment. Such a task fails
 // with WorkerLostError (or TimeoutError when the handler killed it).
 //
+// Large chunks of fixed-size items (map of numbers, pairs, arrays...) skip
+// the rings' copies: the owner writes the arguments into a shared arena, the
+// worker reads them there and writes its results beside them, and only small
+// records naming that room go through the rings. The owner hands out the
+// room (first fit, lowest offset first, so that the same warm pages serve
+// map after map) and takes it back once the results are read or the chunk is
+// lost.
+//
 // Workers are daemon processes of the pool's context, or threads
 // (mp::dummy::Pool) running the same loop.
 
@@ -31,9 +39,11 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -51,8 +61,9 @@
 namespace mp::internal {
 
 // Runs one chunk: decodes its arguments from `in`, calls the function at
-// `fn` on each, encodes the results into `out`.
-using ChunkRunner = void (*)(const void* fn, Reader& in, Writer& out);
+// `fn` on each, encodes the results into `out`, or into `direct` when the
+// chunk has room for them in the arena.
+using ChunkRunner = void (*)(const void* fn, Reader& in, Writer& out, std::span<char> direct);
 
 struct PoolSlot {
   std::atomic<uint64_t> task{0};        // sequence number + 1 of the task held; 0: none
@@ -90,6 +101,7 @@ struct WorkerLink {
   std::shared_ptr<Ring> tasks;
   std::shared_ptr<Ring> results;
   std::shared_ptr<Segment> shared;  // a PoolShared
+  std::shared_ptr<Segment> arena;   // chunks of fixed-size items
   uint32_t index = 0;
   int64_t maxtasks = 0;             // 0: no limit
   std::shared_ptr<const InitializerSpec> init;  // encoded for spawn and forkserver
@@ -103,7 +115,33 @@ struct TaskHeader {
   uint64_t seq;
   uint64_t job;    // 0: a stop record
   uint32_t chunk;
-  uint32_t unused;
+  uint32_t flags;  // kInArena: an ArenaRoom follows the code's location
+};
+inline constexpr uint32_t kInArena = 1;
+
+// A chunk's room in the arena: its arguments, then room for its results.
+struct ArenaRoom {
+  uint64_t args = 0, args_size = 0;
+  uint64_t results = 0, results_size = 0;
+  uint64_t end() const { return results + results_size; }
+};
+
+// The arena's free space: first fit from the lowest offset. Not locked.
+class ArenaSpace {
+ public:
+  explicit ArenaSpace(uint64_t capacity) { free_.emplace(0, capacity); }
+  // The offset of `size` bytes, or nullopt when no free run is that long.
+  std::optional<uint64_t> allocate(uint64_t size);
+  void release(uint64_t offset, uint64_t size);
+  // How far into the arena anything has been handed out since the last call.
+  uint64_t take_high_water() { return std::exchange(high_water_, 0); }
+  bool empty(uint64_t capacity) const {
+    return free_.size() == 1 && free_.begin()->first == 0 && free_.begin()->second == capacity;
+  }
+
+ private:
+  std::map<uint64_t, uint64_t> free_;  // offset -> length; runs never touch
+  uint64_t high_water_ = 0;
 };
 
 struct ResultHeader {
@@ -143,6 +181,13 @@ class PoolCore {
 
   int processes() const noexcept { return config_.processes; }
 
+  // Chunks of fixed-size items this large (arguments and results) go
+  // through the arena; smaller ones are cheaper as ring records.
+  static constexpr size_t kArenaMinBytes = 16 << 10;
+  static constexpr size_t kArenaCapacity = size_t{32} << 20;
+  // Pages of the arena kept when it empties after a larger burst.
+  static constexpr size_t kArenaKept = size_t{4} << 20;
+
   // Registers a job; returns its id. Throws mp::ValueError unless running.
   uint64_t add_job(std::shared_ptr<PoolJob> job);
   // Forgets a job whose caller gave up on it (its results are dropped).
@@ -151,6 +196,12 @@ class PoolCore {
   // arguments.
   void submit(uint64_t job, uint32_t chunk, const std::string& prefix,
               const std::function<void(Writer&)>& encode);
+  // Queues one chunk of fixed-size items through the arena: `fill` writes
+  // its `args_size` bytes of arguments in place; the worker writes
+  // `results_size` bytes of results beside them. False, with nothing queued
+  // and `fill` not called, when the arena has no room for it now.
+  bool submit_in_arena(uint64_t job, uint32_t chunk, const std::string& prefix, size_t args_size,
+                       size_t results_size, const std::function<void(char*)>& fill);
 
   void close();
   void terminate();
@@ -175,7 +226,9 @@ class PoolCore {
   void lost_task(uint32_t index, uint64_t seq, std::exception_ptr why);
   PoolSlot& slot(uint32_t i) const { return shared_->slot[i]; }
   void wake_handler() const;
-  void put_task(uint64_t job, uint32_t chunk, Writer& w);
+  void put_task(uint64_t job, uint32_t chunk, Writer& w, const ArenaRoom& room = {});
+  // Gives a chunk's room back (under mu_).
+  void release_room(const ArenaRoom& room);
   // One stop record per worker slot, in sequence order (under submit_mu_, or
   // before any other thread can submit).
   void put_stops();
@@ -185,6 +238,7 @@ class PoolCore {
   std::shared_ptr<Ring> results_;
   std::shared_ptr<Segment> segment_;
   PoolShared* shared_ = nullptr;
+  std::shared_ptr<Segment> arena_;
   UniqueFd wake_;  // eventfd: the handler's doorbell
 
   mutable std::mutex mu_;
@@ -195,12 +249,14 @@ class PoolCore {
   struct Outstanding {
     uint64_t job;
     uint32_t chunk;
+    ArenaRoom room;  // results_size 0: not in the arena
   };
   std::unordered_map<uint64_t, Outstanding> outstanding_;  // by sequence number
   uint64_t dispatched_ = 0;   // results the result thread has handled
   std::vector<Worker> workers_;
   std::vector<uint32_t> ended_threads_;  // thread workers that returned
   std::vector<uint64_t> timed_out_;      // per worker: seq + 1 killed for task_timeout
+  ArenaSpace arena_space_{kArenaCapacity};
 
   std::mutex submit_mu_;  // sequence numbers follow ring order
   uint64_t next_seq_ = 0;
