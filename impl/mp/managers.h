@@ -328,7 +328,6 @@ class ArrayProxy : public BaseProxy {
 };
 
 // acquire()'s overloads for the lock-like proxies, as the primitives have them.
-template <class Derived>
 class AcquirerProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
@@ -363,9 +362,9 @@ class AcquirerProxy : public BaseProxy {
 // nobody holds, or an RLock the caller does not hold -> mp::RuntimeError. An
 // RLock's owner is the calling thread (it has its own connection).
 template <bool kReentrant>
-class LockProxyOf : public AcquirerProxy<LockProxyOf<kReentrant>> {
+class LockProxyOf : public AcquirerProxy {
  public:
-  using AcquirerProxy<LockProxyOf>::AcquirerProxy;
+  using AcquirerProxy::AcquirerProxy;
   bool locked() const { return this->template call<bool>("locked"); }
 };
 using LockProxy = LockProxyOf<false>;
@@ -374,9 +373,9 @@ using RLockProxy = LockProxyOf<true>;
 // threading.Semaphore (kBounded false) or BoundedSemaphore in the server. A
 // BoundedSemaphore released past its initial value -> mp::ValueError.
 template <bool kBounded>
-class SemaphoreProxyOf : public AcquirerProxy<SemaphoreProxyOf<kBounded>> {
+class SemaphoreProxyOf : public AcquirerProxy {
  public:
-  using AcquirerProxy<SemaphoreProxyOf>::AcquirerProxy;
+  using AcquirerProxy::AcquirerProxy;
   int get_value() const { return static_cast<int>(this->template call<int64_t>("get_value")); }
 };
 using SemaphoreProxy = SemaphoreProxyOf<false>;
@@ -384,7 +383,7 @@ using BoundedSemaphoreProxy = SemaphoreProxyOf<true>;
 
 // threading.Condition in the server. wait()/notify() without holding its
 // lock -> mp::RuntimeError. wait_for's predicate runs here, in the caller.
-class ConditionProxy : public AcquirerProxy<ConditionProxy> {
+class ConditionProxy : public AcquirerProxy {
  public:
   using AcquirerProxy::AcquirerProxy;
   bool wait() const { return call<bool>("wait", internal::WireTimeout()); }
@@ -394,24 +393,17 @@ class ConditionProxy : public AcquirerProxy<ConditionProxy> {
   }
   template <class Predicate>
   bool wait_for(Predicate predicate) const {
-    bool result = predicate();
-    while (!result) {
-      wait();
-      result = predicate();
-    }
-    return result;
+    return internal::wait_for_predicate(predicate, [this](const internal::Deadline&) { wait(); },
+                                        std::nullopt);
   }
   template <class Predicate, class Rep, class Period>
   bool wait_for(Predicate predicate, std::chrono::duration<Rep, Period> timeout) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool result = predicate();
-    while (!result) {
-      auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= left.zero()) break;
-      wait(left);
-      result = predicate();
-    }
-    return result;
+    return internal::wait_for_predicate(
+        predicate,
+        [this](const internal::Deadline& d) {
+          wait(std::max(*d - internal::Clock::now(), internal::Clock::duration::zero()));
+        },
+        internal::deadline_after(timeout));
   }
   void notify(int n = 1) const { call("notify", int64_t{n}); }
   void notify_all() const { call("notify_all"); }

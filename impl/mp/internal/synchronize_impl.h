@@ -339,6 +339,21 @@ class BasicEvent {
   typename Traits::template Storage<EventState> state_;
 };
 
+// Condition.wait_for's loop, for mp's conditions and a manager's: checks
+// `predicate` first and after each wake-up until it holds or `deadline`
+// passes (nullopt: never); `wait(deadline)` is one wait. Returns the
+// predicate's last value.
+template <class Predicate, class Wait>
+bool wait_for_predicate(Predicate& predicate, Wait wait, const Deadline& deadline) {
+  bool result = predicate();
+  while (!result) {
+    if (deadline && Clock::now() >= *deadline) break;
+    wait(deadline);
+    result = predicate();
+  }
+  return result;
+}
+
 template <class Traits>
 class BasicCondition {
  public:
@@ -379,23 +394,12 @@ class BasicCondition {
   // or the timeout; returns its last value. Python's argument order.
   template <class Predicate>
   bool wait_for(Predicate predicate) {
-    bool result = predicate();
-    while (!result) {
-      wait();
-      result = predicate();
-    }
-    return result;
+    return wait_for_predicate(predicate, [this](const Deadline& d) { wait_until(d); }, std::nullopt);
   }
   template <class Predicate, class Rep, class Period>
   bool wait_for(Predicate predicate, std::chrono::duration<Rep, Period> timeout) {
-    Deadline deadline = deadline_after(timeout);
-    bool result = predicate();
-    while (!result) {
-      if (Clock::now() >= *deadline) break;
-      wait_until(deadline);
-      result = predicate();
-    }
-    return result;
+    return wait_for_predicate(predicate, [this](const Deadline& d) { wait_until(d); },
+                              deadline_after(timeout));
   }
   // Wakes up to n of the current waiters (oldest first). The caller must
   // hold the lock.
