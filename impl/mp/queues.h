@@ -82,7 +82,7 @@ std::span<const std::byte> encode_item(const T& item) {
         "a queue item cannot carry handles (Lock, Queue, Connection...): pass them to the child "
         "as Process arguments");
   }
-  return std::as_bytes(std::span(w.bytes().data(), w.bytes().size()));
+  return bytes_of(w.bytes());
 }
 
 template <class T>

@@ -70,14 +70,10 @@ bool peer_gone(int fd) {
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-std::span<const std::byte> as_span(std::string_view bytes) {
-  return std::as_bytes(std::span(bytes.data(), bytes.size()));
-}
-
 // Sends one message on the channel (or, if large, by the socket).
 void channel_send(Ring& ring, Connection& socket, std::string_view message) {
   if (message.size() <= kChannelLimit) {
-    ring.put(as_span(message), std::nullopt);
+    ring.put(bytes_of(message), std::nullopt);
   } else {
     ring.put({}, std::nullopt);
     socket.send_bytes(message);
@@ -87,10 +83,7 @@ void channel_send(Ring& ring, Connection& socket, std::string_view message) {
 // Receives one message from the channel; nullopt if the peer left.
 std::optional<std::string> channel_recv(Ring& ring, Connection& socket) {
   std::string message;
-  auto take = [&message](std::span<const std::byte> bytes) {
-    message.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  };
-  while (!ring.get(take, deadline_after(kLivenessCheck))) {
+  while (!ring.get_into(message, deadline_after(kLivenessCheck))) {
     if (peer_gone(socket.fileno())) return std::nullopt;
   }
   if (message.empty()) message = socket.recv_bytes();

@@ -115,8 +115,7 @@ void pool_worker_main(WorkerLink link) {
       encode_exception(out, std::current_exception());
     };
     auto publish = [&] {
-      link.results->put(std::as_bytes(std::span(out.bytes().data(), out.bytes().size())),
-                        std::nullopt);
+      link.results->put(bytes_of(out.bytes()), std::nullopt);
     };
     try {
       Reader in(std::string_view(task).substr(sizeof(h)));
@@ -247,13 +246,18 @@ void PoolCore::drop_job(uint64_t job) {
   jobs_.erase(job);
 }
 
-void PoolCore::submit(uint64_t job, uint32_t chunk, const std::string& prefix,
-                      const std::function<void(Writer&)>& encode) {
+Writer& PoolCore::begin_task(uint64_t job, uint32_t chunk, uint32_t flags,
+                            const std::string& prefix) {
   thread_local Writer w;
   w.clear();
-  TaskHeader h{0, job, chunk, 0};
-  w.write_pod(h);
+  w.write_pod(TaskHeader{0, job, chunk, flags});
   w.write(prefix.data(), prefix.size());
+  return w;
+}
+
+void PoolCore::submit(uint64_t job, uint32_t chunk, const std::string& prefix,
+                      const std::function<void(Writer&)>& encode) {
+  Writer& w = begin_task(job, chunk, 0, prefix);
   encode(w);
   if (!w.fds().empty()) {
     throw PicklingError(
@@ -278,11 +282,7 @@ bool PoolCore::submit_in_arena(uint64_t job, uint32_t chunk, const std::string& 
   const ArenaRoom room{*at, args_size, *at + args_room, results_size};
   try {
     fill(static_cast<char*>(arena_->data()) + room.args);
-    thread_local Writer w;
-    w.clear();
-    TaskHeader h{0, job, chunk, kInArena};
-    w.write_pod(h);
-    w.write(prefix.data(), prefix.size());
+    Writer& w = begin_task(job, chunk, kInArena, prefix);
     w.write_pod(room);
     put_task(job, chunk, w, room);
   } catch (...) {
@@ -296,7 +296,7 @@ bool PoolCore::submit_in_arena(uint64_t job, uint32_t chunk, const std::string& 
 void PoolCore::release_room(const ArenaRoom& room) {
   if (room.results_size == 0) return;
   arena_space_.release(room.args, room.end() - room.args);
-  if (arena_space_.empty(kArenaCapacity)) {
+  if (arena_space_.empty()) {
     // After a burst beyond the pages kept warm, give the rest back.
     const uint64_t high = arena_space_.take_high_water();
     if (high > kArenaKept) {
@@ -315,7 +315,7 @@ void PoolCore::put_task(uint64_t job, uint32_t chunk, Writer& w, const ArenaRoom
     if (state_ == State::kTerminate) throw ValueError("Pool not running");
     outstanding_.emplace(seq, Outstanding{job, chunk, room});
   }
-  tasks_->put(std::as_bytes(std::span(w.bytes().data(), w.bytes().size())), std::nullopt);
+  tasks_->put(bytes_of(w.bytes()), std::nullopt);
 }
 
 std::optional<uint64_t> ArenaSpace::allocate(uint64_t size) {
@@ -356,11 +356,7 @@ void PoolCore::put_stops() {
 void PoolCore::result_loop() {
   std::string buffer;
   for (;;) {
-    results_->get(
-        [&](std::span<const std::byte> bytes) {
-          buffer.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-        },
-        std::nullopt);
+    results_->get_into(buffer, std::nullopt);
     ResultHeader h;
     std::memcpy(&h, buffer.data(), sizeof(h));
     if (h.job == 0) return;

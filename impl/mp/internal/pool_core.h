@@ -129,17 +129,19 @@ struct ArenaRoom {
 // The arena's free space: first fit from the lowest offset. Not locked.
 class ArenaSpace {
  public:
-  explicit ArenaSpace(uint64_t capacity) { free_.emplace(0, capacity); }
+  explicit ArenaSpace(uint64_t capacity) : capacity_(capacity) { free_.emplace(0, capacity); }
   // The offset of `size` bytes, or nullopt when no free run is that long.
   std::optional<uint64_t> allocate(uint64_t size);
   void release(uint64_t offset, uint64_t size);
   // How far into the arena anything has been handed out since the last call.
   uint64_t take_high_water() { return std::exchange(high_water_, 0); }
-  bool empty(uint64_t capacity) const {
-    return free_.size() == 1 && free_.begin()->first == 0 && free_.begin()->second == capacity;
+  // Nothing handed out.
+  bool empty() const {
+    return free_.size() == 1 && free_.begin()->first == 0 && free_.begin()->second == capacity_;
   }
 
  private:
+  uint64_t capacity_;
   std::map<uint64_t, uint64_t> free_;  // offset -> length; runs never touch
   uint64_t high_water_ = 0;
 };
@@ -226,6 +228,9 @@ class PoolCore {
   void lost_task(uint32_t index, uint64_t seq, std::exception_ptr why);
   PoolSlot& slot(uint32_t i) const { return shared_->slot[i]; }
   void wake_handler() const;
+  // This thread's task record, holding the header (its sequence number
+  // filled in by put_task) and where the code lives.
+  static Writer& begin_task(uint64_t job, uint32_t chunk, uint32_t flags, const std::string& prefix);
   void put_task(uint64_t job, uint32_t chunk, Writer& w, const ArenaRoom& room = {});
   // Gives a chunk's room back (under mu_).
   void release_room(const ArenaRoom& room);

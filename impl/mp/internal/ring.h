@@ -38,6 +38,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "mp/internal/fd.h"
 #include "mp/internal/futex.h"
@@ -84,6 +86,11 @@ struct RingControl {
   std::atomic<uint32_t> joiners{0};
 };
 
+// The bytes of a string, as put() takes them.
+inline std::span<const std::byte> bytes_of(std::string_view s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
+
 class Ring {
  public:
   static constexpr uint64_t kHotCapacity = uint64_t{8} << 20;
@@ -124,6 +131,15 @@ class Ring {
     }
     finish_get(lane, head + record_size(size));
     return true;
+  }
+
+  // get() that copies the record into `out`, replacing what it held.
+  bool get_into(std::string& out, const Deadline& deadline) {
+    return get(
+        [&out](std::span<const std::byte> bytes) {
+          out.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        },
+        deadline);
   }
 
   // Items put and not yet got (exact when no put or get is under way).
