@@ -156,10 +156,12 @@ class RawReader {
   // The next payload, in `out` (reused); false at end of file.
   bool next(std::vector<char>& out) {
     if (!fill(4)) return false;
-    auto h = internal::wire::decode_header(reinterpret_cast<unsigned char*>(&buffer_[begin_]), end_ - begin_);
+    auto h = internal::wire::decode_header(reinterpret_cast<unsigned char*>(&buffer_[begin_]),
+                                           end_ - begin_);
     if (h.status != internal::wire::Header::kComplete) {
       fill(internal::wire::kMaxHeaderSize);
-      h = internal::wire::decode_header(reinterpret_cast<unsigned char*>(&buffer_[begin_]), end_ - begin_);
+      h = internal::wire::decode_header(reinterpret_cast<unsigned char*>(&buffer_[begin_]),
+                                        end_ - begin_);
     }
     begin_ += h.size;
     out.resize(h.length);
@@ -197,10 +199,13 @@ class RawReader {
 std::string framed(int64_t size, char fill) {
   unsigned char header[internal::wire::kMaxHeaderSize];
   size_t n = internal::wire::encode_header(static_cast<uint64_t>(size), header);
-  return std::string(reinterpret_cast<char*>(header), n) + std::string(static_cast<size_t>(size), fill);
+  return std::string(reinterpret_cast<char*>(header), n) +
+         std::string(static_cast<size_t>(size), fill);
 }
 
-void write_all(int fd, const std::string& bytes) { internal::write_all(fd, bytes.data(), bytes.size()); }
+void write_all(int fd, const std::string& bytes) {
+  internal::write_all(fd, bytes.data(), bytes.size());
+}
 
 void throughput_floor(benchmark::State& state, int64_t size) {
   auto [reader, writer] = internal::socket_pair(SOCK_STREAM);
@@ -234,7 +239,8 @@ void throughput_floor(benchmark::State& state, int64_t size) {
 // Round trips on a socketpair with a fork()ed partner: per item, for each
 // (request, reply) in `trips`, a `request`-byte message and a `reply`-byte
 // answer (the request's first bytes echoed back).
-void socket_roundtrip_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips) {
+void socket_roundtrip_floor(benchmark::State& state,
+                            const std::vector<std::pair<int64_t, int64_t>>& trips) {
   auto [mine, theirs] = internal::socket_pair(SOCK_STREAM);
   std::vector<std::string> requests, replies;
   for (const auto& [request, reply] : trips) {
@@ -286,7 +292,8 @@ void listener_roundtrip_floor(benchmark::State& state, bool tcp) {
     std::memcpy(un->sun_path, name.data(), name.size());
     length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
   }
-  if (::bind(lis.get(), reinterpret_cast<sockaddr*>(&where), length) != 0 || ::listen(lis.get(), 16) != 0) {
+  if (::bind(lis.get(), reinterpret_cast<sockaddr*>(&where), length) != 0 ||
+      ::listen(lis.get(), 16) != 0) {
     state.SkipWithError("bind/listen failed");
     return;
   }
@@ -327,20 +334,22 @@ void listener_roundtrip_floor(benchmark::State& state, bool tcp) {
 
 // Row names with string arguments (family:unix), which harness.h's int-valued
 // Args cannot spell.
-benchmark::internal::Benchmark* add_row(const std::string& name, std::function<void(benchmark::State&)> fn) {
-  return benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& s) { fn(s); })->UseRealTime();
+benchmark::internal::Benchmark* add_row(const std::string& name,
+                                        std::function<void(benchmark::State&)> fn) {
+  return benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& s) { fn(s); })
+      ->UseRealTime();
 }
 
 template <class Starter>
 void register_all(const std::string& impl, const Starter& start) {
   for (int64_t size : kThroughputPayloads) {
-    add("pipe.throughput", impl, {{"payload", size}},
-        [start, size](benchmark::State& s) { throughput(s, start, size); })
-        ->Unit(benchmark::kMicrosecond);
+    add("pipe.throughput", impl, {{"payload", size}}, [start, size](benchmark::State& s) {
+      throughput(s, start, size);
+    })->Unit(benchmark::kMicrosecond);
   }
-  add("pipe.pingpong", impl, {{"payload", kPingPongPayload}},
-      [start](benchmark::State& s) { pingpong(s, start); })
-      ->Unit(benchmark::kMicrosecond);
+  add("pipe.pingpong", impl, {{"payload", kPingPongPayload}}, [start](benchmark::State& s) {
+    pingpong(s, start);
+  })->Unit(benchmark::kMicrosecond);
   for (bool tcp : {false, true}) {
     add_row("listener.roundtrip/impl:" + impl + "/family:" + (tcp ? "tcp" : "unix"),
             [start, tcp](benchmark::State& s) { listener_roundtrip(s, start, tcp); })
@@ -352,13 +361,13 @@ const bool registered = [] {
   for (const std::string& method : start_methods()) register_all(method, ProcessStarter{method});
   register_all("threads", ThreadStarter{});
   for (int64_t size : kThroughputPayloads) {
-    add("pipe.throughput", "floor", {{"payload", size}},
-        [size](benchmark::State& s) { throughput_floor(s, size); })
-        ->Unit(benchmark::kMicrosecond);
+    add("pipe.throughput", "floor", {{"payload", size}}, [size](benchmark::State& s) {
+      throughput_floor(s, size);
+    })->Unit(benchmark::kMicrosecond);
   }
-  add("pipe.pingpong", "floor", {{"payload", kPingPongPayload}},
-      [](benchmark::State& s) { socket_roundtrip_floor(s, {{kPingPongPayload, kPingPongPayload}}); })
-      ->Unit(benchmark::kMicrosecond);
+  add("pipe.pingpong", "floor", {{"payload", kPingPongPayload}}, [](benchmark::State& s) {
+    socket_roundtrip_floor(s, {{kPingPongPayload, kPingPongPayload}});
+  })->Unit(benchmark::kMicrosecond);
   for (bool tcp : {false, true}) {
     add_row(std::string("listener.roundtrip/impl:floor/family:") + (tcp ? "tcp" : "unix"),
             [tcp](benchmark::State& s) { listener_roundtrip_floor(s, tcp); })
@@ -369,7 +378,8 @@ const bool registered = [] {
 
 }  // namespace
 
-void socket_pingpong_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips) {
+void socket_pingpong_floor(benchmark::State& state,
+                           const std::vector<std::pair<int64_t, int64_t>>& trips) {
   socket_roundtrip_floor(state, trips);
 }
 

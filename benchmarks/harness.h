@@ -74,7 +74,8 @@ void futex_pingpong_floor(benchmark::State& state);
 // messages (read/write, one write per message; connection_benchmark.cc): per
 // item, for each (request, reply) of `trips`, a `request`-byte message and a
 // `reply`-byte answer.
-void socket_pingpong_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips);
+void socket_pingpong_floor(benchmark::State& state,
+                           const std::vector<std::pair<int64_t, int64_t>>& trips);
 
 // A fork()ed party for the floor rows: runs `body`, then _exit(0); joined by
 // the destructor.

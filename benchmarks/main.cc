@@ -2,7 +2,6 @@
 // are this same program), then Google Benchmark.
 
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <cstring>
@@ -70,9 +69,9 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("mp_build", "-O2 with assertions");
 #endif
   benchmark::AddCustomContext("mp_compiler", "g++ " __VERSION__);
-  PlainNames<benchmark::ConsoleReporter> display(
-      ::isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Defaults
-                              : benchmark::ConsoleReporter::OO_Tabular);
+  PlainNames<benchmark::ConsoleReporter> display(::isatty(STDOUT_FILENO)
+                                                     ? benchmark::ConsoleReporter::OO_Defaults
+                                                     : benchmark::ConsoleReporter::OO_Tabular);
   PlainNames<benchmark::JSONReporter> file;
   benchmark::RunSpecifiedBenchmarks(&display, file_output ? &file : nullptr);
   benchmark::Shutdown();

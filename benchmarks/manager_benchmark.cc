@@ -47,7 +47,8 @@ using Dict = mp::DictProxy<int64_t, int64_t>;
 template <class R, class... A>
 std::pair<int64_t, int64_t> message_sizes(std::string_view method, const A&... args) {
   Writer request;
-  internal::begin_request(request, internal::ManagerOp::kCall, 1, method, internal::call_signature<R, A...>());
+  internal::begin_request(request, internal::ManagerOp::kCall, 1, method,
+                          internal::call_signature<R, A...>());
   (mp::encode<A>(request, args), ...);
   Writer reply;
   reply.write_pod<uint8_t>(0);
@@ -56,7 +57,9 @@ std::pair<int64_t, int64_t> message_sizes(std::string_view method, const A&... a
 }
 
 // A manager's server under `method`.
-mp::Manager start_manager(const std::string& method) { return mp::Manager(mp::get_context(method)); }
+mp::Manager start_manager(const std::string& method) {
+  return mp::Manager(mp::get_context(method));
+}
 
 void dict_get(benchmark::State& state, const std::string& method) {
   mp::Manager m = start_manager(method);
@@ -147,14 +150,15 @@ const bool registered = [] {
   };
   for (const auto& [scenario, fn] : rows) {
     for (const std::string& method : start_methods()) {
-      add(scenario, method, {}, [method, fn = fn](benchmark::State& s) { fn(s, method); })
-          ->Unit(benchmark::kMicrosecond);
+      add(scenario, method, {}, [method, fn = fn](benchmark::State& s) {
+        fn(s, method);
+      })->Unit(benchmark::kMicrosecond);
     }
   }
   for (const std::string& method : start_methods()) {
-    add("manager.dict_get", method, {{"clients", 2}},
-        [method](benchmark::State& s) { dict_get_two_clients(s, method); })
-        ->Unit(benchmark::kMicrosecond);
+    add("manager.dict_get", method, {{"clients", 2}}, [method](benchmark::State& s) {
+      dict_get_two_clients(s, method);
+    })->Unit(benchmark::kMicrosecond);
   }
 
   // The floors: one round trip of the same sizes per call.
@@ -164,8 +168,9 @@ const bool registered = [] {
   const auto acquire = message_sizes<bool>("acquire", true, internal::WireTimeout());
   const auto release = message_sizes<void>("release");
   auto floor = [](const char* scenario, std::vector<std::pair<int64_t, int64_t>> trips) {
-    add(scenario, "floor", {}, [trips](benchmark::State& s) { socket_pingpong_floor(s, trips); })
-        ->Unit(benchmark::kMicrosecond);
+    add(scenario, "floor", {}, [trips](benchmark::State& s) {
+      socket_pingpong_floor(s, trips);
+    })->Unit(benchmark::kMicrosecond);
   };
   floor("manager.dict_get", {get});
   floor("manager.dict_set", {set});

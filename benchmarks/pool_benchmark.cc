@@ -20,12 +20,11 @@
 
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -61,7 +60,8 @@ std::vector<std::pair<int64_t, int64_t>> inputs(int64_t tasks, int64_t grain) {
 }
 
 template <class Pool>
-void map_rows(benchmark::State& state, Pool& pool, int64_t tasks, int64_t grain, int64_t chunksize) {
+void map_rows(benchmark::State& state, Pool& pool, int64_t tasks, int64_t grain,
+              int64_t chunksize) {
   auto xs = inputs(tasks, grain);
   std::optional<int> cs;
   if (chunksize > 0) cs = static_cast<int>(chunksize);
@@ -153,7 +153,8 @@ void floor_map(benchmark::State& state, int64_t tasks, int64_t grain, int64_t ch
   for (int64_t i = 0; i < tasks; ++i) in[i] = i;
   s->tasks = tasks;
   s->grain = grain;
-  s->chunk = chunksize > 0 ? chunksize : std::max<int64_t>(1, (tasks + 4 * width - 1) / (4 * width));
+  s->chunk =
+      chunksize > 0 ? chunksize : std::max<int64_t>(1, (tasks + 4 * width - 1) / (4 * width));
   std::vector<pid_t> kids;
   for (int w = 0; w < width; ++w) {
     pid_t pid = ::fork();
@@ -214,14 +215,14 @@ void add_all(const std::string& impl, auto make_pool) {
     const int64_t tasks = grain == 100000 ? 1000 : 100000;
     for (int64_t chunksize : {0, 1}) {
       add("pool.map", impl, {{"tasks", tasks}, {"grain_ns", grain}, {"chunksize", chunksize}},
-          with_pool(make_pool, [=](benchmark::State& s, auto& pool) {
-            map_rows(s, pool, tasks, grain, chunksize);
-          }))
+          with_pool(make_pool, [=](benchmark::State& s,
+                                   auto& pool) { map_rows(s, pool, tasks, grain, chunksize); }))
           ->Unit(benchmark::kMillisecond);
     }
   }
   add("pool.imap_unordered", impl, {{"tasks", 100000}, {"chunksize", 1}},
-      with_pool(make_pool, [](benchmark::State& s, auto& pool) { imap_unordered_rows(s, pool, 100000); }))
+      with_pool(make_pool,
+                [](benchmark::State& s, auto& pool) { imap_unordered_rows(s, pool, 100000); }))
       ->Unit(benchmark::kMillisecond);
   add("pool.apply.roundtrip", impl, {},
       with_pool(make_pool, [](benchmark::State& s, auto& pool) { apply_rows(s, pool); }))
@@ -272,10 +273,12 @@ const bool registered = [] {
   }
   for (int p = 1; p <= kWorkers; ++p) {
     const Args args = {{"tasks", 1000}, {"grain_ns", 100000}, {"processes", p}};
-    add("pool.map", "tbb", args, [p](benchmark::State& s) { tbb_map(s, 1000, 100000, 0, p); })
-        ->Unit(benchmark::kMillisecond);
-    add("pool.map", "floor", args, [p](benchmark::State& s) { floor_map(s, 1000, 100000, 0, p); })
-        ->Unit(benchmark::kMillisecond);
+    add("pool.map", "tbb", args, [p](benchmark::State& s) {
+      tbb_map(s, 1000, 100000, 0, p);
+    })->Unit(benchmark::kMillisecond);
+    add("pool.map", "floor", args, [p](benchmark::State& s) {
+      floor_map(s, 1000, 100000, 0, p);
+    })->Unit(benchmark::kMillisecond);
   }
   add("pool.apply.roundtrip", "tbb", {}, tbb_apply)->Unit(benchmark::kMicrosecond);
   add("pool.apply.roundtrip", "floor", {}, futex_pingpong_floor)->Unit(benchmark::kMicrosecond);

@@ -3,9 +3,8 @@
 #include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
 #include <tbb/task_group.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -51,7 +50,8 @@ void start_join_tbb(benchmark::State& state) {
 void start_join_thread_floor(benchmark::State& state) {
   for (auto _ : state) {
     pthread_t thread;
-    ::pthread_create(&thread, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
+    ::pthread_create(
+        &thread, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
     ::pthread_join(thread, nullptr);
   }
   per_item(state, 1);
@@ -85,14 +85,17 @@ void start_join_spawn_floor(benchmark::State& state) {
 
 const bool registered = [] {
   for (const std::string& method : start_methods()) {
-    add("process.start_join", method, {}, [method](benchmark::State& s) { start_join_process(s, method); })
-        ->Unit(benchmark::kMicrosecond);
+    add("process.start_join", method, {}, [method](benchmark::State& s) {
+      start_join_process(s, method);
+    })->Unit(benchmark::kMicrosecond);
   }
   add("process.start_join", "threads", {}, start_join_thread)->Unit(benchmark::kMicrosecond);
   add("process.start_join", "tbb", {}, start_join_tbb)->Unit(benchmark::kMicrosecond);
   add("process.start_join", "floor", {}, start_join_fork_floor)->Unit(benchmark::kMicrosecond);
-  add("process.start_join", "floor-spawn", {}, start_join_spawn_floor)->Unit(benchmark::kMicrosecond);
-  add("process.start_join", "floor-threads", {}, start_join_thread_floor)->Unit(benchmark::kMicrosecond);
+  add("process.start_join", "floor-spawn", {}, start_join_spawn_floor)
+      ->Unit(benchmark::kMicrosecond);
+  add("process.start_join", "floor-threads", {}, start_join_thread_floor)
+      ->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

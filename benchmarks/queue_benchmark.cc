@@ -14,9 +14,8 @@
 
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
 #include <tbb/concurrent_queue.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -154,7 +153,8 @@ struct SpscRing {
 template <class Item>
 void throughput_floor(benchmark::State& state) {
   using Ring = SpscRing<Item>;
-  void* mem = ::mmap(nullptr, sizeof(Ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* mem =
+      ::mmap(nullptr, sizeof(Ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   auto* ring = new (mem) Ring;
   pid_t producer = ::fork();
   if (producer == 0) {
@@ -167,7 +167,8 @@ void throughput_floor(benchmark::State& state) {
       if (ring->stop.load()) ::_exit(0);
       seen = ring->rounds.load();
       for (int64_t i = 0; i < kBatch; ++i) {
-        while (tail - cached_head == Ring::kSlots) cached_head = ring->head.load(std::memory_order_acquire);
+        while (tail - cached_head == Ring::kSlots)
+          cached_head = ring->head.load(std::memory_order_acquire);
         ring->slots[tail % Ring::kSlots] = item;
         ring->tail.store(++tail, std::memory_order_release);
       }
@@ -310,10 +311,12 @@ void add_throughput(int64_t payload) {
     })->Unit(benchmark::kMillisecond);
   }
   add("queue.throughput", "threads", one, [](benchmark::State& s) {
-    throughput<mp::dummy::Queue<Item>, Item, mp::dummy::Semaphore, mp::dummy::Event>(s, thread_party(), 1, 1);
+    throughput<mp::dummy::Queue<Item>, Item, mp::dummy::Semaphore, mp::dummy::Event>(
+        s, thread_party(), 1, 1);
   })->Unit(benchmark::kMillisecond);
-  add("queue.throughput", "tbb", one, [](benchmark::State& s) { throughput_tbb<Item>(s, 1, 1); })
-      ->Unit(benchmark::kMillisecond);
+  add("queue.throughput", "tbb", one, [](benchmark::State& s) {
+    throughput_tbb<Item>(s, 1, 1);
+  })->Unit(benchmark::kMillisecond);
   add("queue.throughput", "floor", one, throughput_floor<Item>)->Unit(benchmark::kMillisecond);
 }
 
@@ -324,7 +327,8 @@ const bool registered = [] {
   const Args two = {{"producers", 2}, {"consumers", 2}, {"payload", 64}};
   for (const std::string& method : start_methods()) {
     add("queue.throughput", method, two, [method](benchmark::State& s) {
-      throughput<mp::Queue<Payload64>, Payload64, mp::Semaphore, mp::Event>(s, party_under(method), 2, 2);
+      throughput<mp::Queue<Payload64>, Payload64, mp::Semaphore, mp::Event>(s, party_under(method),
+                                                                            2, 2);
     })->Unit(benchmark::kMillisecond);
     add("queue.pingpong", method, {{"payload", 8}}, [method](benchmark::State& s) {
       pingpong<mp::Queue<int64_t>>(s, party_under(method));
@@ -340,13 +344,15 @@ const bool registered = [] {
     throughput<mp::dummy::Queue<Payload64>, Payload64, mp::dummy::Semaphore, mp::dummy::Event>(
         s, thread_party(), 2, 2);
   })->Unit(benchmark::kMillisecond);
-  add("queue.throughput", "tbb", two, [](benchmark::State& s) { throughput_tbb<Payload64>(s, 2, 2); })
-      ->Unit(benchmark::kMillisecond);
+  add("queue.throughput", "tbb", two, [](benchmark::State& s) {
+    throughput_tbb<Payload64>(s, 2, 2);
+  })->Unit(benchmark::kMillisecond);
   add("queue.pingpong", "threads", {{"payload", 8}}, [](benchmark::State& s) {
     pingpong<mp::dummy::Queue<int64_t>>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
   add("queue.pingpong", "tbb", {{"payload", 8}}, pingpong_tbb)->Unit(benchmark::kMicrosecond);
-  add("queue.pingpong", "floor", {{"payload", 8}}, futex_pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("queue.pingpong", "floor", {{"payload", 8}}, futex_pingpong_floor)
+      ->Unit(benchmark::kMicrosecond);
   add("simplequeue.throughput", "threads", {{"payload", 8}}, [](benchmark::State& s) {
     simple_throughput<mp::dummy::SimpleQueue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event>(
         s, thread_party());

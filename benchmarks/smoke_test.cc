@@ -40,14 +40,17 @@ std::string tmp(const std::string& name) {
 
 TEST(BenchmarksSmoke, EveryRowRuns) {
   std::string out = tmp("mp.json");
-  ASSERT_EQ(run({"benchmarks/mp_benchmarks", "--benchmark_min_time=0.001",
-                 "--benchmark_out=" + out, "--benchmark_out_format=json"}),
+  ASSERT_EQ(run({"benchmarks/mp_benchmarks", "--benchmark_min_time=0.001", "--benchmark_out=" + out,
+                 "--benchmark_out_format=json"}),
             0);
   std::string json = slurp(out);
   EXPECT_EQ(json.find("\"error_occurred\": true"), std::string::npos) << json;
-  for (const char* row : {"process.start_join/impl:fork\"", "process.start_join/impl:spawn\"",
-                          "process.start_join/impl:forkserver\"", "process.start_join/impl:threads\"",
-                          "process.start_join/impl:tbb\"", "process.start_join/impl:floor\"",
+  for (const char* row : {"process.start_join/impl:fork\"",
+                          "process.start_join/impl:spawn\"",
+                          "process.start_join/impl:forkserver\"",
+                          "process.start_join/impl:threads\"",
+                          "process.start_join/impl:tbb\"",
+                          "process.start_join/impl:floor\"",
                           "process.start_join/impl:floor-spawn\"",
                           "process.start_join/impl:floor-threads\"",
                           "pipe.throughput/impl:fork/payload:1048576\"",
@@ -62,8 +65,10 @@ TEST(BenchmarksSmoke, EveryRowRuns) {
                           "pool.map/impl:floor/tasks:1000/grain_ns:100000/processes:2\"",
                           "pool.apply.roundtrip/impl:spawn\"",
                           "pool.create_close_join/impl:threads\"",
-                          "manager.dict_get/impl:fork\"", "manager.dict_get/impl:floor\"",
-                          "manager.dict_set/impl:spawn\"", "manager.list_append/impl:forkserver\"",
+                          "manager.dict_get/impl:fork\"",
+                          "manager.dict_get/impl:floor\"",
+                          "manager.dict_set/impl:spawn\"",
+                          "manager.list_append/impl:forkserver\"",
                           "manager.lock_acquire_release/impl:floor\"",
                           "manager.dict_get/impl:forkserver/clients:2\""}) {
     EXPECT_NE(json.find(std::string("\"name\": \"") + row), std::string::npos) << row;
@@ -95,13 +100,17 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
   std::string json = slurp(out);
   EXPECT_NE(json.find("\"process.start_join/impl:cpython-fork\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"process.start_join/impl:cpython-threads\""), std::string::npos) << json;
-  EXPECT_NE(json.find("\"pipe.throughput/impl:cpython-fork/payload:64\""), std::string::npos) << json;
-  EXPECT_NE(json.find("\"listener.roundtrip/impl:cpython-threads/family:unix\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"pipe.throughput/impl:cpython-fork/payload:64\""), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"listener.roundtrip/impl:cpython-threads/family:unix\""), std::string::npos)
+      << json;
   EXPECT_NE(json.find("\"queue.throughput/impl:cpython-fork/producers:1/consumers:1/payload:8\""),
-            std::string::npos) << json;
+            std::string::npos)
+      << json;
   EXPECT_NE(json.find("\"pool.apply.roundtrip/impl:cpython-threads\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"manager.dict_get/impl:cpython-fork\""), std::string::npos) << json;
-  EXPECT_NE(json.find("\"manager.dict_get/impl:cpython-fork/clients:2\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"manager.dict_get/impl:cpython-fork/clients:2\""), std::string::npos)
+      << json;
 }
 
 }  // namespace

@@ -16,14 +16,13 @@
 // in a fork()ed child using a futex word in MAP_SHARED memory.
 
 #include <linux/futex.h>
+#include <oneapi/tbb/mutex.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-#include <oneapi/tbb/mutex.h>
 #include <tbb/queuing_mutex.h>
 #include <tbb/spin_mutex.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <climits>
@@ -89,11 +88,11 @@ struct FloorShared {
   // lock would make the floor unfairly cheap).
   alignas(128) int64_t counter = 0;
   alignas(128) std::atomic<uint32_t> spare{0};
-  std::atomic<uint32_t> turn{0};      // ping-pong: whose turn it is
-  std::atomic<uint32_t> go{0};        // contended rows: rounds started
-  std::atomic<uint32_t> done{0};      // ... and finished
-  std::atomic<uint32_t> arrived{0};   // barrier: parties in this round
-  std::atomic<uint32_t> sense{0};     // barrier: rounds completed
+  std::atomic<uint32_t> turn{0};     // ping-pong: whose turn it is
+  std::atomic<uint32_t> go{0};       // contended rows: rounds started
+  std::atomic<uint32_t> done{0};     // ... and finished
+  std::atomic<uint32_t> arrived{0};  // barrier: parties in this round
+  std::atomic<uint32_t> sense{0};    // barrier: rounds completed
   std::atomic<uint32_t> stop{0};
 };
 
@@ -279,7 +278,8 @@ void contended_floor(benchmark::State& state) {
     for (auto _ : state) {
       uint32_t target = f->done.load() + 2;
       bump(f->go);
-      for (uint32_t d = f->done.load(); d < target; d = f->done.load()) futex(&f->done, FUTEX_WAIT, d);
+      for (uint32_t d = f->done.load(); d < target; d = f->done.load())
+        futex(&f->done, FUTEX_WAIT, d);
     }
     f->stop = 1;
     bump(f->go);
@@ -324,7 +324,7 @@ void pingpong_floor(benchmark::State& state) {
       for (uint32_t t = 0;; t += 2) {
         wait_change(f->turn, t);  // wait for the ping (turn odd)
         if (f->stop.load()) return;
-        bump(f->turn);            // pong (turn even)
+        bump(f->turn);  // pong (turn even)
       }
     });
     for (auto _ : state) {
@@ -474,7 +474,8 @@ const bool registered = [] {
   add("lock.contended", "threads", two, [](benchmark::State& s) {
     contended<mp::dummy::Lock, mp::dummy::Semaphore, mp::dummy::Event>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("lock.contended", "tbb", two, contended_std_threads<tbb::mutex>)->Unit(benchmark::kMicrosecond);
+  add("lock.contended", "tbb", two, contended_std_threads<tbb::mutex>)
+      ->Unit(benchmark::kMicrosecond);
   add("lock.contended", "tbb-spin", two, contended_std_threads<tbb::spin_mutex>)
       ->Unit(benchmark::kMicrosecond);
   add("lock.contended", "floor", two, contended_floor)->Unit(benchmark::kMicrosecond);
@@ -483,7 +484,8 @@ const bool registered = [] {
   })->Unit(benchmark::kMicrosecond);
   add("event.pingpong", "floor", {}, pingpong_floor)->Unit(benchmark::kMicrosecond);
   add("condition.pingpong", "threads", {}, [](benchmark::State& s) {
-    condition_pingpong<mp::dummy::Condition, mp::dummy::Semaphore, mp::dummy::Event>(s, thread_party());
+    condition_pingpong<mp::dummy::Condition, mp::dummy::Semaphore, mp::dummy::Event>(
+        s, thread_party());
   })->Unit(benchmark::kMicrosecond);
   add("condition.pingpong", "floor", {}, pingpong_floor)->Unit(benchmark::kMicrosecond);
   add("barrier.cycle", "threads", two, [](benchmark::State& s) {

@@ -65,8 +65,8 @@ struct PthreadShared {
 };
 
 PthreadShared* map_pthread_shared() {
-  void* p = ::mmap(nullptr, sizeof(PthreadShared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+  void* p = ::mmap(nullptr, sizeof(PthreadShared), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   auto* s = new (p) PthreadShared;
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);
@@ -175,7 +175,8 @@ void increment_locked_floor_2(benchmark::State& state) {
     for (auto _ : state) {
       uint32_t target = s->done.load() + 2;
       bump(s->go);
-      for (uint32_t d = s->done.load(); d < target; d = s->done.load()) futex(&s->done, FUTEX_WAIT, d);
+      for (uint32_t d = s->done.load(); d < target; d = s->done.load())
+        futex(&s->done, FUTEX_WAIT, d);
     }
     s->stop = 1;
     bump(s->go);
@@ -240,7 +241,8 @@ void array_fill(benchmark::State& state) {
     arr.assign(src);
     benchmark::ClobberMemory();
   }
-  if (arr.get(kFillSize - 1) != static_cast<double>(kFillSize - 1)) state.SkipWithError("wrong contents");
+  if (arr.get(kFillSize - 1) != static_cast<double>(kFillSize - 1))
+    state.SkipWithError("wrong contents");
   state.SetBytesProcessed(state.iterations() * kFillSize * static_cast<int64_t>(sizeof(double)));
   per_item(state, kFillSize);
 }
@@ -293,7 +295,8 @@ const bool registered = [] {
     two_parties<mp::dummy::Value<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, false>(
         s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("value.increment_locked", "floor", two, increment_locked_floor_2)->Unit(benchmark::kMicrosecond);
+  add("value.increment_locked", "floor", two, increment_locked_floor_2)
+      ->Unit(benchmark::kMicrosecond);
   add("rawvalue.atomic_increment", "threads", two, [](benchmark::State& s) {
     two_parties<mp::dummy::RawValue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, true>(
         s, thread_party());
@@ -301,7 +304,8 @@ const bool registered = [] {
   add("rawvalue.atomic_increment", "floor", two, atomic_floor_2)->Unit(benchmark::kMicrosecond);
 
   const Args fill = {{"size", kFillSize}};
-  add("array.fill", "processes", fill, array_fill<mp::Array<double>>)->Unit(benchmark::kMicrosecond);
+  add("array.fill", "processes", fill, array_fill<mp::Array<double>>)
+      ->Unit(benchmark::kMicrosecond);
   add("array.fill", "threads", fill, array_fill<mp::dummy::Array<double>>)
       ->Unit(benchmark::kMicrosecond);
   add("array.fill", "floor", fill, array_fill_floor)->Unit(benchmark::kMicrosecond);

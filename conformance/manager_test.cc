@@ -2,6 +2,7 @@
 // and the manager's own suite.
 
 #include "implementations/manager.h"
+
 #include "suites/manager_suite.h"
 #include "suites/queue_suite.h"
 #include "suites/synchronize_suite.h"

@@ -1,6 +1,7 @@
 // The conformance suites against threads.
 
 #include "implementations/threads.h"
+
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
 #include "suites/pool_suite.h"

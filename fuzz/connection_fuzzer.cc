@@ -19,9 +19,9 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
-#include <tuple>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "mp/connection.h"
@@ -59,9 +59,11 @@ Fed connection_fed(std::string_view bytes) {
 enum class Outcome { kMessage, kEof, kTruncated, kBad, kTooLong };
 
 // The reference: what the next recv_bytes(maxlength) must do at `pos`.
-Outcome expect(std::string_view in, size_t& pos, std::optional<size_t> maxlength, std::string* out) {
+Outcome expect(std::string_view in, size_t& pos, std::optional<size_t> maxlength,
+               std::string* out) {
   if (pos == in.size()) return Outcome::kEof;
-  auto h = wire::decode_header(reinterpret_cast<const unsigned char*>(in.data()) + pos, in.size() - pos);
+  auto h =
+      wire::decode_header(reinterpret_cast<const unsigned char*>(in.data()) + pos, in.size() - pos);
   if (h.status == wire::Header::kIncomplete) return Outcome::kTruncated;
   if (h.status == wire::Header::kBad) return Outcome::kBad;
   if (maxlength && h.length > *maxlength) return Outcome::kTooLong;
@@ -82,7 +84,8 @@ void fuzz_frames(std::string_view in, uint8_t flags) {
     Outcome expected = expect(in, pos, maxlength, &want);
     try {
       std::string got = c.recv_bytes(maxlength);
-      if (expected != Outcome::kMessage) fail("recv_bytes returned a message the reference rejects");
+      if (expected != Outcome::kMessage)
+        fail("recv_bytes returned a message the reference rejects");
       if (got != want) fail("recv_bytes returned other bytes than the reference");
       continue;
     } catch (const mp::EOFError&) {

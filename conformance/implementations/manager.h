@@ -50,7 +50,8 @@ struct ManagerImpl : Forkserver {
   };
   struct BoundedSemaphore : mp::BoundedSemaphoreProxy {
     using BoundedSemaphoreProxy::BoundedSemaphoreProxy;
-    explicit BoundedSemaphore(int value = 1) : BoundedSemaphoreProxy(manager().BoundedSemaphore(value)) {}
+    explicit BoundedSemaphore(int value = 1)
+        : BoundedSemaphoreProxy(manager().BoundedSemaphore(value)) {}
   };
   struct Event : mp::EventProxy {
     using EventProxy::EventProxy;
@@ -63,7 +64,8 @@ struct ManagerImpl : Forkserver {
   struct Barrier : mp::BarrierProxy {
     using BarrierProxy::BarrierProxy;
     // A manager's Barrier has no action (a function cannot be stored in the server).
-    explicit Barrier(int parties, void (*action)() = nullptr) : BarrierProxy(make(parties, action)) {}
+    explicit Barrier(int parties, void (*action)() = nullptr)
+        : BarrierProxy(make(parties, action)) {}
     template <class Rep, class Period>
     Barrier(int parties, void (*action)(), std::chrono::duration<Rep, Period> timeout)
         : BarrierProxy(action ? throw mp::ValueError("a manager Barrier has no action")

@@ -14,8 +14,8 @@ namespace mp::conformance {
 template <class Method>
 struct Processes {
   static constexpr const char* name() { return Method::kName; }
-  static constexpr bool kProcesses = true;  // children have their own address space
-  static constexpr bool kSignals = true;    // terminate, kill, interrupt, sentinel, close
+  static constexpr bool kProcesses = true;      // children have their own address space
+  static constexpr bool kSignals = true;        // terminate, kill, interrupt, sentinel, close
   static constexpr bool kFork = Method::kFork;  // children inherit the parent's memory
 
   static mp::Context& context() { return mp::get_context(Method::kName); }

@@ -276,7 +276,8 @@ inline mp::internal::UniqueFd raw_connect(const mp::Address& address) {
   un.sun_family = AF_UNIX;
   std::memcpy(un.sun_path, name.data(), name.size());
   bool abstract = !name.empty() && name[0] == '\0';
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() + (abstract ? 0 : 1));
+  auto len =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() + (abstract ? 0 : 1));
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&un), len) != 0) return {};
   return fd;
 }
@@ -320,7 +321,9 @@ TYPED_TEST_P(ConnectionSuite, PipeRoundTripPollAndEof) {
 
   conn.send_bytes("hello");
   EXPECT_EQ(conn.recv_bytes(), "hello");
-  if constexpr (TypeParam::kProcesses) EXPECT_GE(conn.fileno(), 0);
+  if constexpr (TypeParam::kProcesses) {
+    EXPECT_GE(conn.fileno(), 0);
+  }
 
   std::array<int32_t, 4> arr = {0, 1, 2, 3};
   std::array<int32_t, 10> buffer{};
@@ -439,14 +442,17 @@ void fd_transfer(bool large) {
     ASSERT_GE(sent, 256);
   }
   auto [conn, child_conn] = mp::Pipe();
-  auto p = Impl::Process(&conn_kids::write_to_received_fd, child_conn, std::string(large ? "bar" : "foo"), large);
+  auto p = Impl::Process(&conn_kids::write_to_received_fd, child_conn,
+                         std::string(large ? "bar" : "foo"), large);
   p.start();
   conn_testing::release_child_end<Impl>(child_conn);
   mp::send_handle(conn, sent, p.pid().value_or(0));
   int child_fd = conn.template recv<int>();
   p.join(30s);
   EXPECT_EQ(p.exitcode(), 0);
-  if (large) EXPECT_GT(child_fd, 255);
+  if (large) {
+    EXPECT_GT(child_fd, 255);
+  }
   char buf[8] = {};
   ASSERT_EQ(::pread(file, buf, sizeof(buf), 0), 3);
   EXPECT_EQ(std::string(buf, 3), large ? "bar" : "foo");
@@ -731,7 +737,8 @@ TYPED_TEST_P(ConnectionSuite, AcceptedConnectionsAndSocketsTravel) {
     GTEST_SKIP() << "CPython runs this for processes only";
   } else {
     auto [conn, child_conn] = mp::Pipe();
-    auto p = TypeParam::Process(&conn_kids::serve_received, child_conn, static_cast<int>(conn_testing::families().size()));
+    auto p = TypeParam::Process(&conn_kids::serve_received, child_conn,
+                                static_cast<int>(conn_testing::families().size()));
     p.start();
     conn_testing::release_child_end<TypeParam>(child_conn);
     for (const std::string& family : conn_testing::families()) {
@@ -803,7 +810,8 @@ TYPED_TEST_P(ConnectionSuite, ConnectionsAsProcessArguments) {
   mp::Connection unix_end = unix_listener.accept();
   auto [pipe_mine, pipe_end] = mp::Pipe();
   auto [report_r, report_w] = mp::Pipe(false);
-  auto p = TypeParam::Process(&conn_kids::use_passed_connections, pipe_end, tcp_end, unix_end, report_w);
+  auto p =
+      TypeParam::Process(&conn_kids::use_passed_connections, pipe_end, tcp_end, unix_end, report_w);
   p.start();
   pipe_mine.send_bytes("pipe");
   tcp_client.send_bytes("tcp");
@@ -868,7 +876,8 @@ TYPED_TEST_P(ConnectionSuite, ChallengeResponseDigests) {
   // A 3.11 peer answers a {sha256} challenge with a raw HMAC-MD5 of all of it.
   std::string modern = auth::new_challenge();
   EXPECT_NO_THROW(auth::verify_challenge(key, modern, *auth::hmac("md5", key, modern)));
-  EXPECT_THROW(auth::create_response(key, "{sha1}" + auth::random_bytes(40)), mp::AuthenticationError);
+  EXPECT_THROW(auth::create_response(key, "{sha1}" + auth::random_bytes(40)),
+               mp::AuthenticationError);
   // Known answers (RFC 2104 style vectors, checked against Python's hmac).
   auto hex = [](const std::string& s) {
     std::string out;
@@ -890,7 +899,8 @@ TYPED_TEST_P(ConnectionSuite, ChallengeResponseDigests) {
 template <class Impl>
 void wait_on_pipes(bool slow) {
   std::vector<mp::Connection> readers;
-  std::vector<decltype(Impl::Process(&conn_kids::send_tagged_messages, mp::Connection(), 0, false))> children;
+  std::vector<decltype(Impl::Process(&conn_kids::send_tagged_messages, mp::Connection(), 0, false))>
+      children;
   for (int i = 0; i < 4; ++i) {
     auto [r, w] = mp::Pipe(false);
     auto p = Impl::Process(&conn_kids::send_tagged_messages, w, i, slow);
@@ -933,7 +943,8 @@ void wait_on_pipes(bool slow) {
 template <class Impl>
 void wait_on_sockets(bool slow) {
   mp::Listener lis({.family = "AF_INET", .backlog = 4});
-  std::vector<decltype(Impl::Process(&conn_kids::send_lines_over_socket, mp::Address(), false))> children;
+  std::vector<decltype(Impl::Process(&conn_kids::send_lines_over_socket, mp::Address(), false))>
+      children;
   for (int i = 0; i < 4; ++i) {
     auto p = Impl::Process(&conn_kids::send_lines_over_socket, lis.address(), slow);
     p.start();
@@ -1121,7 +1132,10 @@ TYPED_TEST_P(ConnectionSuite, HugeLengthAllocatesNothingUnsent) {
     // end of file having allocated only what arrived (ASan would report a
     // huge allocation as an error).
     auto [a, b] = mp::Pipe();
-    conn_testing::write_raw(b.fileno(), std::string("\xff\xff\xff\xff\x40\x00\x00\x00\x00\x00\x00\x00" "abc", 15));
+    conn_testing::write_raw(b.fileno(),
+                            std::string("\xff\xff\xff\xff\x40\x00\x00\x00\x00\x00\x00\x00"
+                                        "abc",
+                                        15));
     b.close();
     try {
       a.recv_bytes();
@@ -1146,7 +1160,9 @@ TYPED_TEST_P(ConnectionSuite, HugeLengthAllocatesNothingUnsent) {
     // recv_bytes_into: a huge length and a small buffer -> BufferTooShort only
     // if the whole message came; here the peer closes first.
     auto [a, b] = mp::Pipe();
-    conn_testing::write_raw(b.fileno(), std::string("\x7f\xff\xff\xff" "abc", 7));
+    conn_testing::write_raw(b.fileno(), std::string("\x7f\xff\xff\xff"
+                                                    "abc",
+                                                    7));
     b.close();
     std::array<char, 8> small{};
     EXPECT_THROW(a.recv_bytes_into(small), std::system_error);
@@ -1175,7 +1191,8 @@ TYPED_TEST_P(ConnectionSuite, TruncatedFramesAreErrors) {
   }
   {
     auto [a, b] = mp::Pipe();
-    conn_testing::write_raw(b.fileno(), std::string("\xff\xff\xff\xff\x00\x00", 6));  // half a long header
+    conn_testing::write_raw(b.fileno(),
+                            std::string("\xff\xff\xff\xff\x00\x00", 6));  // half a long header
     b.close();
     EXPECT_THROW(a.recv_bytes(), std::system_error);
   }
@@ -1186,7 +1203,9 @@ TYPED_TEST_P(ConnectionSuite, EightByteLengthFormIsAccepted) {
   auto [a, b] = mp::Pipe();
   // -1 then an 8-byte length: CPython sends it above 2 GiB, and accepts it
   // for any length.
-  conn_testing::write_raw(b.fileno(), std::string("\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x05" "hello", 17));
+  conn_testing::write_raw(b.fileno(), std::string("\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x05"
+                                                  "hello",
+                                                  17));
   conn_testing::write_raw(b.fileno(), conn_testing::frame("next"));
   EXPECT_EQ(a.recv_bytes(), "hello");
   EXPECT_EQ(a.recv_bytes(), "next");
@@ -1210,7 +1229,9 @@ TYPED_TEST_P(ConnectionSuite, ListenerSurvivesPeersThatQuitTheHandshake) {
     auto fd = conn_testing::raw_connect(lis.address());
     std::thread peer([fd = fd.get()] {
       conn_testing::read_frame(fd);
-      conn_testing::write_raw(fd, std::string("\x00\x00\x00\x30" "short", 9));
+      conn_testing::write_raw(fd, std::string("\x00\x00\x00\x30"
+                                              "short",
+                                              9));
       ::shutdown(fd, SHUT_WR);
     });
     EXPECT_THROW(lis.accept(60s), std::system_error);
@@ -1233,7 +1254,7 @@ TYPED_TEST_P(ConnectionSuite, HandshakeRepliesAreReadWithASmallLimit) {
   mp::Listener lis({.authkey = "key"});
   auto fd = conn_testing::raw_connect(lis.address());
   std::thread peer([fd = fd.get()] {
-    conn_testing::read_frame(fd);                                   // the challenge
+    conn_testing::read_frame(fd);                                     // the challenge
     conn_testing::write_raw(fd, std::string("\x7f\xff\xff\xff", 4));  // "2 GiB follow"
   });
   try {
@@ -1272,16 +1293,16 @@ TYPED_TEST_P(ConnectionSuite, WrongKeyFailsOnBothSides) {
   for (const std::string& family : conn_testing::families()) {
     mp::Listener lis({.family = family, .authkey = "right"});
     auto [r, w] = mp::Pipe(false);
-    auto p = TypeParam::Process(&conn_kids::client_send_with_key, lis.address(), std::string("wrong"),
-                                std::string("x"), w);
+    auto p = TypeParam::Process(&conn_kids::client_send_with_key, lis.address(),
+                                std::string("wrong"), std::string("x"), w);
     p.start();
     EXPECT_THROW(lis.accept(60s), mp::AuthenticationError) << family;
     EXPECT_EQ(r.template recv<std::string>(), "AuthenticationError") << family;
     p.join(30s);
     EXPECT_EQ(p.exitcode(), 0);
     // The listener goes on serving.
-    auto q = TypeParam::Process(&conn_kids::client_send_with_key, lis.address(), std::string("right"),
-                                std::string("y"), w);
+    auto q = TypeParam::Process(&conn_kids::client_send_with_key, lis.address(),
+                                std::string("right"), std::string("y"), w);
     q.start();
     mp::Connection c = lis.accept(60s);
     EXPECT_EQ(c.recv_bytes(), "y");
@@ -1300,26 +1321,23 @@ TYPED_TEST_P(ConnectionSuite, NobodyListening) {
   EXPECT_THROW(mp::Client(std::string("/nonexistent/mp-socket")), std::system_error);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(ConnectionSuite, PipeRoundTripPollAndEof, DuplexFalse,
-                            CloseChildEndAfterStart, SendBytesOffsetAndSize, FdTransfer,
-                            LargeFdTransfer, MissingFdTransfer, HandlesShareAndCloseTheirConnection,
-                            SecondListenerOnAnAddressFails, ListenerClientAndAcceptedConnection,
-                            EmptyAuthkeyAuthenticates, AbstractUnixSocket, ClientRoundTripEveryFamily,
-                            AcceptAfterTheClientClosed, PollOnClient, InvalidFamily,
-                            InvalidFamilyWin32, BlockingCallsWaitForData, PollSeesEmptyMessages,
-                            MessageBoundariesWithEmptyMessages, PollNeverConsumesPartOfAMessage,
-                            MessagesAreNotMerged, AcceptedConnectionsAndSocketsTravel,
-                            SentPipeEndsKeepTheirDirection, ConnectionsAsProcessArguments,
-                            InvalidHandle, DeliverChallengeRejectsABogusResponse,
-                            AnswerChallengeRejectsABogusWelcome, ChallengeResponseDigests,
-                            WaitOnPipes, WaitOnSockets, WaitOnPipesSlow, WaitOnSocketsSlow,
-                            WaitTimeout, WaitOnProcessSentinels, WaitNegativeTimeout,
-                            WaitOnAListener, SignalsDoNotAbortSendOrRecv, SignalsDoNotAbortAccept,
-                            GarbageLengthIsAProtocolError, HugeLengthAllocatesNothingUnsent,
-                            TruncatedFramesAreErrors, EightByteLengthFormIsAccepted,
-                            ListenerSurvivesPeersThatQuitTheHandshake,
-                            HandshakeRepliesAreReadWithASmallLimit, SilentPeersTimeOut,
-                            WrongKeyFailsOnBothSides, NobodyListening);
+REGISTER_TYPED_TEST_SUITE_P(
+    ConnectionSuite, PipeRoundTripPollAndEof, DuplexFalse, CloseChildEndAfterStart,
+    SendBytesOffsetAndSize, FdTransfer, LargeFdTransfer, MissingFdTransfer,
+    HandlesShareAndCloseTheirConnection, SecondListenerOnAnAddressFails,
+    ListenerClientAndAcceptedConnection, EmptyAuthkeyAuthenticates, AbstractUnixSocket,
+    ClientRoundTripEveryFamily, AcceptAfterTheClientClosed, PollOnClient, InvalidFamily,
+    InvalidFamilyWin32, BlockingCallsWaitForData, PollSeesEmptyMessages,
+    MessageBoundariesWithEmptyMessages, PollNeverConsumesPartOfAMessage, MessagesAreNotMerged,
+    AcceptedConnectionsAndSocketsTravel, SentPipeEndsKeepTheirDirection,
+    ConnectionsAsProcessArguments, InvalidHandle, DeliverChallengeRejectsABogusResponse,
+    AnswerChallengeRejectsABogusWelcome, ChallengeResponseDigests, WaitOnPipes, WaitOnSockets,
+    WaitOnPipesSlow, WaitOnSocketsSlow, WaitTimeout, WaitOnProcessSentinels, WaitNegativeTimeout,
+    WaitOnAListener, SignalsDoNotAbortSendOrRecv, SignalsDoNotAbortAccept,
+    GarbageLengthIsAProtocolError, HugeLengthAllocatesNothingUnsent, TruncatedFramesAreErrors,
+    EightByteLengthFormIsAccepted, ListenerSurvivesPeersThatQuitTheHandshake,
+    HandshakeRepliesAreReadWithASmallLimit, SilentPeersTimeOut, WrongKeyFailsOnBothSides,
+    NobodyListening);
 
 }  // namespace mp::conformance
 

@@ -88,7 +88,8 @@ TYPED_TEST_P(ContextSuite, GetContextPerMethod) {
     auto [reader, writer] = mp::Pipe(false);
     mp::Process p(ctx, &cc::report_start_method, writer);
     p.start();
-    auto [child_default, launched_with] = reader.template recv<std::pair<std::string, std::string>>();
+    auto [child_default, launched_with] =
+        reader.template recv<std::pair<std::string, std::string>>();
     p.join();
     EXPECT_EQ(child_default, method);
     EXPECT_EQ(launched_with, method);
@@ -109,7 +110,8 @@ TYPED_TEST_P(ContextSuite, SetAndGetStartMethod) {
     auto [reader, writer] = mp::Pipe(false);
     mp::Process p(&cc::report_start_method, writer);  // the default context
     p.start();
-    auto [child_default, launched_with] = reader.template recv<std::pair<std::string, std::string>>();
+    auto [child_default, launched_with] =
+        reader.template recv<std::pair<std::string, std::string>>();
     p.join();
     EXPECT_EQ(child_default, method);
     EXPECT_EQ(launched_with, method);

@@ -69,12 +69,12 @@ inline std::string random_key() {
 
 // Each child reports its checks as one string: "" means all held, otherwise
 // what failed first.
-#define MP_CHILD_CHECK(cond)                              \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      out.send(std::string("failed: " #cond));            \
-      return;                                             \
-    }                                                     \
+#define MP_CHILD_CHECK(cond)                   \
+  do {                                         \
+    if (!(cond)) {                             \
+      out.send(std::string("failed: " #cond)); \
+      return;                                  \
+    }                                          \
   } while (false)
 
 inline void event_child(mp::EventProxy event, mp::Connection out) {
@@ -199,7 +199,8 @@ inline void namespace_child(mp::NamespaceProxy ns, mp::Connection out) {
 
 // A separate process that finds the manager and the queue by address, key
 // and object id alone (CPython's client registering get_queue).
-inline void remote_putter(mp::Address address, std::string key, uint64_t queue_id, mp::Connection out) {
+inline void remote_putter(mp::Address address, std::string key, uint64_t queue_id,
+                          mp::Connection out) {
   mp::SyncManager m({.address = address, .authkey = key});
   m.connect();
   auto q = m.proxy<mp::QueueProxy<std::tuple<std::string, int, double>>>(queue_id);
@@ -425,7 +426,8 @@ TYPED_TEST_P(ManagerSuite, NestedDictProxies) {
   auto inner = m.template dict<std::string, int>();
   outer.set("inner", inner);
   inner.set("x", 1);
-  EXPECT_EQ(outer.get("inner").get("x"), 1) << "a change through the referent shows through the container";
+  EXPECT_EQ(outer.get("inner").get("x"), 1)
+      << "a change through the referent shows through the container";
   outer.get("inner").set("y", 2);
   EXPECT_EQ(inner.get("y"), 2) << "and the other way";
   {
@@ -464,8 +466,10 @@ TYPED_TEST_P(ManagerSuite, LargeValuesTravel) {
   EXPECT_EQ(d.get(2), "small") << "and the channel goes on after a large message";
   auto [reader, writer] = mp::Pipe(false);
   auto p = TypeParam::Process(
-      +[](mp::DictProxy<int, std::string> dict, mp::Connection out) { out.send(dict.get(1).size()); }, d,
-      writer);
+      +[](mp::DictProxy<int, std::string> dict, mp::Connection out) {
+        out.send(dict.get(1).size());
+      },
+      d, writer);
   p.start();
   writer.close();
   EXPECT_EQ(reader.template recv<size_t>(), big.size());
@@ -491,7 +495,8 @@ TYPED_TEST_P(ManagerSuite, CustomManagerStartAndShutdown) {
   EXPECT_THROW(m.start(), mp::ProcessError) << "Already started server";
   auto foo = m.create("Foo");
   EXPECT_EQ(foo.template call<std::string>("f"), "f()");
-  EXPECT_THROW(foo.template call<std::string>("g"), mp::ValueError) << "g's exception comes back by type";
+  EXPECT_THROW(foo.template call<std::string>("g"), mp::ValueError)
+      << "g's exception comes back by type";
   EXPECT_THROW(foo.template call<std::string>("h"), mp::AttributeError) << "h is not exposed";
   EXPECT_THROW(foo.template call<std::string>("f", 1), mp::TypeError) << "f takes no argument";
   EXPECT_THROW(foo.template call<int>("f"), mp::TypeError) << "f returns a string";
@@ -536,7 +541,8 @@ TYPED_TEST_P(ManagerSuite, RemoteManagerOverTcp) {
   mp_id("mp.manager.remote_tcp_right_and_wrong_key");
   using Item = std::tuple<std::string, int, double>;
   const std::string key = mc::random_key();
-  mp::SyncManager server(TypeParam::context(), {.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = key});
+  mp::SyncManager server(TypeParam::context(),
+                         {.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = key});
   server.start();
   auto address = server.address();
   ASSERT_TRUE(std::holds_alternative<mp::TcpAddress>(address));
@@ -554,7 +560,8 @@ TYPED_TEST_P(ManagerSuite, RestartOnTheSameAddress) {
   mp::Address address;
   std::optional<mp::QueueProxy<std::string>> first_queue;
   {
-    mp::SyncManager m(TypeParam::context(), {.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = key});
+    mp::SyncManager m(TypeParam::context(),
+                      {.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = key});
     m.start();
     address = m.address();
     auto q = m.template Queue<std::string>();
@@ -613,7 +620,8 @@ TYPED_TEST_P(ManagerSuite, AnotherBinaryCallsByName) {
   mp_id("mp.manager.remote_other_binary");
   mp::BaseManager::register_type<mc::Tally, int64_t>("Tally");
   const std::string key = "a key the peer is given";
-  mp::BaseManager m(TypeParam::context(), {.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = key});
+  mp::BaseManager m(TypeParam::context(),
+                    {.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = key});
   m.start();
   auto port = std::to_string(std::get<mp::TcpAddress>(m.address()).port);
   Ran ran = run_program({"conformance/manager_peer_main", "127.0.0.1", port, key});
@@ -716,7 +724,8 @@ TYPED_TEST_P(ManagerSuite, MalformedRequestsHurtNobodyElse) {
   EXPECT_THROW(stranger.call("size"), mp::KeyError);
   // Everyone else goes on.
   EXPECT_EQ(d.get("a"), 1);
-  EXPECT_EQ(d.template call<int>("get", std::string("a")), 1) << "call by name with the right types";
+  EXPECT_EQ(d.template call<int>("get", std::string("a")), 1)
+      << "call by name with the right types";
 }
 
 TYPED_TEST_P(ManagerSuite, ManyClientsAtOnce) {
@@ -892,7 +901,8 @@ TYPED_TEST_P(ManagerSuite, SetFromAnyCollection) {
   cpython_id("sync_manager.set_init");
   auto& m = TypeParam::manager();
   EXPECT_EQ((m.template set<int>(std::set<int>{1, 2}).copy()), (std::set<int>{1, 2}));
-  EXPECT_EQ(m.template set<int>(std::vector<int>{2, 1, 2}).copy(), (std::set<int>{1, 2})) << "from a list";
+  EXPECT_EQ(m.template set<int>(std::vector<int>{2, 1, 2}).copy(), (std::set<int>{1, 2}))
+      << "from a list";
   auto d = m.template dict<int, int>({{3, 0}, {4, 0}});
   EXPECT_EQ(m.template set<int>(d.keys()).copy(), (std::set<int>{3, 4})) << "from a dict's keys";
   // manager.set(1234) raises in Python; here an int is no collection and does
@@ -906,18 +916,16 @@ TYPED_TEST_P(ManagerSuite, PoolProxy) {
                   "server cannot receive from another binary; use mp::Pool directly";
 }
 
-REGISTER_TYPED_TEST_SUITE_P(ManagerSuite, ApiPageExample, ListProxyOperations, NestedListProxies, DictProxyOperations,
-                            NestedDictProxies, QueueProxyInContainers, LargeValuesTravel, ContainersRefuseHandles,
-                            CustomManagerStartAndShutdown, CustomManagerAsScope,
-                            InitializerRunsInTheServer, RemoteManagerOverTcp, RestartOnTheSameAddress,
-                            ServerRunInAProcessOfOurOwn, AnotherBinaryCallsByName,
-                            ServerDeathFailsCallsPromptly,
-                            ShutdownMakesProxiesFail, NoServerOutlivesItsOwner,
-                            MalformedRequestsHurtNobodyElse, ManyClientsAtOnce, EventInAChild,
-                            LockHeldByTheServer, RLockInAChild, SemaphoresReleasedByAnotherProcess,
-                            ConditionInAChild, BarrierInAChild, QueuesInAChild, ListInAChild,
-                            DictInAChild, ValueAndArrayInAChild, NamespaceInAChild, SetOperations,
-                            SetFromAnyCollection, PoolProxy);
+REGISTER_TYPED_TEST_SUITE_P(
+    ManagerSuite, ApiPageExample, ListProxyOperations, NestedListProxies, DictProxyOperations,
+    NestedDictProxies, QueueProxyInContainers, LargeValuesTravel, ContainersRefuseHandles,
+    CustomManagerStartAndShutdown, CustomManagerAsScope, InitializerRunsInTheServer,
+    RemoteManagerOverTcp, RestartOnTheSameAddress, ServerRunInAProcessOfOurOwn,
+    AnotherBinaryCallsByName, ServerDeathFailsCallsPromptly, ShutdownMakesProxiesFail,
+    NoServerOutlivesItsOwner, MalformedRequestsHurtNobodyElse, ManyClientsAtOnce, EventInAChild,
+    LockHeldByTheServer, RLockInAChild, SemaphoresReleasedByAnotherProcess, ConditionInAChild,
+    BarrierInAChild, QueuesInAChild, ListInAChild, DictInAChild, ValueAndArrayInAChild,
+    NamespaceInAChild, SetOperations, SetFromAnyCollection, PoolProxy);
 
 #undef MP_CHILD_CHECK
 

@@ -42,7 +42,9 @@ inline int sqr_after(int x, int ms) {
   return x * x;
 }
 inline std::pair<long, short> swap_widen(std::pair<short, long> p) { return {p.second, p.first}; }
-inline std::optional<int> odd_or_none(int x) { return x % 2 ? std::optional<int>(x) : std::nullopt; }
+inline std::optional<int> odd_or_none(int x) {
+  return x % 2 ? std::optional<int>(x) : std::nullopt;
+}
 inline int raise_runtime(int) { throw std::runtime_error("foo"); }
 inline int raise_key(int) { throw mp::KeyError("missing"); }
 inline int raise_large_value_error(int) { throw mp::ValueError(std::string(1 << 20, 'v')); }
@@ -229,7 +231,8 @@ TYPED_TEST_P(PoolSuite, LargeFixedSizeChunksCrossIntact) {
   EXPECT_EQ(triple_all(), expected) << "8 chunks of 25000, in the arena";
   // 48 MiB of arguments and results against a 32 MiB arena.
   std::vector<std::pair<long, long>> big(2'000'000);
-  for (size_t i = 0; i < big.size(); ++i) big[i] = {static_cast<long>(i), 3L * static_cast<long>(i)};
+  for (size_t i = 0; i < big.size(); ++i)
+    big[i] = {static_cast<long>(i), 3L * static_cast<long>(i)};
   auto sums = pool.map(&pt::pair_sum, big);
   ASSERT_EQ(sums.size(), big.size());
   for (size_t i = 0; i < big.size(); i += 997) EXPECT_EQ(sums[i], 4L * static_cast<long>(i));
@@ -298,9 +301,10 @@ TYPED_TEST_P(PoolSuite, MapAsyncCallbacks) {
   EXPECT_EQ(called[0], std::vector<int>{1});
   EXPECT_TRUE(errors.empty());
   called.clear();
-  auto failing = pool.map_async(&pt::to_int, std::vector<std::string>{"a"},
-                                {.callback = [&](const std::vector<int>& v) { called.push_back(v); },
-                                 .error_callback = [&](std::exception_ptr e) { errors.push_back(e); }});
+  auto failing =
+      pool.map_async(&pt::to_int, std::vector<std::string>{"a"},
+                     {.callback = [&](const std::vector<int>& v) { called.push_back(v); },
+                      .error_callback = [&](std::exception_ptr e) { errors.push_back(e); }});
   failing.wait();
   EXPECT_TRUE(called.empty());
   ASSERT_EQ(errors.size(), 1u);
@@ -312,7 +316,9 @@ TYPED_TEST_P(PoolSuite, UnencodableArgumentRaisesInsteadOfHanging) {
   cpython_id("pool.map_unpicklable_no_hang");
   auto pool = TypeParam::Pool({.processes = 2});
   std::vector<pt::Refuses> items(10);
-  EXPECT_THROW(pool.map(+[](pt::Refuses r) { return r.v; }, items), mp::PicklingError);
+  EXPECT_THROW(pool.map(
+                   +[](pt::Refuses r) { return r.v; }, items),
+               mp::PicklingError);
   EXPECT_EQ(pool.apply(&pt::sqr, 3), 9) << "the pool goes on";
 }
 
@@ -417,7 +423,9 @@ TYPED_TEST_P(PoolSuite, InvalidSize) {
   EXPECT_THROW(TypeParam::Pool({.processes = 0}), mp::ValueError);
   auto pool = TypeParam::Pool({.processes = 3});
   EXPECT_EQ(pool.processes(), 3);
-  if constexpr (TypeParam::kProcesses) EXPECT_EQ(pool.worker_pids().size(), 3u);
+  if constexpr (TypeParam::kProcesses) {
+    EXPECT_EQ(pool.worker_pids().size(), 3u);
+  }
 }
 
 TYPED_TEST_P(PoolSuite, TerminateStopsRunningTasks) {
@@ -652,21 +660,18 @@ TYPED_TEST_P(PoolSuite, ImapReadsItsInputLazily) {
   EXPECT_LE(read.load(), 10'000) << "only a bounded window of the input was read";
 }
 
-REGISTER_TYPED_TEST_SUITE_P(PoolSuite, ItemsOfEveryShapeCrossIntact, LargeFixedSizeChunksCrossIntact,
-                            Apply, MapKeepsOrder, Starmap, StarmapAsync, MapAsync,
-                            MapAsyncCallbacks, UnencodableArgumentRaisesInsteadOfHanging,
-                            EmptyInputWithChunksizeDoesNotStall, MapReraisesInputException,
-                            ApplyAsyncGet, AsyncGetTimeout, ImapKeepsOrderAndEnds,
-                            ImapReraisesInputExceptionInPlace, ImapUnorderedYieldsEachOnce,
-                            ImapUnorderedReraisesInputException, InvalidSize,
-                            TerminateStopsRunningTasks, EmptyIterable, DestructorTerminates,
-                            ApplyReraises, LargeFailingMapDoesNotDeadlockJoin,
-                            TerminatedPoolRefusesWork, ErrorCallback,
-                            UnencodableResultFailsOnlyItsTask, MaxTasksPerChildReplacesWorkers,
-                            MaxTasksPerChildEarlyClose, MaxTasksPerChildInvalid,
-                            ExitWithLivePoolDoesNotHang, InitializerRunsInEveryWorker,
-                            PoolInsideChild, DaemonWorkerCannotStartAProcessPool, LargePool, WorkerDeathFailsOnlyItsTask,
-                            TaskTimeoutKillsTheTask, ImapReadsItsInputLazily);
+REGISTER_TYPED_TEST_SUITE_P(
+    PoolSuite, ItemsOfEveryShapeCrossIntact, LargeFixedSizeChunksCrossIntact, Apply, MapKeepsOrder,
+    Starmap, StarmapAsync, MapAsync, MapAsyncCallbacks, UnencodableArgumentRaisesInsteadOfHanging,
+    EmptyInputWithChunksizeDoesNotStall, MapReraisesInputException, ApplyAsyncGet, AsyncGetTimeout,
+    ImapKeepsOrderAndEnds, ImapReraisesInputExceptionInPlace, ImapUnorderedYieldsEachOnce,
+    ImapUnorderedReraisesInputException, InvalidSize, TerminateStopsRunningTasks, EmptyIterable,
+    DestructorTerminates, ApplyReraises, LargeFailingMapDoesNotDeadlockJoin,
+    TerminatedPoolRefusesWork, ErrorCallback, UnencodableResultFailsOnlyItsTask,
+    MaxTasksPerChildReplacesWorkers, MaxTasksPerChildEarlyClose, MaxTasksPerChildInvalid,
+    ExitWithLivePoolDoesNotHang, InitializerRunsInEveryWorker, PoolInsideChild,
+    DaemonWorkerCannotStartAProcessPool, LargePool, WorkerDeathFailsOnlyItsTask,
+    TaskTimeoutKillsTheTask, ImapReadsItsInputLazily);
 
 }  // namespace mp::conformance
 

@@ -359,7 +359,8 @@ TYPED_TEST_P(ProcessSuite, ParentProcessTracksTheRealParent) {
     EXPECT_TRUE(reader.template recv<bool>()) << "the grandchild sees its parent alive";
     p.terminate();
     p.join();
-    EXPECT_FALSE(reader.template recv<bool>()) << "after the parent died, join() returned and is_alive() is false";
+    EXPECT_FALSE(reader.template recv<bool>())
+        << "after the parent died, join() returned and is_alive() is false";
     // The grandchild exits right after; its end of the pipe closing says so.
     EXPECT_TRUE(reader.poll(30s));
     EXPECT_THROW(reader.recv_bytes(), mp::EOFError);
@@ -373,7 +374,9 @@ TYPED_TEST_P(ProcessSuite, Lifecycle) {
   auto p = TypeParam::Process({.name = "SomeProcess"}, &pc::lifecycle_child<TypeParam>, writer,
                               gate.child_end, 1, 2.54, std::string("hello"));
   p.set_daemon(true);
-  if constexpr (TypeParam::kProcesses) EXPECT_EQ(p.authkey(), mp::current_process().authkey());
+  if constexpr (TypeParam::kProcesses) {
+    EXPECT_EQ(p.authkey(), mp::current_process().authkey());
+  }
   EXPECT_FALSE(p.is_alive());
   EXPECT_TRUE(p.daemon());
   auto before = TypeParam::active_children();
@@ -420,10 +423,13 @@ template <class Impl, class Signal>
 void expect_ended_by_signal(Signal deliver, int expected_exitcode, bool default_sigint = false) {
   Gate gate;
   auto [ready_reader, ready_writer] = mp::Pipe(false);
-  auto p = default_sigint ? Impl::Process(&pc::block_with_default_sigint, ready_writer, gate.child_end)
-                          : Impl::Process(&pc::block_on, gate.child_end);
+  auto p = default_sigint
+               ? Impl::Process(&pc::block_with_default_sigint, ready_writer, gate.child_end)
+               : Impl::Process(&pc::block_on, gate.child_end);
   p.start();
-  if (default_sigint) EXPECT_TRUE(ready_reader.template recv<bool>());
+  if (default_sigint) {
+    EXPECT_TRUE(ready_reader.template recv<bool>());
+  }
   Stopwatch immediate;
   p.join(0s);
   p.join(-1s);
@@ -485,7 +491,9 @@ TYPED_TEST_P(ProcessSuite, ActiveChildren) {
   cpython_id("process.active_children");
   Gate gate;
   auto p = TypeParam::Process({.daemon = true}, &pc::block_on, gate.child_end);
-  auto contains = [&p](const auto& kids) { return std::find(kids.begin(), kids.end(), p) != kids.end(); };
+  auto contains = [&p](const auto& kids) {
+    return std::find(kids.begin(), kids.end(), p) != kids.end();
+  };
   EXPECT_FALSE(contains(TypeParam::active_children()));
   p.start();
   EXPECT_TRUE(contains(TypeParam::active_children()));
@@ -860,7 +868,8 @@ TYPED_TEST_P(ProcessSuite, JoinContinuesAcrossSignals) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "CPython runs this for processes only";
   } else {
-    struct sigaction handler {}, previous{};
+    struct sigaction handler {
+    }, previous{};
     handler.sa_handler = [](int) { g_usr1_count.fetch_add(1); };
     sigemptyset(&handler.sa_mask);
     handler.sa_flags = 0;  // no SA_RESTART: poll() and waitid() see EINTR
@@ -900,7 +909,8 @@ TYPED_TEST_P(ProcessSuite, ChildRunsAtexitHandlers) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "a thread has no exit of its own";
   } else if constexpr (std::string_view(TypeParam::name()) != "spawn") {
-    GTEST_SKIP() << "a " << TypeParam::name() << " child is a copy of another process and shares "
+    GTEST_SKIP() << "a " << TypeParam::name()
+                 << " child is a copy of another process and shares "
                     "its atexit list and static objects, so mp ends it with _exit after flushing "
                     "(as Python ends it with os._exit); handlers run under spawn";
   } else {
@@ -925,7 +935,8 @@ TYPED_TEST_P(ProcessSuite, DaemonDiesWithAKilledParent) {
     // Python leaves the daemon running when its parent is SIGKILLed.
     auto [reader, writer] = mp::Pipe(false);
     Gate gate;
-    auto parent = TypeParam::Process(&pc::start_daemon_and_block<TypeParam>, writer, gate.child_end);
+    auto parent =
+        TypeParam::Process(&pc::start_daemon_and_block<TypeParam>, writer, gate.child_end);
     parent.start();
     pid_t daemon = reader.template recv<pid_t>();
     auto daemon_fd = mp::internal::pidfd_open(daemon);
@@ -950,7 +961,8 @@ TYPED_TEST_P(ProcessSuite, ExitFunctionTerminatesDaemonsAndJoinsTheRest) {
     EXPECT_EQ(p.exitcode(), 0);
     EXPECT_TRUE(reader.poll()) << "the non-daemon child was joined before its parent exited";
     EXPECT_GT(reader.template recv<pid_t>(), 0);
-    EXPECT_EQ(::kill(daemon, 0), -1) << "the daemon was terminated and reaped before its parent exited";
+    EXPECT_EQ(::kill(daemon, 0), -1)
+        << "the daemon was terminated and reaped before its parent exited";
     EXPECT_EQ(errno, ESRCH);
   }
 }
@@ -1046,33 +1058,31 @@ TYPED_TEST_P(ProcessSuite, ChildHasOnlyTheDescriptorsItWasHanded) {
     // stdin, stdout, stderr, the connection it was handed, and the pidfd that
     // watches its parent.
     ASSERT_EQ(fds.size(), 5u) << ::testing::PrintToString(fds);
-    EXPECT_EQ(std::count_if(fds.begin(), fds.end(),
-                            [](const std::string& f) { return f.find("socket:") != std::string::npos; }),
-              1);
-    EXPECT_EQ(std::count_if(fds.begin(), fds.end(),
-                            [](const std::string& f) { return f.find("pidfd") != std::string::npos; }),
-              1);
+    EXPECT_EQ(
+        std::count_if(fds.begin(), fds.end(),
+                      [](const std::string& f) { return f.find("socket:") != std::string::npos; }),
+        1);
+    EXPECT_EQ(
+        std::count_if(fds.begin(), fds.end(),
+                      [](const std::string& f) { return f.find("pidfd") != std::string::npos; }),
+        1);
   }
 }
 
-REGISTER_TYPED_TEST_SUITE_P(ProcessSuite, CurrentProcessAttributes, SetExecutable,
-                            ArgumentsReachTheChild, DaemonDefaultsToTheCreator,
-                            ParentProcessAttributes, ParentProcessTracksTheRealParent, Lifecycle,
-                            ChildRunsOnItsOwnThread, InterruptSendsSigint,
-                            InterruptWithDefaultHandler, TerminateGivesMinusSigterm,
-                            KillGivesMinusSigkill, CpuCount, ActiveChildren,
-                            NestedChildrenRunInOrder, Sentinel, Close, ManyStartAndTerminate,
-                            ChildFdCountDoesNotGrowWithSiblings, ChildWaitsForItsNonDaemonThreads,
-                            ParentWithClosedStdio, ChildClosingItsStdio,
-                            ForkserverRestartsAfterSigint, ForkserverRestartsAfterSigkill,
-                            ForkserverControlChannelIsPrivate, ForkserverObeysOnlyItsParent,
-                            SubclassOverridingRun, UncaughtExceptionIsReportedOnStderr, ExitCodes,
-                            JoinContinuesAcrossSignals, ChildCreatesIpcAndItsOwnChild,
-                            ChildRunsAtexitHandlers, DaemonDiesWithAKilledParent,
-                            ExitFunctionTerminatesDaemonsAndJoinsTheRest,
-                            MisuseGetsTheDocumentedErrors, JoinTimeoutWaitsAtLeastTheTimeout,
-                            DaemonsCannotHaveChildren, UnpicklableTargetsAreRejected,
-                            ChildHasOnlyTheDescriptorsItWasHanded);
+REGISTER_TYPED_TEST_SUITE_P(
+    ProcessSuite, CurrentProcessAttributes, SetExecutable, ArgumentsReachTheChild,
+    DaemonDefaultsToTheCreator, ParentProcessAttributes, ParentProcessTracksTheRealParent,
+    Lifecycle, ChildRunsOnItsOwnThread, InterruptSendsSigint, InterruptWithDefaultHandler,
+    TerminateGivesMinusSigterm, KillGivesMinusSigkill, CpuCount, ActiveChildren,
+    NestedChildrenRunInOrder, Sentinel, Close, ManyStartAndTerminate,
+    ChildFdCountDoesNotGrowWithSiblings, ChildWaitsForItsNonDaemonThreads, ParentWithClosedStdio,
+    ChildClosingItsStdio, ForkserverRestartsAfterSigint, ForkserverRestartsAfterSigkill,
+    ForkserverControlChannelIsPrivate, ForkserverObeysOnlyItsParent, SubclassOverridingRun,
+    UncaughtExceptionIsReportedOnStderr, ExitCodes, JoinContinuesAcrossSignals,
+    ChildCreatesIpcAndItsOwnChild, ChildRunsAtexitHandlers, DaemonDiesWithAKilledParent,
+    ExitFunctionTerminatesDaemonsAndJoinsTheRest, MisuseGetsTheDocumentedErrors,
+    JoinTimeoutWaitsAtLeastTheTimeout, DaemonsCannotHaveChildren, UnpicklableTargetsAreRejected,
+    ChildHasOnlyTheDescriptorsItWasHanded);
 
 }  // namespace mp::conformance
 

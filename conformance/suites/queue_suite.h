@@ -34,9 +34,7 @@ struct Codec<conformance::queue_children::Unsendable> {
     if (u.fail) throw PicklingError("this item refuses to be encoded");
     w.write_pod(u.fail);
   }
-  static conformance::queue_children::Unsendable decode(Reader& r) {
-    return {r.read_pod<bool>()};
-  }
+  static conformance::queue_children::Unsendable decode(Reader& r) { return {r.read_pod<bool>()}; }
 };
 }  // namespace mp
 
@@ -374,7 +372,8 @@ TYPED_TEST_P(QueueSuite, QueueFromAnyContextWorksUnderEveryMethod) {
       mp::Queue<int> q(mp::get_context(made_under));
       auto p = TypeParam::Process(&qc::put_value<mp::Queue<int>>, q, 7);
       p.start();
-      EXPECT_EQ(q.get(30s), 7) << "made under " << made_under << ", used under " << TypeParam::name();
+      EXPECT_EQ(q.get(30s), 7) << "made under " << made_under << ", used under "
+                               << TypeParam::name();
       p.join();
     }
   }
@@ -430,7 +429,8 @@ TYPED_TEST_P(QueueSuite, ManyProducersManyConsumers) {
   constexpr int kEach = kIsManager<TypeParam> ? 2'500 : 250'000;  // manager: a round trip per item
   Q q(10'000);
   std::vector<mp::Connection> readers;
-  std::vector<decltype(TypeParam::Process(&qc::consume_tagged<Q>, q, std::declval<mp::Connection>()))>
+  std::vector<decltype(TypeParam::Process(&qc::consume_tagged<Q>, q,
+                                          std::declval<mp::Connection>()))>
       consumers;
   for (int i = 0; i < kConsumers; ++i) {
     auto [reader, writer] = mp::Pipe(false);
@@ -491,7 +491,8 @@ TYPED_TEST_P(QueueSuite, KilledConsumerLosesAtMostOneItem) {
       duplicates += !seen.insert(q.get(5s)).second;
     }
     EXPECT_EQ(duplicates, 0) << "nothing delivered twice";
-    EXPECT_GE(seen.size(), size_t{kItems} - 1) << "at most the item in the dead consumer's hands is lost";
+    EXPECT_GE(seen.size(), size_t{kItems} - 1)
+        << "at most the item in the dead consumer's hands is lost";
     EXPECT_GT(taken_by_doomed, 0u);
   }
 }
@@ -502,7 +503,8 @@ TYPED_TEST_P(QueueSuite, QsizeIsExactAcrossProcesses) {
   Q q;
   std::vector<decltype(TypeParam::Process(&qc::put_and_count<Q>, q, 0, std::string()))> producers;
   for (int i = 0; i < 3; ++i) {
-    producers.push_back(TypeParam::Process(&qc::put_and_count<Q>, q, 1000 + i, std::string(10 * i, 'z')));
+    producers.push_back(
+        TypeParam::Process(&qc::put_and_count<Q>, q, 1000 + i, std::string(10 * i, 'z')));
     producers.back().start();
   }
   for (auto& p : producers) p.join();
@@ -548,17 +550,15 @@ TYPED_TEST_P(QueueSuite, ItemsCannotCarryHandles) {
   }
 }
 
-REGISTER_TYPED_TEST_SUITE_P(QueueSuite, PutFullAndTimeouts, GetEmptyAndTimeouts, FifoAcrossProcesses,
-                            Qsize, JoinableQueueTaskDoneAndJoin, GetTimeoutWaitsLongEnough,
-                            FailedSendReportedAndQueueGoesOn, CloseUnusedIsANoOp,
-                            ClosedQueueRefusesPutAndGet, SimpleQueueClosedEmptyRaises,
-                            SimpleQueueEmptyAcrossProcesses, SimpleQueueCloseClosesBothEnds,
-                            ChildPassesTheQueueOn, ForkContextQueuesWorkEverywhere,
-                            QueueFromAnyContextWorksUnderEveryMethod,
-                            ChildCreatesAQueueAndItsOwnChild, MillionItemsWithNoConsumerYet,
-                            ManyProducersManyConsumers, KilledConsumerLosesAtMostOneItem,
-                            QsizeIsExactAcrossProcesses, LargeItemsPassIntact,
-                            ItemsCannotCarryHandles);
+REGISTER_TYPED_TEST_SUITE_P(
+    QueueSuite, PutFullAndTimeouts, GetEmptyAndTimeouts, FifoAcrossProcesses, Qsize,
+    JoinableQueueTaskDoneAndJoin, GetTimeoutWaitsLongEnough, FailedSendReportedAndQueueGoesOn,
+    CloseUnusedIsANoOp, ClosedQueueRefusesPutAndGet, SimpleQueueClosedEmptyRaises,
+    SimpleQueueEmptyAcrossProcesses, SimpleQueueCloseClosesBothEnds, ChildPassesTheQueueOn,
+    ForkContextQueuesWorkEverywhere, QueueFromAnyContextWorksUnderEveryMethod,
+    ChildCreatesAQueueAndItsOwnChild, MillionItemsWithNoConsumerYet, ManyProducersManyConsumers,
+    KilledConsumerLosesAtMostOneItem, QsizeIsExactAcrossProcesses, LargeItemsPassIntact,
+    ItemsCannotCarryHandles);
 
 }  // namespace mp::conformance
 

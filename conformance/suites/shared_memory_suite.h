@@ -41,7 +41,9 @@ inline std::string test_name(const std::string& what) {
          std::to_string(counter++);
 }
 
-inline bool exists(const std::string& name) { return ::access(("/dev/shm/" + name).c_str(), F_OK) == 0; }
+inline bool exists(const std::string& name) {
+  return ::access(("/dev/shm/" + name).c_str(), F_OK) == 0;
+}
 
 // Polls `done` until it holds or `limit` passes.
 inline bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
@@ -136,7 +138,8 @@ TYPED_TEST_P(SharedMemorySuite, NameWithEmbeddedNul) {
   cpython_id("shm.name_embedded_nul");
   std::string name = smc::test_name("nul");
   typename TypeParam::SharedMemory shm({.name = name, .create = true, .size = 64});
-  EXPECT_THROW(typename TypeParam::SharedMemory({.name = name + std::string("\0a", 2)}), mp::ValueError);
+  EXPECT_THROW(typename TypeParam::SharedMemory({.name = name + std::string("\0a", 2)}),
+               mp::ValueError);
   EXPECT_THROW(typename TypeParam::SharedMemory(
                    {.name = name + std::string("\0b", 2), .create = true, .size = 64}),
                mp::ValueError);
@@ -262,13 +265,15 @@ TYPED_TEST_P(SharedMemorySuite, ChildrenWriteByNameAndByHandle) {
 }
 
 TYPED_TEST_P(SharedMemorySuite, SharedMemoryManager) {
-  cpython_id("shm.manager_ignores_sigint,shm.manager_shares_resource_tracker,shm.manager_lifecycle");
+  cpython_id(
+      "shm.manager_ignores_sigint,shm.manager_shares_resource_tracker,shm.manager_lifecycle");
   GTEST_SKIP() << "SharedMemoryManager is not part of mp's API (design/API.md)";
 }
 
 TYPED_TEST_P(SharedMemorySuite, ShareableList) {
-  cpython_id("shm.shareable_list_basics,shm.shareable_list_pickle,"
-             "shm.shareable_list_unpickle_after_unlink");
+  cpython_id(
+      "shm.shareable_list_basics,shm.shareable_list_pickle,"
+      "shm.shareable_list_unpickle_after_unlink");
   GTEST_SKIP() << "ShareableList is not part of mp's API (design/API.md)";
 }
 
@@ -289,7 +294,8 @@ TYPED_TEST_P(SharedMemorySuite, TerminatedCreatorLeavesNothing) {
     EXPECT_EQ(p.exitcode(), -SIGTERM);
     EXPECT_TRUE(smc::eventually([&] { return !smc::exists(name); }))
         << "the terminated creator's name is still in /dev/shm";
-    EXPECT_EQ(smc::errno_of([&] { typename TypeParam::SharedMemory gone({.name = name}); }), ENOENT);
+    EXPECT_EQ(smc::errno_of([&] { typename TypeParam::SharedMemory gone({.name = name}); }),
+              ENOENT);
   }
 }
 
@@ -406,7 +412,9 @@ TYPED_TEST_P(SharedMemorySuite, GeneratedNamesCarryTheTag) {
   S a({.create = true, .size = 64});
   S b({.create = true, .size = 64});
   EXPECT_EQ(a.name().rfind("mp_", 0), 0u) << a.name();
-  if (!shm_tag().empty()) EXPECT_NE(a.name().find(shm_tag()), std::string::npos) << a.name();
+  if (!shm_tag().empty()) {
+    EXPECT_NE(a.name().find(shm_tag()), std::string::npos) << a.name();
+  }
   EXPECT_NE(a.name(), b.name());
   EXPECT_TRUE(smc::exists(a.name()));
   a.unlink();
@@ -429,13 +437,14 @@ TYPED_TEST_P(SharedMemorySuite, UnlinkKeepsMappings) {
   sms.close();
 }
 
-REGISTER_TYPED_TEST_SUITE_P(SharedMemorySuite, NameWithEmbeddedNul, Basics, DrawsAnotherNameWhenTaken,
-                            InvalidSize, EncodedHandleAttachesTheSameSegment,
-                            DecodingAfterUnlinkFails, ChildrenWriteByNameAndByHandle,
-                            SharedMemoryManager, ShareableList, TerminatedCreatorLeavesNothing,
-                            AttachedWithoutTrackingAndClosedStays, AttacherThatExitsLeavesTheName,
-                            AttachAndExitDoesNotUnlink, NoNameSurvivesItsCreator, BadNamesAndSizes,
-                            GeneratedNamesCarryTheTag, UnlinkKeepsMappings);
+REGISTER_TYPED_TEST_SUITE_P(SharedMemorySuite, NameWithEmbeddedNul, Basics,
+                            DrawsAnotherNameWhenTaken, InvalidSize,
+                            EncodedHandleAttachesTheSameSegment, DecodingAfterUnlinkFails,
+                            ChildrenWriteByNameAndByHandle, SharedMemoryManager, ShareableList,
+                            TerminatedCreatorLeavesNothing, AttachedWithoutTrackingAndClosedStays,
+                            AttacherThatExitsLeavesTheName, AttachAndExitDoesNotUnlink,
+                            NoNameSurvivesItsCreator, BadNamesAndSizes, GeneratedNamesCarryTheTag,
+                            UnlinkKeepsMappings);
 
 }  // namespace mp::conformance
 

@@ -73,7 +73,8 @@ struct Foo {
 };
 
 template <class Impl>
-void double_everything(typename Impl::template Value<int> x, typename Impl::template Value<double> y,
+void double_everything(typename Impl::template Value<int> x,
+                       typename Impl::template Value<double> y,
                        typename Impl::template Value<int64_t> z,
                        typename Impl::template Value<Point> foo,
                        typename Impl::template Array<double> arr,
@@ -127,17 +128,14 @@ struct Pod {
 };
 
 template <class Impl>
-void write_every_type(typename Impl::template Value<bool> b, typename Impl::template Value<int8_t> i8,
-                      typename Impl::template Value<uint8_t> u8,
-                      typename Impl::template Value<uint16_t> u16,
-                      typename Impl::template Value<int32_t> i32,
-                      typename Impl::template Value<uint64_t> u64,
-                      typename Impl::template Value<float> f,
-                      typename Impl::template Value<long double> ld,
-                      typename Impl::template Value<char32_t> c32,
-                      typename Impl::template Value<Colour> colour,
-                      typename Impl::template RawValue<std::array<int, 3>> triple,
-                      typename Impl::template Array<Pod> pods) {
+void write_every_type(
+    typename Impl::template Value<bool> b, typename Impl::template Value<int8_t> i8,
+    typename Impl::template Value<uint8_t> u8, typename Impl::template Value<uint16_t> u16,
+    typename Impl::template Value<int32_t> i32, typename Impl::template Value<uint64_t> u64,
+    typename Impl::template Value<float> f, typename Impl::template Value<long double> ld,
+    typename Impl::template Value<char32_t> c32, typename Impl::template Value<Colour> colour,
+    typename Impl::template RawValue<std::array<int, 3>> triple,
+    typename Impl::template Array<Pod> pods) {
   b.set_value(true);
   i8.set_value(-128);
   u8.set_value(255);
@@ -202,7 +200,8 @@ TYPED_TEST_P(SharedctypesSuite, ValueLockParameter) {
   // The default: a new RLock of its own.
   V v(5);
   EXPECT_TRUE(v.synchronized());
-  static_assert(std::is_same_v<std::remove_cvref_t<decltype(v.get_lock())>, typename TypeParam::RLock>);
+  static_assert(
+      std::is_same_v<std::remove_cvref_t<decltype(v.get_lock())>, typename TypeParam::RLock>);
   EXPECT_TRUE(v.get_lock().acquire());
   EXPECT_TRUE(v.get_lock().acquire(false)) << "re-entrant";
   EXPECT_EQ(v.value(), 5) << "value() re-enters the lock its caller holds";
@@ -310,7 +309,8 @@ TYPED_TEST_P(SharedctypesSuite, ArrayLockParameter) {
   using A = typename TypeParam::template Array<int>;
   A arr(5);
   EXPECT_TRUE(arr.synchronized());
-  static_assert(std::is_same_v<std::remove_cvref_t<decltype(arr.get_lock())>, typename TypeParam::RLock>);
+  static_assert(
+      std::is_same_v<std::remove_cvref_t<decltype(arr.get_lock())>, typename TypeParam::RLock>);
   EXPECT_FALSE(arr.get_lock().locked());
   A arr2(5, {.lock = true});
   EXPECT_FALSE(arr2.get_lock() == arr.get_lock());
@@ -332,7 +332,8 @@ TYPED_TEST_P(SharedctypesSuite, ArrayLockParameter) {
 TYPED_TEST_P(SharedctypesSuite, ArrayRejectsWhatIsNotACType) {
   cpython_id("array.invalid_typecode");
   constexpr bool string_array = requires { typename TypeParam::template Array<std::string>; };
-  constexpr bool raw_pointer_array = requires { typename TypeParam::template RawArray<const char*>; };
+  constexpr bool raw_pointer_array =
+      requires { typename TypeParam::template RawArray<const char*>; };
   constexpr bool double_array = requires { typename TypeParam::template RawArray<double>; };
   EXPECT_FALSE(string_array);
   EXPECT_FALSE(raw_pointer_array);
@@ -443,7 +444,8 @@ void check_across_methods() {
   for (const std::string& method : methods) {
     using V = decltype(counter);
     using A = decltype(cells);
-    children.emplace_back(mp::get_context(method), &vc::increment_locked<V, A>, counter, cells, kEach);
+    children.emplace_back(mp::get_context(method), &vc::increment_locked<V, A>, counter, cells,
+                          kEach);
     children.back().start();
   }
   vc::increment_locked(counter, cells, kEach);
@@ -619,11 +621,11 @@ TYPED_TEST_P(SharedctypesSuite, CopiesOfAHandleAreOneObject) {
   EXPECT_FALSE(arr == other);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(SharedctypesSuite, ValueRoundtrip, RawValueRoundtrip, ValueLockParameter,
-                            ValueRejectsWhatIsNotACType, ArrayRoundtrip, ArrayIsZeroInitialised,
-                            RawArrayRoundtrip, ArrayLockParameter, ArrayRejectsWhatIsNotACType,
-                            ObjectsNeverOverlapAndAreReleased, ChildMutationUnlocked,
-                            ChildMutationLocked, CopyIsIndependent,
+REGISTER_TYPED_TEST_SUITE_P(SharedctypesSuite, ValueRoundtrip, RawValueRoundtrip,
+                            ValueLockParameter, ValueRejectsWhatIsNotACType, ArrayRoundtrip,
+                            ArrayIsZeroInitialised, RawArrayRoundtrip, ArrayLockParameter,
+                            ArrayRejectsWhatIsNotACType, ObjectsNeverOverlapAndAreReleased,
+                            ChildMutationUnlocked, ChildMutationLocked, CopyIsIndependent,
                             SharedWithSpawnAndForkserverChildren, LockedIncrementsAreExact,
                             AtomicIncrementsOnARawValue, AccessorsTakeTheLock,
                             EveryTriviallyCopyableType, BadInput, CopiesOfAHandleAreOneObject);

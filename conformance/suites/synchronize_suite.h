@@ -342,7 +342,8 @@ TYPED_TEST_P(SynchronizeSuite, LockLockedAcrossProcesses) {
   cpython_id("lock.locked_cross_process");
   typename TypeParam::Lock lock;
   auto [reader, writer] = mp::Pipe(false);
-  auto p = sc::start_party<TypeParam>(&sc::acquire_and_report<typename TypeParam::Lock>, lock, writer);
+  auto p =
+      sc::start_party<TypeParam>(&sc::acquire_and_report<typename TypeParam::Lock>, lock, writer);
   auto [got, locked_there] = reader.template recv<std::pair<bool, bool>>();
   p.join();
   EXPECT_TRUE(got);
@@ -379,8 +380,9 @@ TYPED_TEST_P(SynchronizeSuite, LockRepr) {
     if constexpr (TypeParam::kProcesses) {
       auto [reader, writer] = mp::Pipe(false);
       Gate gate;
-      auto p = TypeParam::Process({.name = "P1"}, &sc::report_repr_while_holding<typename TypeParam::Lock>,
-                                  lock, writer, gate.child_end);
+      auto p = TypeParam::Process({.name = "P1"},
+                                  &sc::report_repr_while_holding<typename TypeParam::Lock>, lock,
+                                  writer, gate.child_end);
       p.start();
       EXPECT_EQ(reader.template recv<std::string>(), "<Lock(owner=P1)>");
       EXPECT_EQ(lock.repr(), "<Lock(owner=SomeOtherProcess)>");
@@ -411,7 +413,8 @@ TYPED_TEST_P(SynchronizeSuite, RLockLockedAcrossProcesses) {
   cpython_id("rlock.locked_cross_process");
   typename TypeParam::RLock lock;
   auto [reader, writer] = mp::Pipe(false);
-  auto p = sc::start_party<TypeParam>(&sc::acquire_and_report<typename TypeParam::RLock>, lock, writer);
+  auto p =
+      sc::start_party<TypeParam>(&sc::acquire_and_report<typename TypeParam::RLock>, lock, writer);
   auto [got, locked_there] = reader.template recv<std::pair<bool, bool>>();
   p.join();
   EXPECT_TRUE(got);
@@ -436,8 +439,9 @@ TYPED_TEST_P(SynchronizeSuite, RLockRepr) {
     {
       auto [reader, writer] = mp::Pipe(false);
       Gate gate;
-      mp::dummy::Process t({.name = "T2"}, &sc::report_rlock_repr_while_holding<typename TypeParam::RLock>,
-                           lock, writer, gate.child_end);
+      mp::dummy::Process t({.name = "T2"},
+                           &sc::report_rlock_repr_while_holding<typename TypeParam::RLock>, lock,
+                           writer, gate.child_end);
       t.start();
       EXPECT_EQ(reader.template recv<std::string>(), "<RLock(MainProcess|T2, 2)>");
       EXPECT_EQ(lock.repr(), "<RLock(SomeOtherThread, nonzero)>");
@@ -448,8 +452,8 @@ TYPED_TEST_P(SynchronizeSuite, RLockRepr) {
       auto [reader, writer] = mp::Pipe(false);
       Gate gate;
       auto p = TypeParam::Process({.name = "P1"},
-                                  &sc::report_rlock_repr_while_holding<typename TypeParam::RLock>, lock,
-                                  writer, gate.child_end);
+                                  &sc::report_rlock_repr_while_holding<typename TypeParam::RLock>,
+                                  lock, writer, gate.child_end);
       p.start();
       EXPECT_EQ(reader.template recv<std::string>(), "<RLock(P1, 2)>");
       EXPECT_EQ(lock.repr(), "<RLock(SomeOtherProcess, nonzero)>");
@@ -556,7 +560,9 @@ TYPED_TEST_P(SynchronizeSuite, ConditionNotifyWakesOne) {
     cond.notify();
     cond.release();
     EXPECT_TRUE(woken.acquire(10s)) << "notify() woke one";
-    if (expected == 1) EXPECT_FALSE(woken.acquire(100ms)) << "and only one";
+    if (expected == 1) {
+      EXPECT_FALSE(woken.acquire(100ms)) << "and only one";
+    }
   }
   p.join();
   t.join();
@@ -565,10 +571,11 @@ TYPED_TEST_P(SynchronizeSuite, ConditionNotifyWakesOne) {
 
 // Six waiters (three parties of the implementation, three threads).
 template <class Impl, class Condition, class Semaphore>
-void start_six_waiters(Condition cond, Semaphore sleeping, Semaphore woken, int64_t timeout_ms,
-                       std::vector<decltype(Impl::Process(&sc::condition_waiter<Condition, Semaphore>,
-                                                          cond, sleeping, woken, timeout_ms))>& parties,
-                       std::vector<mp::dummy::Process>& threads) {
+void start_six_waiters(
+    Condition cond, Semaphore sleeping, Semaphore woken, int64_t timeout_ms,
+    std::vector<decltype(Impl::Process(&sc::condition_waiter<Condition, Semaphore>, cond, sleeping,
+                                       woken, timeout_ms))>& parties,
+    std::vector<mp::dummy::Process>& threads) {
   auto waiter = &sc::condition_waiter<Condition, Semaphore>;
   for (int i = 0; i < 3; ++i) {
     parties.push_back(Impl::Process(waiter, cond, sleeping, woken, timeout_ms));
@@ -586,8 +593,9 @@ TYPED_TEST_P(SynchronizeSuite, ConditionNotifyAll) {
   Semaphore sleeping(0), woken(0);
   {
     // With a timeout and no notify, all six come back on their own.
-    std::vector<decltype(TypeParam::Process(&sc::condition_waiter<Condition, Semaphore>, cond, sleeping,
-                                            woken, int64_t{}))> parties;
+    std::vector<decltype(TypeParam::Process(&sc::condition_waiter<Condition, Semaphore>, cond,
+                                            sleeping, woken, int64_t{}))>
+        parties;
     std::vector<mp::dummy::Process> threads;
     start_six_waiters<TypeParam>(cond, sleeping, woken, 100, parties, threads);
     for (int i = 0; i < 6; ++i) EXPECT_TRUE(sleeping.acquire(10s));
@@ -597,8 +605,9 @@ TYPED_TEST_P(SynchronizeSuite, ConditionNotifyAll) {
     for (auto& t : threads) t.join();
   }
   {
-    std::vector<decltype(TypeParam::Process(&sc::condition_waiter<Condition, Semaphore>, cond, sleeping,
-                                            woken, int64_t{}))> parties;
+    std::vector<decltype(TypeParam::Process(&sc::condition_waiter<Condition, Semaphore>, cond,
+                                            sleeping, woken, int64_t{}))>
+        parties;
     std::vector<mp::dummy::Process> threads;
     start_six_waiters<TypeParam>(cond, sleeping, woken, -1, parties, threads);
     for (int i = 0; i < 6; ++i) EXPECT_TRUE(sleeping.acquire(10s));
@@ -618,8 +627,9 @@ TYPED_TEST_P(SynchronizeSuite, ConditionNotifyN) {
   using Semaphore = typename TypeParam::Semaphore;
   Condition cond;
   Semaphore sleeping(0), woken(0);
-  std::vector<decltype(TypeParam::Process(&sc::condition_waiter<Condition, Semaphore>, cond, sleeping,
-                                          woken, int64_t{}))> parties;
+  std::vector<decltype(TypeParam::Process(&sc::condition_waiter<Condition, Semaphore>, cond,
+                                          sleeping, woken, int64_t{}))>
+      parties;
   std::vector<mp::dummy::Process> threads;
   start_six_waiters<TypeParam>(cond, sleeping, woken, -1, parties, threads);
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(sleeping.acquire(10s));
@@ -660,7 +670,8 @@ TYPED_TEST_P(SynchronizeSuite, ConditionWaitFor) {
   Semaphore state(0);  // the shared int, -1
   auto [reader, writer] = mp::Pipe(false);
   cond.acquire();
-  auto p = TypeParam::Process(&sc::wait_for_zero_then_four<Condition, Semaphore>, cond, state, writer);
+  auto p =
+      TypeParam::Process(&sc::wait_for_zero_then_four<Condition, Semaphore>, cond, state, writer);
   p.start();
   EXPECT_TRUE(cond.wait_for([&] { return sc::shared_int(state) == 0; }));
   cond.release();
@@ -682,7 +693,8 @@ TYPED_TEST_P(SynchronizeSuite, ConditionWaitForTimesOut) {
   Condition cond;
   Semaphore state(1);  // 0
   auto [reader, writer] = mp::Pipe(false);
-  auto p = TypeParam::Process(&sc::wait_for_four_with_timeout<Condition, Semaphore>, cond, state, writer);
+  auto p = TypeParam::Process(&sc::wait_for_four_with_timeout<Condition, Semaphore>, cond, state,
+                              writer);
   p.start();
   for (int i = 0; i < 3; ++i) {
     cond.acquire();
@@ -783,8 +795,8 @@ TYPED_TEST_P(SynchronizeSuite, BarrierReturnsUniqueIndexes) {
   cpython_id("barrier.wait_return_index");
   using Barrier = typename TypeParam::Barrier;
   Barrier barrier(sc::kParties);
-  auto indexes = run_parties<TypeParam, int>(&sc::report_index<Barrier>,
-                                             [](Barrier b) { return b.wait(); }, barrier);
+  auto indexes = run_parties<TypeParam, int>(
+      &sc::report_index<Barrier>, [](Barrier b) { return b.wait(); }, barrier);
   std::sort(indexes.begin(), indexes.end());
   EXPECT_EQ(indexes, (std::vector<int>{0, 1, 2, 3, 4}));
 }
@@ -792,14 +804,16 @@ TYPED_TEST_P(SynchronizeSuite, BarrierReturnsUniqueIndexes) {
 TYPED_TEST_P(SynchronizeSuite, BarrierActionRunsOnce) {
   cpython_id("barrier.action_once");
   if constexpr (kIsManager<TypeParam>) {
-    GTEST_SKIP() << "a manager's Barrier has no action: a function cannot be stored in the server (CPython pickles one; mp cannot send code to another binary)";
+    GTEST_SKIP() << "a manager's Barrier has no action: a function cannot be stored in the server "
+                    "(CPython pickles one; mp cannot send code to another binary)";
   } else {
     using Barrier = typename TypeParam::Barrier;
     using Semaphore = typename TypeParam::Semaphore;
     Semaphore counter(0);
     Barrier barrier(sc::kParties, &sc::count_action<Semaphore>);
-    auto results = run_parties<TypeParam, bool>(&sc::action_party_reporting<Barrier, Semaphore>,
-                                                &sc::action_party<Barrier, Semaphore>, barrier, counter);
+    auto results =
+        run_parties<TypeParam, bool>(&sc::action_party_reporting<Barrier, Semaphore>,
+                                     &sc::action_party<Barrier, Semaphore>, barrier, counter);
     for (bool saw_one : results) EXPECT_TRUE(saw_one) << "the action ran once, before anyone left";
     EXPECT_EQ(counter.get_value(), 1);
   }
@@ -811,9 +825,9 @@ TYPED_TEST_P(SynchronizeSuite, BarrierAbort) {
   using Semaphore = typename TypeParam::Semaphore;
   Barrier barrier(sc::kParties);
   Semaphore first(0), second(0);
-  auto outcomes = run_parties<TypeParam, std::string>(&sc::abort_party_reporting<Barrier, Semaphore>,
-                                                      &sc::abort_party<Barrier, Semaphore>, barrier,
-                                                      first, second);
+  auto outcomes = run_parties<TypeParam, std::string>(
+      &sc::abort_party_reporting<Barrier, Semaphore>, &sc::abort_party<Barrier, Semaphore>, barrier,
+      first, second);
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "aborted"), 1);
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "broken"), sc::kParties - 1);
   EXPECT_EQ(first.get_value(), sc::kParties) << "everyone passed the first wait";
@@ -827,9 +841,9 @@ TYPED_TEST_P(SynchronizeSuite, BarrierResetReleasesWaiters) {
   using Semaphore = typename TypeParam::Semaphore;
   Barrier barrier(sc::kParties);
   Semaphore broken(0), again(0);
-  auto outcomes = run_parties<TypeParam, std::string>(&sc::reset_party_reporting<Barrier, Semaphore>,
-                                                      &sc::reset_party<Barrier, Semaphore>, barrier,
-                                                      broken, again);
+  auto outcomes = run_parties<TypeParam, std::string>(
+      &sc::reset_party_reporting<Barrier, Semaphore>, &sc::reset_party<Barrier, Semaphore>, barrier,
+      broken, again);
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "reset"), 1);
   EXPECT_EQ(broken.get_value(), sc::kParties - 1);
   EXPECT_EQ(again.get_value(), sc::kParties) << "everyone passed after the reset";
@@ -843,8 +857,8 @@ TYPED_TEST_P(SynchronizeSuite, BarrierAbortThenReset) {
   Barrier second(sc::kParties);
   Semaphore again(0);
   auto outcomes = run_parties<TypeParam, std::string>(
-      &sc::abort_reset_party_reporting<Barrier, Semaphore>, &sc::abort_reset_party<Barrier, Semaphore>,
-      barrier, second, again);
+      &sc::abort_reset_party_reporting<Barrier, Semaphore>,
+      &sc::abort_reset_party<Barrier, Semaphore>, barrier, second, again);
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "aborted"), 1);
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "broken"), sc::kParties - 1);
   EXPECT_EQ(again.get_value(), sc::kParties);
@@ -885,10 +899,12 @@ TYPED_TEST_P(SynchronizeSuite, BarrierThousandPasses) {
   Barrier barrier(sc::kParties);
   Lock lock;
   auto [reader, writer] = mp::Pipe(false);
-  std::vector<decltype(TypeParam::Process(&sc::thousand_passes<Barrier, Lock>, barrier, lock, writer))>
+  std::vector<decltype(TypeParam::Process(&sc::thousand_passes<Barrier, Lock>, barrier, lock,
+                                          writer))>
       parties;
   for (int i = 0; i < sc::kParties; ++i) {
-    parties.push_back(TypeParam::Process(&sc::thousand_passes<Barrier, Lock>, barrier, lock, writer));
+    parties.push_back(
+        TypeParam::Process(&sc::thousand_passes<Barrier, Lock>, barrier, lock, writer));
     parties.back().start();
   }
   bool in_order = true;
@@ -907,7 +923,8 @@ TYPED_TEST_P(SynchronizeSuite, BarrierThousandPasses) {
 TYPED_TEST_P(SynchronizeSuite, DeadHolderHandsTheLockOver) {
   mp_id("mp.sync.owner_death");
   if constexpr (kIsManager<TypeParam>) {
-    GTEST_SKIP() << "a manager's lock is held by the server for its holder, and stays held when the holder dies (row sync_manager.lock pins this)";
+    GTEST_SKIP() << "a manager's lock is held by the server for its holder, and stays held when "
+                    "the holder dies (row sync_manager.lock pins this)";
   } else {
     if constexpr (!TypeParam::kSignals) {
       GTEST_SKIP() << "needs a holder that can be killed";
@@ -941,7 +958,8 @@ inline std::atomic<int> g_sync_signals{0};
 
 TYPED_TEST_P(SynchronizeSuite, SignalsNeitherCutWaitsShortNorLoseWakeups) {
   mp_id("mp.sync.eintr");
-  struct sigaction handler {}, previous{};
+  struct sigaction handler {
+  }, previous{};
   handler.sa_handler = [](int) { g_sync_signals.fetch_add(1); };
   sigemptyset(&handler.sa_mask);
   handler.sa_flags = 0;  // no SA_RESTART
@@ -1011,8 +1029,8 @@ TYPED_TEST_P(SynchronizeSuite, PrimitivesPassedToAChildAreTheSameObjects) {
   rlock.acquire();
   auto [reader, writer] = mp::Pipe(false);
   cond.acquire();
-  auto p = TypeParam::Process(&use_every_primitive<TypeParam>, lock, rlock, sem, event, cond, barrier,
-                              writer);
+  auto p = TypeParam::Process(&use_every_primitive<TypeParam>, lock, rlock, sem, event, cond,
+                              barrier, writer);
   p.start();
   EXPECT_TRUE(cond.wait(30s)) << "notified from the child";
   cond.release();
@@ -1052,19 +1070,16 @@ TYPED_TEST_P(SynchronizeSuite, DeadPartyDoesNotHangABarrier) {
   }
 }
 
-REGISTER_TYPED_TEST_SUITE_P(SynchronizeSuite, LockAcquireRelease, LockLockedAcrossProcesses, LockRepr,
-                            RLockIsReentrant, RLockLockedAcrossProcesses, RLockRepr,
-                            LocksAreStdLockable, SemaphoreCounts, BoundedSemaphoreCounts,
-                            SemaphoreAcquireTimeout, ConditionNotifyWakesOne, ConditionNotifyAll,
-                            ConditionNotifyN, ConditionWaitTimesOut, ConditionWaitFor,
-                            ConditionWaitForTimesOut, ConditionWaitReturnValues, EventSetClearWait,
-                            EventRepr, BarrierLockstep, BarrierIsReusable,
-                            BarrierReturnsUniqueIndexes, BarrierActionRunsOnce, BarrierAbort,
-                            BarrierResetReleasesWaiters, BarrierAbortThenReset,
-                            BarrierTimeoutBreaksIt, BarrierDefaultTimeout, BarrierOfOne,
-                            BarrierThousandPasses, DeadHolderHandsTheLockOver,
-                            SignalsNeitherCutWaitsShortNorLoseWakeups,
-                            PrimitivesPassedToAChildAreTheSameObjects, DeadPartyDoesNotHangABarrier);
+REGISTER_TYPED_TEST_SUITE_P(
+    SynchronizeSuite, LockAcquireRelease, LockLockedAcrossProcesses, LockRepr, RLockIsReentrant,
+    RLockLockedAcrossProcesses, RLockRepr, LocksAreStdLockable, SemaphoreCounts,
+    BoundedSemaphoreCounts, SemaphoreAcquireTimeout, ConditionNotifyWakesOne, ConditionNotifyAll,
+    ConditionNotifyN, ConditionWaitTimesOut, ConditionWaitFor, ConditionWaitForTimesOut,
+    ConditionWaitReturnValues, EventSetClearWait, EventRepr, BarrierLockstep, BarrierIsReusable,
+    BarrierReturnsUniqueIndexes, BarrierActionRunsOnce, BarrierAbort, BarrierResetReleasesWaiters,
+    BarrierAbortThenReset, BarrierTimeoutBreaksIt, BarrierDefaultTimeout, BarrierOfOne,
+    BarrierThousandPasses, DeadHolderHandsTheLockOver, SignalsNeitherCutWaitsShortNorLoseWakeups,
+    PrimitivesPassedToAChildAreTheSameObjects, DeadPartyDoesNotHangABarrier);
 
 }  // namespace mp::conformance
 

@@ -33,8 +33,10 @@ void watch() {
     }
     if (w.cv.wait_until(lock, w.deadline) == std::cv_status::timeout &&
         std::chrono::steady_clock::now() >= w.deadline) {
-      std::fprintf(stderr, "\nconformance: %s is still running after its time limit; "
-                           "killing its children and aborting\n", w.test.c_str());
+      std::fprintf(stderr,
+                   "\nconformance: %s is still running after its time limit; "
+                   "killing its children and aborting\n",
+                   w.test.c_str());
       kill_descendants();
       std::_Exit(3);
     }
@@ -64,7 +66,8 @@ void disarm_watchdog() {
 
 void ConformanceTest::SetUp() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  arm_watchdog(std::string(info->test_suite_name()) + "." + info->name(), std::chrono::seconds(120));
+  arm_watchdog(std::string(info->test_suite_name()) + "." + info->name(),
+               std::chrono::seconds(120));
   baseline_ = Snapshot::take();
 }
 

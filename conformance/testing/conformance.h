@@ -64,7 +64,9 @@ struct ImplementationName {
 class Stopwatch {
  public:
   Stopwatch() : start_(std::chrono::steady_clock::now()) {}
-  std::chrono::duration<double> elapsed() const { return std::chrono::steady_clock::now() - start_; }
+  std::chrono::duration<double> elapsed() const {
+    return std::chrono::steady_clock::now() - start_;
+  }
 
  private:
   std::chrono::steady_clock::time_point start_;

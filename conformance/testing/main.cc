@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   if (std::getenv("MP_SHM_TAG") == nullptr) {
     char random[9];
     std::snprintf(random, sizeof(random), "%08x", std::random_device()());
-    ::setenv("MP_SHM_TAG", ("mpx" + std::string(random) + "p" + std::to_string(::getpid())).c_str(), 1);
+    ::setenv("MP_SHM_TAG", ("mpx" + std::string(random) + "p" + std::to_string(::getpid())).c_str(),
+             1);
   }
   mp::init(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);

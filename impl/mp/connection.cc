@@ -154,7 +154,8 @@ std::string read_body(ConnectionState& s, uint64_t size) {
   constexpr uint64_t kStep = 16 << 20;
   while (out.size() < size) {
     size_t have = out.size();
-    size_t step = static_cast<size_t>(std::min<uint64_t>(size - have, std::max<uint64_t>(kStep, have)));
+    size_t step =
+        static_cast<size_t>(std::min<uint64_t>(size - have, std::max<uint64_t>(kStep, have)));
     out.resize(have + step);
     read_body(s, out.data() + have, step);
   }
@@ -265,7 +266,8 @@ Connection::Message Connection::recv_message() {
   if (m.bytes.size() < 4) throw PicklingError("message too short for a value");
   uint32_t fd_count;
   std::memcpy(&fd_count, m.bytes.data(), 4);
-  if (fd_count > s.fds.size()) throw PicklingError("message refers to descriptors that did not arrive");
+  if (fd_count > s.fds.size())
+    throw PicklingError("message refers to descriptors that did not arrive");
   for (uint32_t i = 0; i < fd_count; ++i) {
     m.fds.push_back(std::move(s.fds.front()));
     s.fds.pop_front();
@@ -331,7 +333,8 @@ int recv_handle(Connection& connection) {
   unsigned char count = static_cast<unsigned char>(s.buffer[s.begin]);
   s.begin += 1;
   if (s.fds.empty()) throw RuntimeError("received 0 items of ancdata");
-  if (count != 1) throw RuntimeError("a handle message announcing " + std::to_string(count) + " descriptors");
+  if (count != 1)
+    throw RuntimeError("a handle message announcing " + std::to_string(count) + " descriptors");
   int fd = s.fds.front().release();
   s.fds.pop_front();
   return fd;
@@ -406,7 +409,8 @@ SocketAddress to_socket_address(const Address& address) {
     throw_errno(ENAMETOOLONG, "AF_UNIX path too long");
   }
   std::memcpy(un->sun_path, path.data(), path.size());
-  out.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
+  out.length =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
   return out;
 }
 
@@ -418,7 +422,8 @@ Address from_socket_address(const sockaddr_storage& storage, socklen_t length) {
     return TcpAddress{host, ntohs(in->sin_port)};
   }
   const auto* un = reinterpret_cast<const sockaddr_un*>(&storage);
-  size_t n = length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
+  size_t n =
+      length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
   n = std::min(n, sizeof(un->sun_path));
   if (n > 0 && un->sun_path[0] == '\0') return std::string(un->sun_path, n);  // abstract
   return std::string(un->sun_path, ::strnlen(un->sun_path, n));
@@ -470,7 +475,8 @@ struct ListenerState {
     if (!fd) return;
     fd.reset();
     const auto* path = std::get_if<std::string>(&address);
-    if (path && !path->empty() && (*path)[0] != '\0' && owner == ::getpid()) ::unlink(path->c_str());
+    if (path && !path->empty() && (*path)[0] != '\0' && owner == ::getpid())
+      ::unlink(path->c_str());
   }
 };
 
@@ -566,7 +572,8 @@ Connection Client(const Address& address, const ClientOptions& options) {
   UniqueFd fd = internal::new_socket(family == "AF_INET" ? AF_INET : AF_UNIX);
   internal::SocketAddress where = internal::to_socket_address(address);
   auto set_send_timeout = [&](std::chrono::microseconds t) {
-    timeval tv{static_cast<time_t>(t.count() / 1000000), static_cast<suseconds_t>(t.count() % 1000000)};
+    timeval tv{static_cast<time_t>(t.count() / 1000000),
+               static_cast<suseconds_t>(t.count() % 1000000)};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   };
   for (;;) {
@@ -579,14 +586,16 @@ Connection Client(const Address& address, const ClientOptions& options) {
     if (::connect(fd.get(), where.get(), where.length) == 0) break;
     if (errno == EINTR) {
       // The connection goes on in the background: wait for its outcome.
-      if (!internal::wait_fd(fd.get(), POLLOUT, deadline)) throw TimeoutError("connect() timed out");
+      if (!internal::wait_fd(fd.get(), POLLOUT, deadline))
+        throw TimeoutError("connect() timed out");
       int err = 0;
       socklen_t len = sizeof(err);
       ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
       if (err == 0) break;
       internal::throw_errno(err, "connect");
     }
-    if (deadline && (errno == EINPROGRESS || errno == EAGAIN)) throw TimeoutError("connect() timed out");
+    if (deadline && (errno == EINPROGRESS || errno == EAGAIN))
+      throw TimeoutError("connect() timed out");
     internal::throw_errno("connect");
   }
   if (deadline) set_send_timeout(std::chrono::microseconds::zero());

@@ -101,7 +101,8 @@ class Connection {
   // message that does not fit throws mp::BufferTooShort carrying the message.
   template <internal::ByteBuffer B>
   size_t recv_bytes_into(B& buffer, int64_t offset = 0) {
-    auto bytes = std::as_writable_bytes(std::span(std::ranges::data(buffer), std::ranges::size(buffer)));
+    auto bytes =
+        std::as_writable_bytes(std::span(std::ranges::data(buffer), std::ranges::size(buffer)));
     if (offset < 0) throw ValueError("negative offset");
     if (static_cast<uint64_t>(offset) > bytes.size()) throw ValueError("offset out of bounds");
     return recv_into(bytes.subspan(static_cast<size_t>(offset)));

@@ -62,9 +62,12 @@ Context& get_context(std::string_view method) {
   static Context* spawn = new Context("spawn");
   static Context* forkserver = new Context("forkserver");
   switch (internal::parse_start_method(method)) {
-    case internal::StartMethod::kFork: return *fork;
-    case internal::StartMethod::kSpawn: return *spawn;
-    case internal::StartMethod::kForkserver: return *forkserver;
+    case internal::StartMethod::kFork:
+      return *fork;
+    case internal::StartMethod::kSpawn:
+      return *spawn;
+    case internal::StartMethod::kForkserver:
+      return *forkserver;
   }
   throw ValueError("cannot find context for '" + std::string(method) + "'");
 }

@@ -89,8 +89,7 @@ class ProcessError : public Error {
 class BufferTooShort : public ProcessError {
  public:
   explicit BufferTooShort(std::string message)
-      : ProcessError("buffer too short for the received message"),
-        message_(std::move(message)) {}
+      : ProcessError("buffer too short for the received message"), message_(std::move(message)) {}
   const std::string& message() const noexcept { return message_; }
 
  private:

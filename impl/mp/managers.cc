@@ -30,7 +30,8 @@ std::string one_request(const internal::ManagerLink& link, internal::ManagerOp o
 
 BaseManager::BaseManager(const ManagerOptions& options) : BaseManager(get_context(), options) {}
 
-BaseManager::BaseManager(Context& ctx, const ManagerOptions& options) : ctx_(&ctx), options_(options) {}
+BaseManager::BaseManager(Context& ctx, const ManagerOptions& options)
+    : ctx_(&ctx), options_(options) {}
 
 BaseManager::BaseManager(BaseManager&& other) noexcept
     : ctx_(other.ctx_),
@@ -66,13 +67,16 @@ BaseManager::~BaseManager() {
 }
 
 void BaseManager::start() {
-  start_with([](Context& ctx, const ProcessOptions& options, Connection ready, internal::ServerConfig config) {
-    return Process(ctx, options, &internal::manager_server_main, std::move(ready), std::move(config));
+  start_with([](Context& ctx, const ProcessOptions& options, Connection ready,
+                internal::ServerConfig config) {
+    return Process(ctx, options, &internal::manager_server_main, std::move(ready),
+                   std::move(config));
   });
 }
 
 void BaseManager::start_with(const Launcher& launch) {
-  if (state_ == State::kStarted || state_ == State::kConnected) throw ProcessError("Already started server");
+  if (state_ == State::kStarted || state_ == State::kConnected)
+    throw ProcessError("Already started server");
   if (state_ == State::kShutdown) throw ProcessError("the manager has been shut down");
   internal::ServerConfig config;
   config.address = options_.address;
@@ -82,8 +86,9 @@ void BaseManager::start_with(const Launcher& launch) {
   }
   auto [reader, writer] = Pipe(false);
   static std::atomic<int> counter{0};
-  Process server = launch(*ctx_, {.name = "SyncManager-" + std::to_string(++counter), .daemon = true},
-                          std::move(writer), std::move(config));
+  Process server =
+      launch(*ctx_, {.name = "SyncManager-" + std::to_string(++counter), .daemon = true},
+             std::move(writer), std::move(config));
   server.start();
   std::pair<std::string, std::optional<Address>> answer;
   try {
@@ -139,7 +144,8 @@ void BaseManager::shutdown() {
 
 Server BaseManager::get_server() const {
   if (state_ != State::kInitial) throw ProcessError("Already started server");
-  return Server(std::make_unique<internal::ManagerServer>(options_.address, default_authkey(options_)));
+  return Server(
+      std::make_unique<internal::ManagerServer>(options_.address, default_authkey(options_)));
 }
 
 const std::shared_ptr<const internal::ManagerLink>& BaseManager::link() const {

@@ -10,8 +10,8 @@
 // Custom types, as BaseManager.register:
 //   struct Counter {
 //     int add(int n) { return total += n; }
-//     static constexpr auto exposed() { return std::make_tuple(mp::exposed("add", &Counter::add)); }
-//     int total = 0;
+//     static constexpr auto exposed() { return std::make_tuple(mp::exposed("add", &Counter::add));
+//     } int total = 0;
 //   };
 //   mp::BaseManager::register_type<Counter>("Counter");
 //   mp::BaseManager m({.address = mp::TcpAddress{"127.0.0.1", 0}, .authkey = "key"});
@@ -132,7 +132,8 @@ class BaseProxy {
   std::string repr_as(std::string_view proxy, std::string_view type_id) const {
     char hex[32];
     std::snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(id_));
-    return "<" + std::string(proxy) + " object, typeid '" + std::string(type_id) + "' at " + hex + ">";
+    return "<" + std::string(proxy) + " object, typeid '" + std::string(type_id) + "' at " + hex +
+           ">";
   }
 
  private:
@@ -175,7 +176,9 @@ class DictProxy : public BaseProxy {
   V pop(const K& key, const V& fallback) const { return call<V>("pop_or", key, fallback); }
   // The last item by key order; empty -> mp::KeyError.
   std::pair<K, V> popitem() const { return call<std::pair<K, V>>("popitem"); }
-  V setdefault(const K& key, const V& fallback) const { return call<V>("setdefault", key, fallback); }
+  V setdefault(const K& key, const V& fallback) const {
+    return call<V>("setdefault", key, fallback);
+  }
   size_t size() const { return call<uint64_t>("size"); }
   std::vector<K> keys() const { return call<std::vector<K>>("keys"); }
   std::vector<V> values() const { return call<std::vector<V>>("values"); }
@@ -206,7 +209,9 @@ class ListProxy : public BaseProxy {
   size_t size() const { return call<uint64_t>("size"); }
   std::vector<T> copy() const { return call<std::vector<T>>("copy"); }
   // l[begin:end], with Python's clamping.
-  std::vector<T> slice(int64_t begin, int64_t end) const { return call<std::vector<T>>("slice", begin, end); }
+  std::vector<T> slice(int64_t begin, int64_t end) const {
+    return call<std::vector<T>>("slice", begin, end);
+  }
   size_t count(const T& item) const { return call<uint64_t>("count", item); }
   // The first position of item; absent -> mp::ValueError.
   size_t index(const T& item) const { return call<uint64_t>("index", item); }
@@ -239,12 +244,16 @@ class SetProxy : public BaseProxy {
   void update(const Set& other) const { call("update", other); }
   void intersection_update(const Set& other) const { call("intersection_update", other); }
   void difference_update(const Set& other) const { call("difference_update", other); }
-  void symmetric_difference_update(const Set& other) const { call("symmetric_difference_update", other); }
+  void symmetric_difference_update(const Set& other) const {
+    call("symmetric_difference_update", other);
+  }
   // Python: union (a C++ keyword).
   Set set_union(const Set& other) const { return call<Set>("union", other); }
   Set intersection(const Set& other) const { return call<Set>("intersection", other); }
   Set difference(const Set& other) const { return call<Set>("difference", other); }
-  Set symmetric_difference(const Set& other) const { return call<Set>("symmetric_difference", other); }
+  Set symmetric_difference(const Set& other) const {
+    return call<Set>("symmetric_difference", other);
+  }
   bool isdisjoint(const Set& other) const { return call<bool>("isdisjoint", other); }
   bool issubset(const Set& other) const { return call<bool>("issubset", other); }
   bool issuperset(const Set& other) const { return call<bool>("issuperset", other); }
@@ -259,7 +268,8 @@ class SetProxy : public BaseProxy {
   friend Set operator-(const Set& a, const SetProxy& b) {
     Set out;
     Set theirs = b.copy();
-    std::set_difference(a.begin(), a.end(), theirs.begin(), theirs.end(), std::inserter(out, out.end()));
+    std::set_difference(a.begin(), a.end(), theirs.begin(), theirs.end(),
+                        std::inserter(out, out.end()));
     return out;
   }
   const SetProxy& operator|=(const Set& other) const {
@@ -293,8 +303,8 @@ class NamespaceProxy : public BaseProxy {
   T get(const std::string& name) const {
     auto [type, bytes] = call<std::pair<std::string, std::string>>("get", name);
     if (type != typeid(T).name()) {
-      throw TypeError("attribute '" + name + "' is a " + internal::demangle(type.c_str()) + ", not a " +
-                      internal::demangle(typeid(T).name()));
+      throw TypeError("attribute '" + name + "' is a " + internal::demangle(type.c_str()) +
+                      ", not a " + internal::demangle(typeid(T).name()));
     }
     Reader r(bytes);
     return mp::decode<T>(r);
@@ -331,7 +341,9 @@ class ArrayProxy : public BaseProxy {
 class AcquirerProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
-  bool acquire(bool block = true) const { return call<bool>("acquire", block, internal::WireTimeout()); }
+  bool acquire(bool block = true) const {
+    return call<bool>("acquire", block, internal::WireTimeout());
+  }
   template <class Rep, class Period>
   bool acquire(std::chrono::duration<Rep, Period> timeout) const {
     return call<bool>("acquire", true, internal::to_wire(timeout));
@@ -393,8 +405,8 @@ class ConditionProxy : public AcquirerProxy {
   }
   template <class Predicate>
   bool wait_for(Predicate predicate) const {
-    return internal::wait_for_predicate(predicate, [this](const internal::Deadline&) { wait(); },
-                                        std::nullopt);
+    return internal::wait_for_predicate(
+        predicate, [this](const internal::Deadline&) { wait(); }, std::nullopt);
   }
   template <class Predicate, class Rep, class Period>
   bool wait_for(Predicate predicate, std::chrono::duration<Rep, Period> timeout) const {
@@ -446,7 +458,9 @@ template <class T>
 class QueueProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
-  void put(const T& item, bool block = true) const { call("put", item, block, internal::WireTimeout()); }
+  void put(const T& item, bool block = true) const {
+    call("put", item, block, internal::WireTimeout());
+  }
   template <class Rep, class Period>
   void put(const T& item, std::chrono::duration<Rep, Period> timeout) const {
     call("put", item, true, internal::to_wire(timeout));
@@ -584,8 +598,9 @@ class BaseManager {
   // proxy for it. Python: the method register() adds to the manager class.
   template <class P = BaseProxy, class... A>
   P create(const std::string& type_name, const A&... args) {
-    return P(link(), create_id(type_name, internal::call_signature<void, internal::wire_t<A>...>(),
-                               [&](Writer& w) { (mp::encode(w, internal::wire_t<A>(args)), ...); }));
+    return P(link(),
+             create_id(type_name, internal::call_signature<void, internal::wire_t<A>...>(),
+                       [&](Writer& w) { (mp::encode(w, internal::wire_t<A>(args)), ...); }));
   }
 
  protected:
@@ -598,7 +613,8 @@ class BaseManager {
   }
 
  private:
-  using Launcher = std::function<Process(Context&, const ProcessOptions&, Connection, internal::ServerConfig)>;
+  using Launcher =
+      std::function<Process(Context&, const ProcessOptions&, Connection, internal::ServerConfig)>;
   void start_with(const Launcher& launch);
   const std::shared_ptr<const internal::ManagerLink>& link() const;
   uint64_t create_id(const std::string& type_name, const std::string& signature,
@@ -670,19 +686,23 @@ class SyncManager : public BaseManager {
     return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>());
   }
   ConditionProxy Condition(const LockProxy& lock) {
-    return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>(lock.id()));
+    return create_builtin<ConditionProxy, internal::ConditionObject>(
+        std::optional<uint64_t>(lock.id()));
   }
   ConditionProxy Condition(const RLockProxy& lock) {
-    return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>(lock.id()));
+    return create_builtin<ConditionProxy, internal::ConditionObject>(
+        std::optional<uint64_t>(lock.id()));
   }
   EventProxy Event() { return create_builtin<EventProxy, internal::EventObject>(); }
   // parties < 1 -> mp::ValueError.
   BarrierProxy Barrier(int parties) {
-    return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties}, internal::WireTimeout());
+    return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties},
+                                                                 internal::WireTimeout());
   }
   template <class Rep, class Period>
   BarrierProxy Barrier(int parties, std::chrono::duration<Rep, Period> timeout) {
-    return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties}, internal::to_wire(timeout));
+    return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties},
+                                                                 internal::to_wire(timeout));
   }
 };
 
@@ -691,7 +711,9 @@ class Manager : public SyncManager {
  public:
   Manager() : Manager(ManagerOptions{}) {}
   explicit Manager(const ManagerOptions& options) : SyncManager(options) { start(); }
-  explicit Manager(Context& ctx, const ManagerOptions& options = {}) : SyncManager(ctx, options) { start(); }
+  explicit Manager(Context& ctx, const ManagerOptions& options = {}) : SyncManager(ctx, options) {
+    start();
+  }
 };
 
 }  // namespace mp

@@ -65,7 +65,8 @@ class Initializer {
     spec->target = internal::make_target(f, std::move(args)...);
     using Fn = decltype(+f);
     using Stored = typename internal::function_traits<Fn>::stored_args;
-    if constexpr (internal::tuple_transferable<Stored>) spec->binder = &internal::bind_call<Fn, Stored>;
+    if constexpr (internal::tuple_transferable<Stored>)
+      spec->binder = &internal::bind_call<Fn, Stored>;
     spec_ = std::move(spec);
   }
   explicit operator bool() const noexcept { return spec_ != nullptr; }
@@ -77,9 +78,10 @@ class Initializer {
 
 // Python: Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None).
 struct PoolOptions {
-  std::optional<int> processes = {};   // nullopt: cpu_count(); < 1 -> mp::ValueError
-  Initializer initializer = {};        // runs once in every worker, before its first task
-  std::optional<int> maxtasksperchild = {};  // chunks a worker runs before it is replaced; < 1 -> ValueError
+  std::optional<int> processes = {};  // nullopt: cpu_count(); < 1 -> mp::ValueError
+  Initializer initializer = {};       // runs once in every worker, before its first task
+  std::optional<int> maxtasksperchild =
+      {};  // chunks a worker runs before it is replaced; < 1 -> ValueError
   // A task running longer is killed with its worker (mp::TimeoutError). Not
   // for thread pools (mp::ValueError): a thread cannot be killed.
   std::optional<std::chrono::milliseconds> task_timeout = {};
@@ -241,7 +243,9 @@ class MapJob final : public PoolJob {
  public:
   using Out = std::conditional_t<kSingle, R, std::vector<R>>;
   MapJob(std::shared_ptr<ResultState<Out>> state, size_t n, size_t chunksize)
-      : state_(std::move(state)), values_(n), chunksize_(chunksize),
+      : state_(std::move(state)),
+        values_(n),
+        chunksize_(chunksize),
         remaining_(chunksize ? (n + chunksize - 1) / chunksize : 0) {}
 
   bool deliver(uint32_t chunk, Reader& r) override {
@@ -252,7 +256,8 @@ class MapJob final : public PoolJob {
     if (base + k > values_.size()) throw PicklingError("a result chunk does not fit its job");
     if constexpr (fixed_encoding_size<R>() > 0) {
       const char* src = r.read_view(size_t{k} * fixed_encoding_size<R>()).data();
-      for (uint32_t i = 0; i < k; ++i) load_fixed(src + size_t{i} * fixed_encoding_size<R>(), values_[base + i]);
+      for (uint32_t i = 0; i < k; ++i)
+        load_fixed(src + size_t{i} * fixed_encoding_size<R>(), values_[base + i]);
     } else {
       for (uint32_t i = 0; i < k; ++i) values_[base + i] = Codec<R>::decode(r);
     }
@@ -333,11 +338,11 @@ class IMapJob final : public PoolJob {
   std::mutex mu;
   std::condition_variable cv;
   const bool ordered_;
-  std::map<uint32_t, std::vector<R>> chunks;       // ordered: by chunk
-  std::map<uint32_t, std::exception_ptr> errors;   // ordered: by chunk
+  std::map<uint32_t, std::vector<R>> chunks;      // ordered: by chunk
+  std::map<uint32_t, std::exception_ptr> errors;  // ordered: by chunk
   std::deque<R> unordered;
   std::deque<std::exception_ptr> unordered_errors;
-  uint32_t arrived = 0;                            // unordered: chunks answered
+  uint32_t arrived = 0;  // unordered: chunks answered
   std::exception_ptr terminated;
 };
 
@@ -454,12 +459,12 @@ class IMapIterator {
     // Encodes the next chunk's count and arguments. Throws EndOfInput when
     // there is none, and what the input throws.
     std::function<void(Writer&)> pull;
-    uint32_t submitted = 0;     // chunks
-    uint32_t yielded = 0;       // chunks handed out (ordered) / answered and taken (unordered)
-    uint32_t limit = 0;         // chunks in flight at most
+    uint32_t submitted = 0;  // chunks
+    uint32_t yielded = 0;    // chunks handed out (ordered) / answered and taken (unordered)
+    uint32_t limit = 0;      // chunks in flight at most
     bool input_done = false;
     std::exception_ptr input_error;
-    std::deque<R> buffer;       // ordered: the current chunk's remaining results
+    std::deque<R> buffer;  // ordered: the current chunk's remaining results
     bool finished = false;
 
     ~State() {
@@ -677,7 +682,8 @@ class BasicPool {
                   const AsyncOptions<std::vector<typename pool_fn<Fn>::result>>& options) {
     using R = typename pool_fn<Fn>::result;
     static_assert(!std::is_void_v<R>, "pool tasks return a value");
-    static_assert(std::is_default_constructible_v<R>, "map() results must be default-constructible");
+    static_assert(std::is_default_constructible_v<R>,
+                  "map() results must be default-constructible");
     if constexpr (!std::ranges::sized_range<Range>) {
       // Python turns such an input into a list first, and so does this.
       std::vector<std::ranges::range_value_t<Range>> all;
@@ -781,7 +787,8 @@ class BasicPool {
     // reads, and no more (bounded memory whatever the input's length).
     const auto per = static_cast<uint32_t>(std::max(1, 4096 / chunksize));
     s->limit = std::max<uint32_t>(8u * static_cast<uint32_t>(core_->processes()), per);
-    auto input = std::make_shared<std::views::all_t<Range>>(std::views::all(std::forward<Range>(xs)));
+    auto input =
+        std::make_shared<std::views::all_t<Range>>(std::views::all(std::forward<Range>(xs)));
     auto at = std::make_shared<std::ranges::iterator_t<std::views::all_t<Range>>>(
         std::ranges::begin(*input));
     s->pull = [input, at, chunksize](Writer& w) {

@@ -57,10 +57,10 @@ struct ProcessState;
 
 // A target bound to its arguments, in both forms a start method may need.
 struct TargetSpec {
-  std::function<void()> call;            // runs it here (fork, threads); empty: no target
-  Trampoline trampoline = nullptr;       // spawn/forkserver: decodes the arguments, calls
-  const void* function = nullptr;        // ... this function
-  std::function<void(Writer&)> encode;   // ... with the arguments encoded by this
+  std::function<void()> call;              // runs it here (fork, threads); empty: no target
+  Trampoline trampoline = nullptr;         // spawn/forkserver: decodes the arguments, calls
+  const void* function = nullptr;          // ... this function
+  std::function<void(Writer&)> encode;     // ... with the arguments encoded by this
   const char* not_transferable = nullptr;  // why it can only run under fork
 };
 
@@ -111,26 +111,26 @@ class Process {
   template <class F, class... Args>
     requires internal::ProcessTarget<F, Args...>
   explicit Process(F&& target, Args&&... args)
-      : Process(nullptr, {}, internal::make_target(std::forward<F>(target),
-                                                   std::forward<Args>(args)...)) {}
+      : Process(nullptr, {},
+                internal::make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   template <class F, class... Args>
     requires internal::ProcessTarget<F, Args...>
   Process(const ProcessOptions& options, F&& target, Args&&... args)
-      : Process(nullptr, options, internal::make_target(std::forward<F>(target),
-                                                        std::forward<Args>(args)...)) {}
+      : Process(nullptr, options,
+                internal::make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   template <class F, class... Args>
     requires internal::ProcessTarget<F, Args...>
   Process(Context& ctx, F&& target, Args&&... args)
-      : Process(&ctx, {}, internal::make_target(std::forward<F>(target),
-                                                std::forward<Args>(args)...)) {}
+      : Process(&ctx, {},
+                internal::make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   template <class F, class... Args>
     requires internal::ProcessTarget<F, Args...>
   Process(Context& ctx, const ProcessOptions& options, F&& target, Args&&... args)
-      : Process(&ctx, options, internal::make_target(std::forward<F>(target),
-                                                     std::forward<Args>(args)...)) {}
+      : Process(&ctx, options,
+                internal::make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   Process(const Process&) = default;
   Process& operator=(const Process&) = default;

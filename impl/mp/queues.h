@@ -152,7 +152,8 @@ class BasicQueue {
   size_t qsize() const { return static_cast<size_t>(ring_->qsize()); }
   // After close() on a queue this process used -> std::system_error(EBADF).
   bool empty() const {
-    if (local_->closed && local_->used) throw std::system_error(EBADF, std::generic_category(), "Queue is closed");
+    if (local_->closed && local_->used)
+      throw std::system_error(EBADF, std::generic_category(), "Queue is closed");
     return qsize() == 0;
   }
   bool full() const {
@@ -288,7 +289,8 @@ struct Codec<internal::BasicQueue<T, internal::ProcessQueues, kJoinable>> {
   using Q = internal::BasicQueue<T, internal::ProcessQueues, kJoinable>;
   static void encode(Writer& w, const Q& q) { w.write_pod(w.add_fd(q.ring_->fd())); }
   static Q decode(Reader& r) {
-    return Q(internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses));
+    return Q(
+        internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses));
   }
 };
 template <class T>
@@ -296,7 +298,8 @@ struct Codec<internal::BasicSimpleQueue<T, internal::ProcessQueues>> {
   using Q = internal::BasicSimpleQueue<T, internal::ProcessQueues>;
   static void encode(Writer& w, const Q& q) { w.write_pod(w.add_fd(q.ring_->fd())); }
   static Q decode(Reader& r) {
-    return Q(internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses));
+    return Q(
+        internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses));
   }
 };
 

@@ -49,9 +49,7 @@ namespace mp {
 // descriptors are borrowed: they must stay open until the message is sent.
 class Writer {
  public:
-  void write(const void* data, size_t size) {
-    bytes_.append(static_cast<const char*>(data), size);
-  }
+  void write(const void* data, size_t size) { bytes_.append(static_cast<const char*>(data), size); }
   template <class T>
   void write_pod(const T& value) {
     static_assert(std::is_trivially_copyable_v<T>);
@@ -145,9 +143,8 @@ template <class T, size_t N>
 struct is_std_array<std::array<T, N>> : std::true_type {};
 
 template <class T>
-concept HasSerialize = std::is_default_constructible_v<T> && requires(T& v, OutputArchive& a) {
-  v.serialize(a);
-};
+concept HasSerialize =
+    std::is_default_constructible_v<T> && requires(T& v, OutputArchive& a) { v.serialize(a); };
 
 // Sequences rebuilt element by element with push_back / insert.
 template <class T>
@@ -362,9 +359,13 @@ void store_fixed(char* out, const T& value) {
   } else if constexpr (!is_instance_v<T, std::tuple>) {
     std::memcpy(out, &value, sizeof(T));
   } else {
-    std::apply([&out](const auto&... parts) {
-      ((store_fixed(out, parts), out += fixed_encoding_size<std::remove_cvref_t<decltype(parts)>>()), ...);
-    }, value);
+    std::apply(
+        [&out](const auto&... parts) {
+          ((store_fixed(out, parts),
+            out += fixed_encoding_size<std::remove_cvref_t<decltype(parts)>>()),
+           ...);
+        },
+        value);
   }
 }
 
@@ -382,9 +383,13 @@ void load_fixed(const char* in, T& value) {
   } else if constexpr (!is_instance_v<T, std::tuple>) {
     std::memcpy(&value, in, sizeof(T));
   } else {
-    std::apply([&in](auto&... parts) {
-      ((load_fixed(in, parts), in += fixed_encoding_size<std::remove_cvref_t<decltype(parts)>>()), ...);
-    }, value);
+    std::apply(
+        [&in](auto&... parts) {
+          ((load_fixed(in, parts),
+            in += fixed_encoding_size<std::remove_cvref_t<decltype(parts)>>()),
+           ...);
+        },
+        value);
   }
 }
 
@@ -432,17 +437,19 @@ void put(Writer& w, const T& value) {
     Codec<typename T::first_type>::encode(w, value.first);
     Codec<typename T::second_type>::encode(w, value.second);
   } else if constexpr (is_instance_v<T, std::tuple>) {
-    std::apply([&w](const auto&... items) {
-      (Codec<std::remove_cvref_t<decltype(items)>>::encode(w, items), ...);
-    }, value);
+    std::apply(
+        [&w](const auto&... items) {
+          (Codec<std::remove_cvref_t<decltype(items)>>::encode(w, items), ...);
+        },
+        value);
   } else if constexpr (is_instance_v<T, std::optional>) {
     w.write_pod<uint8_t>(value.has_value());
     if (value) Codec<typename T::value_type>::encode(w, *value);
   } else if constexpr (is_instance_v<T, std::variant>) {
     w.write_pod<uint32_t>(static_cast<uint32_t>(value.index()));
-    std::visit([&w](const auto& item) {
-      Codec<std::remove_cvref_t<decltype(item)>>::encode(w, item);
-    }, value);
+    std::visit(
+        [&w](const auto& item) { Codec<std::remove_cvref_t<decltype(item)>>::encode(w, item); },
+        value);
   } else {
     w.write_pod(value);
   }

@@ -60,8 +60,10 @@ TEST(Codec, BuiltInsRoundTrip) {
   EXPECT_EQ(round_trip(std::string("hello")), "hello");
   EXPECT_EQ(round_trip(std::string()), "");
   EXPECT_EQ(round_trip(std::vector<int>{1, 2, 3}), (std::vector<int>{1, 2, 3}));
-  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}), (std::vector<bool>{true, false, true}));
-  EXPECT_EQ(round_trip(std::vector<std::string>{"a", "", "c"}), (std::vector<std::string>{"a", "", "c"}));
+  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}),
+            (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(round_trip(std::vector<std::string>{"a", "", "c"}),
+            (std::vector<std::string>{"a", "", "c"}));
   EXPECT_EQ(round_trip(std::deque<int>{4, 5}), (std::deque<int>{4, 5}));
   EXPECT_EQ(round_trip(std::list<std::string>{"x"}), (std::list<std::string>{"x"}));
   EXPECT_EQ(round_trip(std::array<int, 3>{7, 8, 9}), (std::array<int, 3>{7, 8, 9}));
@@ -72,7 +74,8 @@ TEST(Codec, BuiltInsRoundTrip) {
   EXPECT_EQ(round_trip(std::set<int>{3, 1, 2}), (std::set<int>{1, 2, 3}));
   EXPECT_EQ(round_trip(std::unordered_set<std::string>{"p", "q"}),
             (std::unordered_set<std::string>{"p", "q"}));
-  EXPECT_EQ(round_trip(std::make_pair(1, std::string("one"))), std::make_pair(1, std::string("one")));
+  EXPECT_EQ(round_trip(std::make_pair(1, std::string("one"))),
+            std::make_pair(1, std::string("one")));
   EXPECT_EQ(round_trip(std::make_tuple(1, 2.5, std::string("t"))),
             std::make_tuple(1, 2.5, std::string("t")));
   EXPECT_EQ(round_trip(std::optional<int>()), std::nullopt);

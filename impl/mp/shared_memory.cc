@@ -96,7 +96,7 @@ SharedMemory::SharedMemory(const SharedMemoryOptions& options) : state_(std::mak
       throw_errno(posix_name(name).c_str());
     }
     auto undo = [&name] { ::shm_unlink(posix_name(name).c_str()); };
-    struct stat st{};
+    struct stat st {};
     if (::ftruncate(fd.get(), static_cast<off_t>(options.size)) < 0 || ::fstat(fd.get(), &st) < 0) {
       int err = errno;
       undo();
@@ -123,7 +123,7 @@ SharedMemory::SharedMemory(const SharedMemoryOptions& options) : state_(std::mak
     name = checked_name(options.name);
     fd.reset(::shm_open(posix_name(name).c_str(), O_RDWR | O_CLOEXEC, 0));
     if (!fd) throw_errno(posix_name(name).c_str());
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.get(), &st) < 0) throw_errno("fstat");
     size_t real = static_cast<size_t>(st.st_size);
     if (real == 0) throw ValueError("cannot attach to an empty shared memory segment");

@@ -119,7 +119,9 @@ ShmNameSource set_shm_name_source(ShmNameSource source);
 // attaches, so a name unlinked meanwhile -> std::system_error(ENOENT) there.
 template <>
 struct Codec<SharedMemory> {
-  static void encode(Writer& w, const SharedMemory& shm) { Codec<std::string>::encode(w, shm.name()); }
+  static void encode(Writer& w, const SharedMemory& shm) {
+    Codec<std::string>::encode(w, shm.name());
+  }
   static SharedMemory decode(Reader& r) {
     return SharedMemory(SharedMemoryOptions{.name = Codec<std::string>::decode(r)});
   }

@@ -61,11 +61,13 @@ using RawArray = internal::BasicArray<T, internal::ProcessSync, internal::NoLock
 // Python: sharedctypes.copy(obj). A new RawValue / RawArray (new memory, no
 // lock) holding what `obj` holds now (read under obj's lock).
 template <class T, class Sync, class Lock>
-internal::BasicValue<T, Sync, internal::NoLock> copy(const internal::BasicValue<T, Sync, Lock>& obj) {
+internal::BasicValue<T, Sync, internal::NoLock> copy(
+    const internal::BasicValue<T, Sync, Lock>& obj) {
   return internal::copy_of(obj);
 }
 template <class T, class Sync, class Lock>
-internal::BasicArray<T, Sync, internal::NoLock> copy(const internal::BasicArray<T, Sync, Lock>& obj) {
+internal::BasicArray<T, Sync, internal::NoLock> copy(
+    const internal::BasicArray<T, Sync, Lock>& obj) {
   return internal::copy_of(obj);
 }
 

@@ -18,10 +18,10 @@ namespace mp::dummy {
 
 using mp::Client;
 using mp::Connection;
+using mp::copy;
 using mp::Listener;
 using mp::Pipe;
 using mp::SharedMemory;
-using mp::copy;
 using mp::wait;
 
 }  // namespace mp::dummy

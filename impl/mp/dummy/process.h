@@ -40,8 +40,9 @@ class Process {
   template <class F, class... Args>
     requires mp::internal::ProcessTarget<F, Args...>
   Process(const ProcessOptions& options, F&& target, Args&&... args)
-      : Process(options, mp::internal::make_target(std::forward<F>(target),
-                                                   std::forward<Args>(args)...).call) {}
+      : Process(
+            options,
+            mp::internal::make_target(std::forward<F>(target), std::forward<Args>(args)...).call) {}
 
   Process(const Process&) = default;
   Process& operator=(const Process&) = default;

@@ -52,7 +52,8 @@ std::optional<std::string> hmac(std::string_view digest, std::string_view key,
   unsigned int length = 0;
   static const unsigned char kEmpty = 0;  // OpenSSL wants a pointer even for an empty key
   const void* key_data = key.empty() ? &kEmpty : static_cast<const void*>(key.data());
-  const auto* data = message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
+  const auto* data =
+      message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
   if (!HMAC(md, key_data, static_cast<int>(key.size()), data, message.size(), out, &length)) {
     return std::nullopt;  // e.g. MD5 refused by a FIPS configuration
   }
@@ -112,7 +113,8 @@ void verify_challenge(std::string_view key, std::string_view message, std::strin
   if (!expected) throw AuthenticationError("digest " + std::string(digest) + " unsupported");
   if (expected->size() != mac.size()) {
     throw AuthenticationError("expected " + std::string(digest) + " of length " +
-                              std::to_string(expected->size()) + " got " + std::to_string(mac.size()));
+                              std::to_string(expected->size()) + " got " +
+                              std::to_string(mac.size()));
   }
   if (CRYPTO_memcmp(expected->data(), mac.data(), mac.size()) != 0) {
     throw AuthenticationError("digest received was wrong");
@@ -121,7 +123,8 @@ void verify_challenge(std::string_view key, std::string_view message, std::strin
 
 }  // namespace internal::auth
 
-void deliver_challenge(Connection& connection, std::string_view authkey, std::string_view digest_name) {
+void deliver_challenge(Connection& connection, std::string_view authkey,
+                       std::string_view digest_name) {
   using namespace internal::auth;
   if (!hmac(digest_name, "", "")) {
     throw ValueError("unsupported digest: " + std::string(digest_name));

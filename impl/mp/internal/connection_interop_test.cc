@@ -6,14 +6,13 @@
 
 #include <fcntl.h>
 #include <glob.h>
+#include <gtest/gtest.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
@@ -83,7 +82,8 @@ std::string describe(const Address& address) {
 Address parse(const std::string& line) {
   if (line.rfind("tcp ", 0) == 0) {
     size_t space = line.find(' ', 4);
-    return TcpAddress{line.substr(4, space - 4), static_cast<uint16_t>(std::stoi(line.substr(space + 1)))};
+    return TcpAddress{line.substr(4, space - 4),
+                      static_cast<uint16_t>(std::stoi(line.substr(space + 1)))};
   }
   std::string path = line.substr(5);
   if (!path.empty() && path[0] == '@') path = std::string(1, '\0') + path.substr(1);
@@ -162,27 +162,32 @@ std::vector<Address> listener_addresses() {
 }
 
 Listener make_listener(const Address& address, std::optional<std::string> key) {
-  if (std::holds_alternative<std::string>(address)) return Listener(ListenerOptions{.authkey = key});
+  if (std::holds_alternative<std::string>(address))
+    return Listener(ListenerOptions{.authkey = key});
   return Listener(address, {.authkey = key});
 }
 
 TEST_P(CPythonInterop, PythonClientToMpListener) {
   for (const Address& where : listener_addresses()) {
-    for (std::optional<std::string> key : {std::optional<std::string>(), std::optional<std::string>("secret")}) {
+    for (std::optional<std::string> key :
+         {std::optional<std::string>(), std::optional<std::string>("secret")}) {
       Listener lis = make_listener(where, key);
-      PythonPeer peer(GetParam(), {"client", describe(lis.address()), key.value_or("-"), sizes_arg()});
+      PythonPeer peer(GetParam(),
+                      {"client", describe(lis.address()), key.value_or("-"), sizes_arg()});
       Connection c = lis.accept(60s);
       exchange(c);
       std::string output;
-      EXPECT_EQ(peer.wait(&output), 0) << describe(lis.address()) << (key ? " with key" : "") << "\n"
-                                       << output;
+      EXPECT_EQ(peer.wait(&output), 0)
+          << describe(lis.address()) << (key ? " with key" : "") << "\n"
+          << output;
     }
   }
 }
 
 TEST_P(CPythonInterop, MpClientToPythonListener) {
   for (const char* family : {"AF_INET", "AF_UNIX"}) {
-    for (std::optional<std::string> key : {std::optional<std::string>(), std::optional<std::string>("secret")}) {
+    for (std::optional<std::string> key :
+         {std::optional<std::string>(), std::optional<std::string>("secret")}) {
       PythonPeer peer(GetParam(), {"server", family, key.value_or("-"), sizes_arg()});
       std::string line = peer.read_line();
       ASSERT_FALSE(line.empty()) << "the Python listener printed no address";
@@ -224,11 +229,13 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Interpreters, CPythonInterop, ::testing::ValuesIn(interpreters()), test_name);
+INSTANTIATE_TEST_SUITE_P(Interpreters, CPythonInterop, ::testing::ValuesIn(interpreters()),
+                         test_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CPythonInterop);
 
 TEST(CPythonInterop, SomeInterpreterExists) {
-  if (interpreters().empty()) GTEST_SKIP() << "no CPython 3.11+ on this machine: interop not checked";
+  if (interpreters().empty())
+    GTEST_SKIP() << "no CPython 3.11+ on this machine: interop not checked";
   SUCCEED() << interpreters().size() << " interpreters";
 }
 

@@ -1,5 +1,7 @@
 // White-box tests of the frame header and of messages over 2 GiB.
 
+#include "mp/connection.h"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -10,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "mp/connection.h"
 #include "mp/internal/wire.h"
 
 namespace mp::internal {
@@ -86,13 +87,17 @@ TEST(Connection, ApiContractCompilesAndBehaves) {
   std::array<std::byte, 16> storage{};
   std::span<std::byte> span(storage);
 
-  auto [a, b] = mp::Pipe();                 // duplex; mp::Pipe(false) -> (reader, writer)
-  a.send(std::vector<int>{1, 2});  auto xs = b.recv<std::vector<int>>();
-  a.send_bytes("abc");  a.send_bytes(buf, offset, size);  std::string m = b.recv_bytes();
+  auto [a, b] = mp::Pipe();  // duplex; mp::Pipe(false) -> (reader, writer)
+  a.send(std::vector<int>{1, 2});
+  auto xs = b.recv<std::vector<int>>();
+  a.send_bytes("abc");
+  a.send_bytes(buf, offset, size);
+  std::string m = b.recv_bytes();
   std::string m2 = b.recv_bytes(1024);
   a.send_bytes("xyz");
   size_t n = b.recv_bytes_into(span, offset);
-  bool ready = b.poll(); bool ready2 = b.poll(100ms);
+  bool ready = b.poll();
+  bool ready2 = b.poll(100ms);
   auto ready_list = mp::wait({&a, &b}, 1s);
   EXPECT_EQ(xs, (std::vector<int>{1, 2}));
   EXPECT_EQ(m, "abc");
@@ -102,7 +107,10 @@ TEST(Connection, ApiContractCompilesAndBehaves) {
   EXPECT_FALSE(ready2);
   EXPECT_TRUE(ready_list.empty());
   EXPECT_GE(a.fileno(), 0);
-  a.close(); EXPECT_TRUE(a.closed()); a.readable(); a.writable();
+  a.close();
+  EXPECT_TRUE(a.closed());
+  a.readable();
+  a.writable();
   EXPECT_THROW(b.recv_bytes(), mp::EOFError);  // peer closed, drained
 
   mp::Listener lis(mp::TcpAddress{"127.0.0.1", 0}, {.authkey = "secret"});
@@ -112,7 +120,8 @@ TEST(Connection, ApiContractCompilesAndBehaves) {
     mp::Connection d = mp::Client(where, {.authkey = "secret"});
     d.send_bytes("hi");
   });
-  mp::Connection c = lis.accept();  lis.close();
+  mp::Connection c = lis.accept();
+  lis.close();
   EXPECT_EQ(c.recv_bytes(), "hi");
   client.join();
 }

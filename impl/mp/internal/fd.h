@@ -3,10 +3,11 @@
 #ifndef MP_INTERNAL_FD_H_
 #define MP_INTERNAL_FD_H_
 
+#include <sys/uio.h>
+
 #include <cerrno>
 #include <chrono>
 #include <optional>
-#include <sys/uio.h>
 #include <span>
 #include <system_error>
 #include <utility>

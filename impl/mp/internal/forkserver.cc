@@ -52,7 +52,8 @@ PerProcess<Client> g_clients;
 void reap_server_locked(Client& c) {
   if (!c.pidfd) return;
   siginfo_t info{};
-  while (::waitid(P_PIDFD, static_cast<id_t>(c.pidfd.get()), &info, WEXITED) < 0 && errno == EINTR) {
+  while (::waitid(P_PIDFD, static_cast<id_t>(c.pidfd.get()), &info, WEXITED) < 0 &&
+         errno == EINTR) {
   }
   c.pidfd.reset();
   c.control.reset();
@@ -63,7 +64,8 @@ void reap_server_locked(Client& c) {
 void send_preload_locked(Client& c) {
   // Sent even when empty: it also tells the server its setup is complete.
   std::vector<CodeLocation> where;
-  for (auto fn : forkserver_preload()) where.push_back(locate_code(reinterpret_cast<const void*>(fn)));
+  for (auto fn : forkserver_preload())
+    where.push_back(locate_code(reinterpret_cast<const void*>(fn)));
   Writer w;
   w.write_pod('P');
   encode(w, where);

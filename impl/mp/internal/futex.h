@@ -3,9 +3,8 @@
 #ifndef MP_INTERNAL_FUTEX_H_
 #define MP_INTERNAL_FUTEX_H_
 
-#include <sys/types.h>
-
 #include <sched.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>

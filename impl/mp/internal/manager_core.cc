@@ -45,8 +45,10 @@ struct Codec<internal::ChannelOffer> {
   static internal::ChannelOffer decode(Reader& r) {
     internal::ChannelOffer offer;
     if (r.read_pod<uint8_t>() != 0) {
-      offer.requests = internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses);
-      offer.replies = internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses);
+      offer.requests =
+          internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses);
+      offer.replies =
+          internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses);
     }
     return offer;
   }
@@ -118,7 +120,8 @@ std::string address_key(const Address& address) {
 // parent's conversations with the server.
 std::atomic<uint64_t> fork_generation{0};
 [[maybe_unused]] const bool atfork_registered = [] {
-  ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  ::pthread_atfork(nullptr, nullptr,
+                   [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
   return true;
 }();
 
@@ -188,12 +191,14 @@ std::string readable_signature(std::string_view signature) {
   return out;
 }
 
-void throw_signature_mismatch(std::string_view what, std::string_view expected, std::string_view got) {
+void throw_signature_mismatch(std::string_view what, std::string_view expected,
+                              std::string_view got) {
   throw TypeError(std::string(what) + " takes " + readable_signature(expected) + ", called as " +
                   readable_signature(got));
 }
 
-std::shared_ptr<const ManagerLink> ManagerLink::get(const Address& address, const std::string& authkey) {
+std::shared_ptr<const ManagerLink> ManagerLink::get(const Address& address,
+                                                    const std::string& authkey) {
   auto& table = link_table();
   auto key = std::make_pair(address_key(address), authkey);
   std::lock_guard lock(table.mutex);
@@ -222,7 +227,8 @@ void begin_request(Writer& w, ManagerOp op, uint64_t id, std::string_view name,
 std::string transact(const ManagerLink& link, const Writer& request) {
   if (!request.fds().empty()) {
     throw PicklingError(
-        "a manager call cannot carry descriptors (Connection, Lock, Queue...): store proxies instead");
+        "a manager call cannot carry descriptors (Connection, Lock, Queue...): store proxies "
+        "instead");
   }
   std::string reply;
   try {
@@ -243,7 +249,8 @@ std::string transact(const ManagerLink& link, const Writer& request) {
     server_gone(link, "closed the connection");
   } catch (const std::system_error& e) {
     const int code = e.code().value();
-    if (code == EPIPE || code == ECONNRESET || code == EPROTO) server_gone(link, "dropped the connection");
+    if (code == EPIPE || code == ECONNRESET || code == EPROTO)
+      server_gone(link, "dropped the connection");
     throw;
   }
   if (reply.empty()) throw PicklingError("empty reply from the manager server");
@@ -307,9 +314,9 @@ struct ManagerServer::State {
 ManagerServer::ManagerServer(const std::optional<Address>& address, std::string authkey)
     // No authkey on the listener: each connection's thread runs the handshake,
     // so a slow or hostile client cannot hold up accept().
-    : state_(std::make_shared<State>(
-          address ? Listener(*address, {.backlog = 128}) : Listener(ListenerOptions{.backlog = 128}),
-          std::move(authkey))) {}
+    : state_(std::make_shared<State>(address ? Listener(*address, {.backlog = 128})
+                                             : Listener(ListenerOptions{.backlog = 128}),
+                                     std::move(authkey))) {}
 
 ManagerServer::~ManagerServer() = default;
 
@@ -318,7 +325,8 @@ Address ManagerServer::address() const { return state_->listener.address(); }
 Servant& ManagerServer::find(uint64_t id) {
   std::lock_guard lock(state_->mutex);
   auto it = state_->objects.find(id);
-  if (it == state_->objects.end()) throw KeyError("the manager has no object with id " + std::to_string(id));
+  if (it == state_->objects.end())
+    throw KeyError("the manager has no object with id " + std::to_string(id));
   return *it->second;  // never removed while the server runs
 }
 
@@ -416,8 +424,9 @@ void ManagerServer::serve_forever() {
       continue;
     }
     // The thread keeps the state alive; it ends when its client leaves.
-    std::thread([this, state, c = std::move(connection)]() mutable { serve_connection(std::move(c)); })
-        .detach();
+    std::thread([this, state, c = std::move(connection)]() mutable {
+      serve_connection(std::move(c));
+    }).detach();
   }
 }
 
@@ -426,7 +435,8 @@ void run_manager_server(Connection ready, ServerConfig config, const std::functi
   std::string error;
   try {
     for (const auto& [name, where] : config.types) {
-      register_servant(name, reinterpret_cast<ServantFactory>(const_cast<void*>(resolve_code(where))));
+      register_servant(name,
+                       reinterpret_cast<ServantFactory>(const_cast<void*>(resolve_code(where))));
     }
     if (init) init();
     server.emplace(config.address, config.authkey);
@@ -435,7 +445,8 @@ void run_manager_server(Connection ready, ServerConfig config, const std::functi
     if (error.empty()) error = "the manager server failed to start";
   }
   try {
-    ready.send(std::make_pair(error, server ? std::optional<Address>(server->address()) : std::nullopt));
+    ready.send(
+        std::make_pair(error, server ? std::optional<Address>(server->address()) : std::nullopt));
     ready.close();
   } catch (...) {
     ::_exit(1);

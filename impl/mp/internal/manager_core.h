@@ -101,8 +101,8 @@ class Servant {
   virtual void* object(const std::type_info& type) = 0;
 };
 
-using ServantFactory = std::unique_ptr<Servant> (*)(ManagerServer& server, std::string_view signature,
-                                                    Reader& args);
+using ServantFactory = std::unique_ptr<Servant> (*)(ManagerServer& server,
+                                                    std::string_view signature, Reader& args);
 
 // The process-wide table of type names a server can create, as
 // BaseManager.register fills it.
@@ -150,7 +150,9 @@ class ObjectServant final : public Servant {
   void call(std::string_view method, std::string_view signature, Reader& args,
             Writer& out) override {
     bool found = std::apply(
-        [&](const auto&... entry) { return (try_entry(entry, method, signature, args, out) || ...); },
+        [&](const auto&... entry) {
+          return (try_entry(entry, method, signature, args, out) || ...);
+        },
         T::exposed());
     if (!found) {
       throw AttributeError("'" + demangle(typeid(T).name()) + "' exposes no method '" +
@@ -285,8 +287,7 @@ inline void manager_server_main(Connection ready, ServerConfig config) {
 
 // The same with an initializer, named by location like a Process target.
 template <class Fn, class... P>
-void manager_server_main_with(Connection ready, ServerConfig config, CodeLocation init,
-                              P... args) {
+void manager_server_main_with(Connection ready, ServerConfig config, CodeLocation init, P... args) {
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(resolve_code(init)));
   run_manager_server(std::move(ready), std::move(config), [&] { fn(args...); });
 }

@@ -41,7 +41,8 @@ WireTimeout to_wire(std::chrono::duration<Rep, Period> timeout) {
 // Python's index rule: negative counts from the end; out of range -> IndexError.
 inline size_t python_index(int64_t index, size_t size, const char* what) {
   int64_t i = index < 0 ? index + static_cast<int64_t>(size) : index;
-  if (i < 0 || i >= static_cast<int64_t>(size)) throw IndexError(std::string(what) + " index out of range");
+  if (i < 0 || i >= static_cast<int64_t>(size))
+    throw IndexError(std::string(what) + " index out of range");
   return static_cast<size_t>(i);
 }
 
@@ -54,7 +55,9 @@ template <class K, class V>
 class DictObject {
  public:
   using Map = std::map<K, V>;
-  static std::string type_name() { return "dict<" + mangled_name<K>() + "," + mangled_name<V>() + ">"; }
+  static std::string type_name() {
+    return "dict<" + mangled_name<K>() + "," + mangled_name<V>() + ">";
+  }
   explicit DictObject(Map init) : map_(std::move(init)) {}
 
   V get(const K& key) const {
@@ -92,7 +95,9 @@ class DictObject {
     map_.erase(it);
     return item;
   }
-  V setdefault(const K& key, const V& fallback) { return map_.try_emplace(key, fallback).first->second; }
+  V setdefault(const K& key, const V& fallback) {
+    return map_.try_emplace(key, fallback).first->second;
+  }
   uint64_t size() const { return map_.size(); }
   std::vector<K> keys() const {
     std::vector<K> out;
@@ -116,11 +121,13 @@ class DictObject {
         ExposedMethod{"get", &DictObject::get}, ExposedMethod{"get_or", &DictObject::get_or},
         ExposedMethod{"set", &DictObject::set}, ExposedMethod{"contains", &DictObject::contains},
         ExposedMethod{"erase", &DictObject::erase}, ExposedMethod{"pop", &DictObject::pop},
-        ExposedMethod{"pop_or", &DictObject::pop_or}, ExposedMethod{"popitem", &DictObject::popitem},
-        ExposedMethod{"setdefault", &DictObject::setdefault}, ExposedMethod{"size", &DictObject::size},
-        ExposedMethod{"keys", &DictObject::keys}, ExposedMethod{"values", &DictObject::values},
-        ExposedMethod{"items", &DictObject::items}, ExposedMethod{"update", &DictObject::update},
-        ExposedMethod{"clear", &DictObject::clear}, ExposedMethod{"copy", &DictObject::copy});
+        ExposedMethod{"pop_or", &DictObject::pop_or},
+        ExposedMethod{"popitem", &DictObject::popitem},
+        ExposedMethod{"setdefault", &DictObject::setdefault},
+        ExposedMethod{"size", &DictObject::size}, ExposedMethod{"keys", &DictObject::keys},
+        ExposedMethod{"values", &DictObject::values}, ExposedMethod{"items", &DictObject::items},
+        ExposedMethod{"update", &DictObject::update}, ExposedMethod{"clear", &DictObject::clear},
+        ExposedMethod{"copy", &DictObject::copy});
   }
 
  private:
@@ -136,9 +143,12 @@ class ListObject {
   void append(const T& item) { items_.push_back(item); }
   void extend(const std::vector<T>& more) { items_.insert(items_.end(), more.begin(), more.end()); }
   T at(int64_t index) const { return items_[python_index(index, items_.size(), "list")]; }
-  void set(int64_t index, const T& item) { items_[python_index(index, items_.size(), "list assignment")] = item; }
+  void set(int64_t index, const T& item) {
+    items_[python_index(index, items_.size(), "list assignment")] = item;
+  }
   void erase(int64_t index) {
-    items_.erase(items_.begin() + static_cast<ptrdiff_t>(python_index(index, items_.size(), "list assignment")));
+    items_.erase(items_.begin() +
+                 static_cast<ptrdiff_t>(python_index(index, items_.size(), "list assignment")));
   }
   T pop(int64_t index) {
     if (items_.empty()) throw IndexError("pop from empty list");
@@ -201,9 +211,9 @@ class ListObject {
         ExposedMethod{"insert", &ListObject::insert}, ExposedMethod{"size", &ListObject::size},
         ExposedMethod{"copy", &ListObject::copy}, ExposedMethod{"slice", &ListObject::slice},
         ExposedMethod{"count", &ListObject::count}, ExposedMethod{"index", &ListObject::index},
-        ExposedMethod{"remove", &ListObject::remove}, ExposedMethod{"reverse", &ListObject::reverse},
-        ExposedMethod{"sort", &ListObject::sort}, ExposedMethod{"repeat", &ListObject::repeat},
-        ExposedMethod{"clear", &ListObject::clear});
+        ExposedMethod{"remove", &ListObject::remove},
+        ExposedMethod{"reverse", &ListObject::reverse}, ExposedMethod{"sort", &ListObject::sort},
+        ExposedMethod{"repeat", &ListObject::repeat}, ExposedMethod{"clear", &ListObject::clear});
   }
 
  private:
@@ -281,7 +291,8 @@ class SetObject {
         ExposedMethod{"intersection", &SetObject::intersection},
         ExposedMethod{"difference", &SetObject::difference},
         ExposedMethod{"symmetric_difference", &SetObject::symmetric_difference},
-        ExposedMethod{"isdisjoint", &SetObject::isdisjoint}, ExposedMethod{"issubset", &SetObject::issubset},
+        ExposedMethod{"isdisjoint", &SetObject::isdisjoint},
+        ExposedMethod{"issubset", &SetObject::issubset},
         ExposedMethod{"issuperset", &SetObject::issuperset});
   }
 
@@ -301,12 +312,14 @@ class NamespaceObject {
   }
   std::pair<std::string, std::string> get(const std::string& name) const {
     auto it = attributes_.find(name);
-    if (it == attributes_.end()) throw AttributeError("'Namespace' object has no attribute '" + name + "'");
+    if (it == attributes_.end())
+      throw AttributeError("'Namespace' object has no attribute '" + name + "'");
     return it->second;
   }
   bool contains(const std::string& name) const { return attributes_.count(name) != 0; }
   void erase(const std::string& name) {
-    if (attributes_.erase(name) == 0) throw AttributeError("'Namespace' object has no attribute '" + name + "'");
+    if (attributes_.erase(name) == 0)
+      throw AttributeError("'Namespace' object has no attribute '" + name + "'");
   }
   std::vector<std::string> names() const {
     std::vector<std::string> out;
@@ -334,7 +347,8 @@ class ValueObject {
   T get() const { return value_; }
   void set(const T& value) { value_ = value; }
   static constexpr auto exposed() {
-    return std::make_tuple(ExposedMethod{"get", &ValueObject::get}, ExposedMethod{"set", &ValueObject::set});
+    return std::make_tuple(ExposedMethod{"get", &ValueObject::get},
+                           ExposedMethod{"set", &ValueObject::set});
   }
 
  private:
@@ -347,13 +361,15 @@ class ArrayObject {
   static std::string type_name() { return "Array<" + mangled_name<T>() + ">"; }
   explicit ArrayObject(std::vector<T> init) : items_(std::move(init)) {}
   T at(int64_t index) const { return items_[python_index(index, items_.size(), "array")]; }
-  void set(int64_t index, const T& item) { items_[python_index(index, items_.size(), "array assignment")] = item; }
+  void set(int64_t index, const T& item) {
+    items_[python_index(index, items_.size(), "array assignment")] = item;
+  }
   uint64_t size() const { return items_.size(); }
   std::vector<T> copy() const { return items_; }
   static constexpr auto exposed() {
-    return std::make_tuple(ExposedMethod{"at", &ArrayObject::at}, ExposedMethod{"set", &ArrayObject::set},
-                           ExposedMethod{"size", &ArrayObject::size},
-                           ExposedMethod{"copy", &ArrayObject::copy});
+    return std::make_tuple(
+        ExposedMethod{"at", &ArrayObject::at}, ExposedMethod{"set", &ArrayObject::set},
+        ExposedMethod{"size", &ArrayObject::size}, ExposedMethod{"copy", &ArrayObject::copy});
   }
 
  private:
@@ -406,16 +422,18 @@ class QueueObject {
   }
 
   static constexpr auto exposed() {
-    return std::make_tuple(ExposedMethod{"put", &QueueObject::put}, ExposedMethod{"get", &QueueObject::get},
-                           ExposedMethod{"qsize", &QueueObject::qsize},
-                           ExposedMethod{"empty", &QueueObject::empty},
-                           ExposedMethod{"full", &QueueObject::full},
-                           ExposedMethod{"task_done", &QueueObject::task_done},
-                           ExposedMethod{"join", &QueueObject::join});
+    return std::make_tuple(
+        ExposedMethod{"put", &QueueObject::put}, ExposedMethod{"get", &QueueObject::get},
+        ExposedMethod{"qsize", &QueueObject::qsize}, ExposedMethod{"empty", &QueueObject::empty},
+        ExposedMethod{"full", &QueueObject::full},
+        ExposedMethod{"task_done", &QueueObject::task_done},
+        ExposedMethod{"join", &QueueObject::join});
   }
 
  private:
-  bool full_locked() const { return maxsize_ > 0 && static_cast<int64_t>(items_.size()) >= maxsize_; }
+  bool full_locked() const {
+    return maxsize_ > 0 && static_cast<int64_t>(items_.size()) >= maxsize_;
+  }
   template <class Ready>
   static bool wait(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, bool block,
                    WireTimeout timeout, Ready ready) {
@@ -531,9 +549,9 @@ class EventObject {
     return timeout ? event_.wait(std::chrono::nanoseconds(*timeout)) : event_.wait();
   }
   static constexpr auto exposed() {
-    return std::make_tuple(ExposedMethod{"set", &EventObject::set}, ExposedMethod{"clear", &EventObject::clear},
-                           ExposedMethod{"is_set", &EventObject::is_set},
-                           ExposedMethod{"wait", &EventObject::wait});
+    return std::make_tuple(
+        ExposedMethod{"set", &EventObject::set}, ExposedMethod{"clear", &EventObject::clear},
+        ExposedMethod{"is_set", &EventObject::is_set}, ExposedMethod{"wait", &EventObject::wait});
   }
 
  private:

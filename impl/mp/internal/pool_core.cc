@@ -114,12 +114,11 @@ void pool_worker_main(WorkerLink link) {
       out.write_pod(rh);
       encode_exception(out, std::current_exception());
     };
-    auto publish = [&] {
-      link.results->put(bytes_of(out.bytes()), std::nullopt);
-    };
+    auto publish = [&] { link.results->put(bytes_of(out.bytes()), std::nullopt); };
     try {
       Reader in(std::string_view(task).substr(sizeof(h)));
-      auto runner = reinterpret_cast<ChunkRunner>(const_cast<void*>(resolve(mp::decode<CodeLocation>(in))));
+      auto runner =
+          reinterpret_cast<ChunkRunner>(const_cast<void*>(resolve(mp::decode<CodeLocation>(in))));
       const void* fn = resolve(mp::decode<CodeLocation>(in));
       if (h.flags & kInArena) {
         const auto room = in.read_pod<ArenaRoom>();
@@ -247,7 +246,7 @@ void PoolCore::drop_job(uint64_t job) {
 }
 
 Writer& PoolCore::begin_task(uint64_t job, uint32_t chunk, uint32_t flags,
-                            const std::string& prefix) {
+                             const std::string& prefix) {
   thread_local Writer w;
   w.clear();
   w.write_pod(TaskHeader{0, job, chunk, flags});
@@ -446,11 +445,11 @@ void PoolCore::worker_ended(uint32_t index) {
   if (held != 0) {
     std::exception_ptr why;
     if (timed_out_[index] == held) {
-      why = std::make_exception_ptr(TimeoutError(
-          "the task ran longer than task_timeout; its worker was killed"));
+      why = std::make_exception_ptr(
+          TimeoutError("the task ran longer than task_timeout; its worker was killed"));
     } else {
-      why = std::make_exception_ptr(WorkerLostError(
-          "the pool worker running this task died: " + how));
+      why = std::make_exception_ptr(
+          WorkerLostError("the pool worker running this task died: " + how));
     }
     lost_task(index, held - 1, why);
   }
@@ -561,8 +560,8 @@ void PoolCore::terminate() {
   for (auto& w : workers_) {
     if (w.process && w.alive) w.process->terminate();
   }
-  auto error = std::make_exception_ptr(
-      RuntimeError("the pool was terminated before this task finished"));
+  auto error =
+      std::make_exception_ptr(RuntimeError("the pool was terminated before this task finished"));
   for (auto& [_, job] : jobs) job->fail_all(error);
 }
 

@@ -66,9 +66,9 @@ namespace mp::internal {
 using ChunkRunner = void (*)(const void* fn, Reader& in, Writer& out, std::span<char> direct);
 
 struct PoolSlot {
-  std::atomic<uint64_t> task{0};        // sequence number + 1 of the task held; 0: none
-  std::atomic<int64_t> started_ns{0};   // steady clock, when it was taken
-  std::atomic<uint32_t> stopped{0};     // took a stop record and left
+  std::atomic<uint64_t> task{0};       // sequence number + 1 of the task held; 0: none
+  std::atomic<int64_t> started_ns{0};  // steady clock, when it was taken
+  std::atomic<uint32_t> stopped{0};    // took a stop record and left
   std::atomic<uint32_t> pad{0};
 };
 
@@ -85,14 +85,14 @@ std::function<void()> bind_call(const void* target, Reader& r) {
 }
 
 struct InitializerSpec {
-  TargetSpec target;             // call, function, encode, not_transferable
-  InitBinder binder = nullptr;   // set when the arguments can be encoded
+  TargetSpec target;            // call, function, encode, not_transferable
+  InitBinder binder = nullptr;  // set when the arguments can be encoded
 };
 
 struct PoolShared {
   std::atomic<uint32_t> terminated{0};  // workers leave without running what they take
   uint32_t slots = 0;
-  PoolSlot slot[1];                     // `slots` of them
+  PoolSlot slot[1];  // `slots` of them
   static size_t bytes(uint32_t n) { return sizeof(PoolShared) + (n - 1) * sizeof(PoolSlot); }
 };
 
@@ -103,7 +103,7 @@ struct WorkerLink {
   std::shared_ptr<Segment> shared;  // a PoolShared
   std::shared_ptr<Segment> arena;   // chunks of fixed-size items
   uint32_t index = 0;
-  int64_t maxtasks = 0;             // 0: no limit
+  int64_t maxtasks = 0;                         // 0: no limit
   std::shared_ptr<const InitializerSpec> init;  // encoded for spawn and forkserver
   std::function<void()> init_call;              // what the worker runs first
 };
@@ -113,7 +113,7 @@ void pool_worker_main(WorkerLink link);
 
 struct TaskHeader {
   uint64_t seq;
-  uint64_t job;    // 0: a stop record
+  uint64_t job;  // 0: a stop record
   uint32_t chunk;
   uint32_t flags;  // kInArena: an ArenaRoom follows the code's location
 };
@@ -148,7 +148,7 @@ class ArenaSpace {
 
 struct ResultHeader {
   uint64_t seq;
-  uint64_t job;    // 0: the owner's own stop record for the result thread
+  uint64_t job;  // 0: the owner's own stop record for the result thread
   uint32_t chunk;
   uint32_t ok;
 };
@@ -170,7 +170,7 @@ struct PoolConfig {
   int64_t maxtasksperchild = 0;
   std::optional<std::chrono::nanoseconds> task_timeout;
   std::shared_ptr<const InitializerSpec> initializer;  // may be null
-  Context* context = nullptr;              // nullptr: the default
+  Context* context = nullptr;                          // nullptr: the default
   bool threads = false;
 };
 
@@ -230,7 +230,8 @@ class PoolCore {
   void wake_handler() const;
   // This thread's task record, holding the header (its sequence number
   // filled in by put_task) and where the code lives.
-  static Writer& begin_task(uint64_t job, uint32_t chunk, uint32_t flags, const std::string& prefix);
+  static Writer& begin_task(uint64_t job, uint32_t chunk, uint32_t flags,
+                            const std::string& prefix);
   void put_task(uint64_t job, uint32_t chunk, Writer& w, const ArenaRoom& room = {});
   // Gives a chunk's room back (under mu_).
   void release_room(const ArenaRoom& room);
@@ -257,7 +258,7 @@ class PoolCore {
     ArenaRoom room;  // results_size 0: not in the arena
   };
   std::unordered_map<uint64_t, Outstanding> outstanding_;  // by sequence number
-  uint64_t dispatched_ = 0;   // results the result thread has handled
+  uint64_t dispatched_ = 0;                                // results the result thread has handled
   std::vector<Worker> workers_;
   std::vector<uint32_t> ended_threads_;  // thread workers that returned
   std::vector<uint64_t> timed_out_;      // per worker: seq + 1 killed for task_timeout

@@ -1,8 +1,8 @@
 // The pool arena's free-space bookkeeping.
 
-#include <gtest/gtest.h>
-
 #include "mp/internal/pool_core.h"
+
+#include <gtest/gtest.h>
 
 namespace mp::internal {
 namespace {

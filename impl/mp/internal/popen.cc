@@ -31,9 +31,7 @@ struct ChannelHeader {
 };
 
 // A sanity check that the child runs the same program: mp::init's location.
-CodeLocation init_location() {
-  return locate_code(reinterpret_cast<const void*>(&mp::init));
-}
+CodeLocation init_location() { return locate_code(reinterpret_cast<const void*>(&mp::init)); }
 
 int exit_code_of(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return info.si_status;
@@ -191,8 +189,8 @@ void run_child_from_channel(UniqueFd channel, ChildExit how) {
     if (sanity.offset != init_location().offset) {
       throw PicklingError("the child is not running the same program as its parent");
     }
-    auto trampoline = reinterpret_cast<Trampoline>(
-        const_cast<void*>(resolve_code(decode<CodeLocation>(reader))));
+    auto trampoline =
+        reinterpret_cast<Trampoline>(const_cast<void*>(resolve_code(decode<CodeLocation>(reader))));
     const void* function = resolve_code(decode<CodeLocation>(reader));
     trampoline(function, reader);
   };

@@ -18,11 +18,36 @@ namespace {
 
 enum class ExcKind : uint8_t {
   kUnknown,
-  kStdException, kLogicError, kInvalidArgument, kDomainError, kLengthError, kOutOfRange,
-  kRuntimeError, kRangeError, kOverflowError, kUnderflowError, kBadAlloc, kSystemError,
-  kMpError, kValueError, kAssertionError, kMpRuntimeError, kKeyError, kIndexError, kTypeError,
-  kEOFError, kEmpty, kFull, kProcessError, kAuthenticationError, kTimeoutError,
-  kBrokenBarrierError, kPicklingError, kRemoteError, kWorkerLostError, kAttributeError,
+  kStdException,
+  kLogicError,
+  kInvalidArgument,
+  kDomainError,
+  kLengthError,
+  kOutOfRange,
+  kRuntimeError,
+  kRangeError,
+  kOverflowError,
+  kUnderflowError,
+  kBadAlloc,
+  kSystemError,
+  kMpError,
+  kValueError,
+  kAssertionError,
+  kMpRuntimeError,
+  kKeyError,
+  kIndexError,
+  kTypeError,
+  kEOFError,
+  kEmpty,
+  kFull,
+  kProcessError,
+  kAuthenticationError,
+  kTimeoutError,
+  kBrokenBarrierError,
+  kPicklingError,
+  kRemoteError,
+  kWorkerLostError,
+  kAttributeError,
 };
 
 template <class E>
@@ -118,40 +143,70 @@ std::exception_ptr decode_exception(Reader& r) {
   auto m = mp::decode<std::string>(r);
   auto where = mp::decode<std::string>(r);
   switch (kind) {
-    case ExcKind::kStdException: return std::make_exception_ptr(std::exception());
-    case ExcKind::kLogicError: return std::make_exception_ptr(std::logic_error(m));
-    case ExcKind::kInvalidArgument: return std::make_exception_ptr(std::invalid_argument(m));
-    case ExcKind::kDomainError: return std::make_exception_ptr(std::domain_error(m));
-    case ExcKind::kLengthError: return std::make_exception_ptr(std::length_error(m));
-    case ExcKind::kOutOfRange: return std::make_exception_ptr(std::out_of_range(m));
-    case ExcKind::kRuntimeError: return std::make_exception_ptr(std::runtime_error(m));
-    case ExcKind::kRangeError: return std::make_exception_ptr(std::range_error(m));
-    case ExcKind::kOverflowError: return std::make_exception_ptr(std::overflow_error(m));
-    case ExcKind::kUnderflowError: return std::make_exception_ptr(std::underflow_error(m));
-    case ExcKind::kBadAlloc: return std::make_exception_ptr(std::bad_alloc());
+    case ExcKind::kStdException:
+      return std::make_exception_ptr(std::exception());
+    case ExcKind::kLogicError:
+      return std::make_exception_ptr(std::logic_error(m));
+    case ExcKind::kInvalidArgument:
+      return std::make_exception_ptr(std::invalid_argument(m));
+    case ExcKind::kDomainError:
+      return std::make_exception_ptr(std::domain_error(m));
+    case ExcKind::kLengthError:
+      return std::make_exception_ptr(std::length_error(m));
+    case ExcKind::kOutOfRange:
+      return std::make_exception_ptr(std::out_of_range(m));
+    case ExcKind::kRuntimeError:
+      return std::make_exception_ptr(std::runtime_error(m));
+    case ExcKind::kRangeError:
+      return std::make_exception_ptr(std::range_error(m));
+    case ExcKind::kOverflowError:
+      return std::make_exception_ptr(std::overflow_error(m));
+    case ExcKind::kUnderflowError:
+      return std::make_exception_ptr(std::underflow_error(m));
+    case ExcKind::kBadAlloc:
+      return std::make_exception_ptr(std::bad_alloc());
     case ExcKind::kSystemError: {
       // what() already holds the category's text after the caller's message.
       return std::make_exception_ptr(std::system_error(code, std::generic_category(), m));
     }
-    case ExcKind::kMpError: return std::make_exception_ptr(Error(m));
-    case ExcKind::kValueError: return std::make_exception_ptr(ValueError(m));
-    case ExcKind::kAssertionError: return std::make_exception_ptr(AssertionError(m));
-    case ExcKind::kMpRuntimeError: return std::make_exception_ptr(RuntimeError(m));
-    case ExcKind::kKeyError: return std::make_exception_ptr(KeyError(m));
-    case ExcKind::kIndexError: return std::make_exception_ptr(IndexError(m));
-    case ExcKind::kTypeError: return std::make_exception_ptr(TypeError(m));
-    case ExcKind::kEOFError: return std::make_exception_ptr(EOFError(m));
-    case ExcKind::kEmpty: return std::make_exception_ptr(Empty(m));
-    case ExcKind::kFull: return std::make_exception_ptr(Full(m));
-    case ExcKind::kProcessError: return std::make_exception_ptr(ProcessError(m));
-    case ExcKind::kAuthenticationError: return std::make_exception_ptr(AuthenticationError(m));
-    case ExcKind::kTimeoutError: return std::make_exception_ptr(TimeoutError(m));
-    case ExcKind::kBrokenBarrierError: return std::make_exception_ptr(BrokenBarrierError(m));
-    case ExcKind::kPicklingError: return std::make_exception_ptr(PicklingError(m));
-    case ExcKind::kRemoteError: return std::make_exception_ptr(RemoteError(type, m, where));
-    case ExcKind::kWorkerLostError: return std::make_exception_ptr(WorkerLostError(m));
-    case ExcKind::kAttributeError: return std::make_exception_ptr(AttributeError(m));
-    case ExcKind::kUnknown: break;
+    case ExcKind::kMpError:
+      return std::make_exception_ptr(Error(m));
+    case ExcKind::kValueError:
+      return std::make_exception_ptr(ValueError(m));
+    case ExcKind::kAssertionError:
+      return std::make_exception_ptr(AssertionError(m));
+    case ExcKind::kMpRuntimeError:
+      return std::make_exception_ptr(RuntimeError(m));
+    case ExcKind::kKeyError:
+      return std::make_exception_ptr(KeyError(m));
+    case ExcKind::kIndexError:
+      return std::make_exception_ptr(IndexError(m));
+    case ExcKind::kTypeError:
+      return std::make_exception_ptr(TypeError(m));
+    case ExcKind::kEOFError:
+      return std::make_exception_ptr(EOFError(m));
+    case ExcKind::kEmpty:
+      return std::make_exception_ptr(Empty(m));
+    case ExcKind::kFull:
+      return std::make_exception_ptr(Full(m));
+    case ExcKind::kProcessError:
+      return std::make_exception_ptr(ProcessError(m));
+    case ExcKind::kAuthenticationError:
+      return std::make_exception_ptr(AuthenticationError(m));
+    case ExcKind::kTimeoutError:
+      return std::make_exception_ptr(TimeoutError(m));
+    case ExcKind::kBrokenBarrierError:
+      return std::make_exception_ptr(BrokenBarrierError(m));
+    case ExcKind::kPicklingError:
+      return std::make_exception_ptr(PicklingError(m));
+    case ExcKind::kRemoteError:
+      return std::make_exception_ptr(RemoteError(type, m, where));
+    case ExcKind::kWorkerLostError:
+      return std::make_exception_ptr(WorkerLostError(m));
+    case ExcKind::kAttributeError:
+      return std::make_exception_ptr(AttributeError(m));
+    case ExcKind::kUnknown:
+      break;
   }
   return std::make_exception_ptr(RemoteError(type, m, where));
 }

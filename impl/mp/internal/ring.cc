@@ -74,7 +74,7 @@ std::shared_ptr<Ring> Ring::attach(UniqueFd fd, Sharing sharing) {
   auto* control = static_cast<RingControl*>(
       ::mmap(nullptr, control_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0));
   if (control == MAP_FAILED) throw_errno("mmap");
-  struct stat st{};
+  struct stat st {};
   const RingLane* lanes = control->lanes;
   bool valid = control->magic == kMagic && control->version == kVersion &&
                ::fstat(fd.get(), &st) == 0 && std::has_single_bit(lanes[0].capacity) &&
@@ -127,10 +127,9 @@ bool Ring::put(std::span<const std::byte> bytes, const Deadline& deadline) {
       p.cached_head[1] = c.consumers.head[1].load(std::memory_order_acquire);
       overflowing = p.tail[1].load(std::memory_order_relaxed) != p.cached_head[1];
     }
-    bool below_max = c.maxsize == 0 ||
-                     p.items.load(std::memory_order_relaxed) -
-                             c.consumers.items.load(std::memory_order_acquire) <
-                         c.maxsize;
+    bool below_max = c.maxsize == 0 || p.items.load(std::memory_order_relaxed) -
+                                               c.consumers.items.load(std::memory_order_acquire) <
+                                           c.maxsize;
     if (below_max) {
       if (!overflowing && room(0)) {
         lane = 0;

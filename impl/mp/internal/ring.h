@@ -55,17 +55,17 @@ struct RingLane {
 
 struct alignas(64) RingProducers {
   LockState lock;
-  std::atomic<uint64_t> tail[2] = {};   // bytes published, per lane
-  std::atomic<uint64_t> items{0};       // items published
-  uint64_t cached_head[2] = {};         // consumers' heads, as last read
+  std::atomic<uint64_t> tail[2] = {};  // bytes published, per lane
+  std::atomic<uint64_t> items{0};      // items published
+  uint64_t cached_head[2] = {};        // consumers' heads, as last read
 };
 
 struct alignas(64) RingConsumers {
   LockState lock;
-  std::atomic<uint64_t> head[2] = {};   // bytes consumed, per lane
-  std::atomic<uint64_t> items{0};       // items consumed
-  uint64_t cached_tail[2] = {};         // producers' tails, as last read
-  uint64_t released = 0;                // overflow bytes given back to the kernel
+  std::atomic<uint64_t> head[2] = {};  // bytes consumed, per lane
+  std::atomic<uint64_t> items{0};      // items consumed
+  uint64_t cached_tail[2] = {};        // producers' tails, as last read
+  uint64_t released = 0;               // overflow bytes given back to the kernel
 };
 
 struct RingControl {

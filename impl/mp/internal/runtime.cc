@@ -143,9 +143,12 @@ StartMethod parse_start_method(std::string_view name) {
 
 const char* start_method_name(StartMethod method) noexcept {
   switch (method) {
-    case StartMethod::kFork: return "fork";
-    case StartMethod::kSpawn: return "spawn";
-    case StartMethod::kForkserver: return "forkserver";
+    case StartMethod::kFork:
+      return "fork";
+    case StartMethod::kSpawn:
+      return "spawn";
+    case StartMethod::kForkserver:
+      return "forkserver";
   }
   return "?";
 }

@@ -52,9 +52,9 @@ struct Self {
   std::mutex mu;
   std::string name = "MainProcess";
   bool daemon = false;
-  std::string identity;  // "1:2" for the 2nd child of the 1st; empty in the main process
-  std::string authkey;             // 32 random bytes, inherited by children
-  std::string start_method;        // how this process was launched; "" in main
+  std::string identity;      // "1:2" for the 2nd child of the 1st; empty in the main process
+  std::string authkey;       // 32 random bytes, inherited by children
+  std::string start_method;  // how this process was launched; "" in main
   uint32_t next_child = 1;
   bool is_child = false;
   pid_t parent_pid = 0;

@@ -38,10 +38,10 @@ namespace mp {
 // char, bool, enums, std::array and plain structs of those) that holds no
 // pointer of its own (a pointer means nothing in another process).
 template <class T>
-concept SharedCType = std::is_object_v<T> && !std::is_array_v<T> && !std::is_const_v<T> &&
-                      !std::is_volatile_v<T> && std::is_trivially_copyable_v<T> &&
-                      !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-                      !std::is_null_pointer_v<T> && alignof(T) <= 4096;
+concept SharedCType =
+    std::is_object_v<T> && !std::is_array_v<T> && !std::is_const_v<T> && !std::is_volatile_v<T> &&
+    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
+    !std::is_null_pointer_v<T> && alignof(T) <= 4096;
 
 // What may guard a Value or Array: a copyable handle that can be locked
 // (mp::RLock, mp::Lock, their mp::dummy twins, or your own).
@@ -170,17 +170,17 @@ class BasicValue {
   BasicValue() : BasicValue(T{}) {}
   explicit BasicValue(const T& initial)
       : block_(Memory::make(sizeof(T), alignof(T), "mp-value")),
-        value_(new (block_->data()) T(initial)),
+        value_(new(block_->data()) T(initial)),
         lock_(make_lock(true)) {}
   BasicValue(const T& initial, ValueOptions options)
     requires(!kRaw)
       : block_(Memory::make(sizeof(T), alignof(T), "mp-value")),
-        value_(new (block_->data()) T(initial)),
+        value_(new(block_->data()) T(initial)),
         lock_(make_lock(options.lock)) {}
   BasicValue(const T& initial, Lock lock)
     requires(!kRaw)
       : block_(Memory::make(sizeof(T), alignof(T), "mp-value")),
-        value_(new (block_->data()) T(initial)),
+        value_(new(block_->data()) T(initial)),
         lock_(std::move(lock)) {}
   explicit BasicValue(Context&) : BasicValue() {}
   BasicValue(Context&, const T& initial) : BasicValue(initial) {}
@@ -393,7 +393,8 @@ class BasicArray {
  private:
   friend struct Codec<BasicArray>;
 
-  BasicArray(int64_t size, std::optional<Lock> lock) : size_(checked_size(size)), lock_(std::move(lock)) {
+  BasicArray(int64_t size, std::optional<Lock> lock)
+      : size_(checked_size(size)), lock_(std::move(lock)) {
     allocate();
     if constexpr (!std::is_trivially_default_constructible_v<T>) {
       std::uninitialized_value_construct_n(data_, size_);
@@ -436,8 +437,8 @@ class BasicArray {
     start = std::min(start, stop);
   }
   [[noreturn]] static void size_mismatch(size_t got, size_t want) {
-    throw ValueError("Can only assign sequence of same size (" + std::to_string(got) + " items for " +
-                     std::to_string(want) + ")");
+    throw ValueError("Can only assign sequence of same size (" + std::to_string(got) +
+                     " items for " + std::to_string(want) + ")");
   }
   static std::optional<Lock> make_lock(bool wanted) {
     if constexpr (kRaw) {

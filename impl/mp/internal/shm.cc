@@ -27,7 +27,7 @@ std::shared_ptr<Segment> Segment::create(size_t size, const char* name) {
 }
 
 std::shared_ptr<Segment> Segment::attach(UniqueFd fd, size_t expected_size) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) < 0) throw_errno("fstat");
   size_t mapped = round_to_pages(expected_size ? expected_size : 1);
   if (!S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) != mapped) {

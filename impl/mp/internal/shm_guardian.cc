@@ -75,7 +75,8 @@ UniqueFd start_guardian(pid_t* guardian) {
   } __attribute__((packed)) ready{};
   if (!wait_fd(mine.get(), POLLIN, deadline_after(std::chrono::seconds(30))) ||
       !read_exact(mine.get(), &ready, sizeof(ready)) || ready.tag != 'r') {
-    throw std::system_error(ECHILD, std::generic_category(), "the shared memory guardian did not start");
+    throw std::system_error(ECHILD, std::generic_category(),
+                            "the shared memory guardian did not start");
   }
   *guardian = ready.pid;
   return std::move(mine);
@@ -106,7 +107,8 @@ void send_or_restart(Link& link, const std::string& bytes) {
   }
   if (link.names.empty()) return;
   link.channel = start_guardian(&link.guardian);
-  for (const auto& [name, inode] : link.names) send_frame(link.channel.get(), frame('+', name, inode));
+  for (const auto& [name, inode] : link.names)
+    send_frame(link.channel.get(), frame('+', name, inode));
 }
 
 Link& my_link() {
@@ -152,7 +154,7 @@ bool drain(int channel, std::string& pending, std::map<std::string, ino_t>& name
 }
 
 void remove_if_same(const std::string& name, ino_t inode) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(("/dev/shm/" + name).c_str(), &st) != 0) return;  // already gone
   if (st.st_ino != inode) return;  // someone else's segment under the same name
   ::shm_unlink(("/" + name).c_str());

@@ -40,7 +40,8 @@ bool take_from_dead_holder(LockState& s, uint32_t seen, const Holder& me) {
   int32_t pid = static_cast<int32_t>(seen >> 2);
   if (pid == 0 || pid == me.pid) return false;
   if (!holder_is_gone(pid, s.owner_start.load(std::memory_order_relaxed))) return false;
-  if (!s.word.compare_exchange_strong(seen, word_of(me.pid, kContended), std::memory_order_acquire)) {
+  if (!s.word.compare_exchange_strong(seen, word_of(me.pid, kContended),
+                                      std::memory_order_acquire)) {
     return false;
   }
   set_owner(s, me);

@@ -29,10 +29,10 @@ inline constexpr auto kOwnerCheckPeriod = std::chrono::milliseconds(100);
 // so that it is published by the same atomic step that takes the lock).
 struct LockState {
   std::atomic<uint32_t> word{0};
-  std::atomic<int32_t> owner_tid{0};      // the holding thread
-  std::atomic<uint64_t> owner_start{0};   // its process's start time (0: not yet known)
-  std::atomic<uint32_t> count{0};         // recursion depth (RLock)
-  std::atomic<uint32_t> recoveries{0};    // locks taken over from dead holders
+  std::atomic<int32_t> owner_tid{0};     // the holding thread
+  std::atomic<uint64_t> owner_start{0};  // its process's start time (0: not yet known)
+  std::atomic<uint32_t> count{0};        // recursion depth (RLock)
+  std::atomic<uint32_t> recoveries{0};   // locks taken over from dead holders
 };
 
 enum class Acquired { kNo, kYes, kFromDeadHolder };
@@ -108,10 +108,10 @@ int condition_notify(ConditionState& s, int n, Sharing sharing);
 struct BarrierState {
   LockState lock;
   std::atomic<uint32_t> changes{0};  // futex: advanced on every state change
-  uint32_t cycle = 0;   // cycles completed: a party whose cycle completed has passed
+  uint32_t cycle = 0;                // cycles completed: a party whose cycle completed has passed
   int32_t parties = 0;
-  int32_t count = 0;    // parties inside wait()
-  int32_t phase = 0;    // 0 filling, 1 draining, -1 resetting, -2 broken
+  int32_t count = 0;                // parties inside wait()
+  int32_t phase = 0;                // 0 filling, 1 draining, -1 resetting, -2 broken
   int64_t default_timeout_ns = -1;  // -1: none
 };
 enum class BarrierOutcome { kPassed, kBroken };

@@ -75,7 +75,9 @@ struct ThreadSync {
   static constexpr Sharing kSharing = Sharing::kThreads;
   template <class T>
   using Storage = Local<T>;
-  [[noreturn]] static void released_too_many_times() { throw RuntimeError("release unlocked lock"); }
+  [[noreturn]] static void released_too_many_times() {
+    throw RuntimeError("release unlocked lock");
+  }
   [[noreturn]] static void rlock_not_owned() {
     throw RuntimeError("cannot release un-acquired lock");
   }
@@ -99,9 +101,7 @@ template <class Rep, class Period>
 Deadline acquire_deadline(bool block, std::chrono::duration<Rep, Period> timeout) {
   return block ? deadline_after(timeout) : Clock::now();
 }
-inline Deadline acquire_deadline(bool block) {
-  return block ? Deadline() : Deadline(Clock::now());
-}
+inline Deadline acquire_deadline(bool block) { return block ? Deadline() : Deadline(Clock::now()); }
 
 template <class Clock2, class Duration>
 Deadline deadline_at(std::chrono::time_point<Clock2, Duration> t) {
@@ -170,7 +170,8 @@ class BasicLock {
  private:
   friend struct Codec<BasicLock>;
   friend class BasicCondition<Traits>;
-  explicit BasicLock(typename Traits::template Storage<LockState> state) : state_(std::move(state)) {}
+  explicit BasicLock(typename Traits::template Storage<LockState> state)
+      : state_(std::move(state)) {}
   bool acquire_until(const Deadline& deadline) {
     Acquired got = lock_acquire(*state_, deadline, Traits::kSharing);
     from_dead_holder_ = got == Acquired::kFromDeadHolder;
@@ -233,7 +234,8 @@ class BasicRLock {
  private:
   friend struct Codec<BasicRLock>;
   friend class BasicCondition<Traits>;
-  explicit BasicRLock(typename Traits::template Storage<LockState> state) : state_(std::move(state)) {}
+  explicit BasicRLock(typename Traits::template Storage<LockState> state)
+      : state_(std::move(state)) {}
   bool acquire_until(const Deadline& deadline) {
     Acquired got = rlock_acquire(*state_, deadline, Traits::kSharing);
     from_dead_holder_ = got == Acquired::kFromDeadHolder;
@@ -292,8 +294,8 @@ class BasicSemaphore {
       : state_(std::move(state)) {}
   static typename Traits::template Storage<SemaphoreState> make(int value) {
     if (value < 0) Traits::negative_semaphore();
-    auto state = Traits::template Storage<SemaphoreState>::create(
-        kBounded ? "mp-bounded-semaphore" : "mp-semaphore");
+    auto state = Traits::template Storage<SemaphoreState>::create(kBounded ? "mp-bounded-semaphore"
+                                                                           : "mp-semaphore");
     state->value.store(static_cast<uint32_t>(value));
     state->max = kBounded ? static_cast<uint32_t>(value) : 0;
     return state;
@@ -335,7 +337,8 @@ class BasicEvent {
 
  private:
   friend struct Codec<BasicEvent>;
-  explicit BasicEvent(typename Traits::template Storage<EventState> state) : state_(std::move(state)) {}
+  explicit BasicEvent(typename Traits::template Storage<EventState> state)
+      : state_(std::move(state)) {}
   typename Traits::template Storage<EventState> state_;
 };
 
@@ -394,12 +397,13 @@ class BasicCondition {
   // or the timeout; returns its last value. Python's argument order.
   template <class Predicate>
   bool wait_for(Predicate predicate) {
-    return wait_for_predicate(predicate, [this](const Deadline& d) { wait_until(d); }, std::nullopt);
+    return wait_for_predicate(
+        predicate, [this](const Deadline& d) { wait_until(d); }, std::nullopt);
   }
   template <class Predicate, class Rep, class Period>
   bool wait_for(Predicate predicate, std::chrono::duration<Rep, Period> timeout) {
-    return wait_for_predicate(predicate, [this](const Deadline& d) { wait_until(d); },
-                              deadline_after(timeout));
+    return wait_for_predicate(
+        predicate, [this](const Deadline& d) { wait_until(d); }, deadline_after(timeout));
   }
   // Wakes up to n of the current waiters (oldest first). The caller must
   // hold the lock.
@@ -493,7 +497,7 @@ class BasicBarrier {
   BasicBarrier(typename Traits::template Storage<BarrierState> state, Action action)
       : state_(std::move(state)), action_(action) {}
   static typename Traits::template Storage<BarrierState> make(int parties,
-                                                               std::chrono::nanoseconds timeout) {
+                                                              std::chrono::nanoseconds timeout) {
     if (parties < 1) throw ValueError("parties must be > 0");
     auto state = Traits::template Storage<BarrierState>::create("mp-barrier");
     state->parties = parties;

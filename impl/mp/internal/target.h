@@ -75,9 +75,11 @@ void trampoline(const void* target, Reader& r) {
 
 template <class Tuple>
 void encode_tuple(Writer& w, const Tuple& args) {
-  std::apply([&w](const auto&... items) {
-    (Codec<std::remove_cvref_t<decltype(items)>>::encode(w, items), ...);
-  }, args);
+  std::apply(
+      [&w](const auto&... items) {
+        (Codec<std::remove_cvref_t<decltype(items)>>::encode(w, items), ...);
+      },
+      args);
 }
 
 }  // namespace mp::internal
