@@ -5,10 +5,24 @@
 //   listener.roundtrip/family:F Client() to a Listener served by a child,
 //                               64 bytes there and back, close (no authkey)
 // Implementations: fork, spawn, forkserver (a child process), threads (a
-// thread, mp::dummy::Process), and floor: the same work on a raw socketpair
-// (or socket/bind/accept/connect) from a fork child with the same framing,
-// written the way a careful C programmer would (one write per message, reads
-// of up to 64 KiB parsed in place, one reused receive buffer).
+// thread, mp::dummy::Process), and
+//   floor             pipe.throughput: a fork()ed child copies each message
+//                     (a length and the bytes) into a ring in shared memory,
+//                     the parent copies it out into a reused buffer, both
+//                     waiting with spin-then-futex handoffs (floor.h): two
+//                     memory copies and no system call per message, less
+//                     than any kernel path can do. pipe.pingpong: the
+//                     64 bytes there and back through a shared mailbox
+//                     (roundtrip_floor). listener.roundtrip: bare
+//                     socket/connect/accept/read/write (a connection needs
+//                     the kernel), the same framing.
+//   socket-reference  pipe.throughput and pipe.pingpong on a raw socketpair
+//                     from a fork()ed child with the same framing, written
+//                     the way a careful C programmer would (one write per
+//                     message, reads of up to 64 KiB parsed in place, one
+//                     reused receive buffer, default buffer sizes): not a
+//                     floor (mp's Pipe enlarges its socket buffers and may
+//                     beat it), the cost of a socket done plainly.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "floor.h"
 #include "harness.h"
 #include "mp/internal/fd.h"
 #include "mp/internal/wire.h"
@@ -100,6 +115,7 @@ void throughput(benchmark::State& state, const Starter& start, int64_t size) {
   auto [stop_r, stop_w] = mp::Pipe(false);
   auto child = start(&stream, writer, stop_r, size);
   release<Starter>(writer);
+  benchmark::DoNotOptimize(reader.recv_bytes().data());  // the child is running
   for (auto _ : state) {
     std::string m = reader.recv_bytes();
     benchmark::DoNotOptimize(m.data());
@@ -118,11 +134,13 @@ void pingpong(benchmark::State& state, const Starter& start) {
   auto child = start(&echo, child_conn);
   release<Starter>(child_conn);
   std::string payload(kPingPongPayload, 'p');
-  for (auto _ : state) {
+  auto round_trip = [&] {
     conn.send_bytes(payload);
     std::string m = conn.recv_bytes();
     benchmark::DoNotOptimize(m.data());
-  }
+  };
+  round_trip();  // the child is running
+  for (auto _ : state) round_trip();
   per_item(state, 1);
   conn.send_bytes("");
   child.join();
@@ -134,12 +152,14 @@ void listener_roundtrip(benchmark::State& state, const Starter& start, bool tcp)
   auto child = start(&serve, report_w, int64_t{tcp});
   auto address = report_r.recv<mp::Address>();
   std::string payload(kPingPongPayload, 'l');
-  for (auto _ : state) {
+  auto round_trip = [&] {
     mp::Connection c = mp::Client(address);
     c.send_bytes(payload);
     std::string m = c.recv_bytes();
     benchmark::DoNotOptimize(m.data());
-  }
+  };
+  round_trip();  // the child is serving
+  for (auto _ : state) round_trip();
   per_item(state, 1);
   mp::Client(address).send_bytes("");
   child.join();
@@ -207,7 +227,7 @@ void write_all(int fd, const std::string& bytes) {
   internal::write_all(fd, bytes.data(), bytes.size());
 }
 
-void throughput_floor(benchmark::State& state, int64_t size) {
+void throughput_socket_reference(benchmark::State& state, int64_t size) {
   auto [reader, writer] = internal::socket_pair(SOCK_STREAM);
   auto [stop_r, stop_w] = internal::socket_pair(SOCK_STREAM);
   pid_t pid = ::fork();
@@ -224,6 +244,7 @@ void throughput_floor(benchmark::State& state, int64_t size) {
   writer.reset();
   RawReader in(reader.get());
   std::vector<char> m;
+  in.next(m);  // the child is running
   for (auto _ : state) {
     in.next(m);
     benchmark::DoNotOptimize(m.data());
@@ -236,11 +257,72 @@ void throughput_floor(benchmark::State& state, int64_t size) {
   ::waitpid(pid, nullptr, 0);
 }
 
+// The floor of a stream of messages: a ring of bytes in shared memory.
+struct ByteRing {
+  static constexpr uint32_t kCapacity = 4 << 20;  // a power of two, room for 3 MiB messages
+  Signal tail;                                    // bytes written (modulo 2^32)
+  Signal head;                                    // bytes read
+  std::atomic<uint32_t> stop{0};
+  alignas(64) std::byte data[kCapacity];
+
+  void copy_in(uint32_t at, const void* from, size_t n) {
+    size_t offset = at % kCapacity, first = std::min(n, kCapacity - offset);
+    std::memcpy(data + offset, from, first);
+    std::memcpy(data, static_cast<const std::byte*>(from) + first, n - first);
+  }
+  void copy_out(uint32_t at, void* to, size_t n) const {
+    size_t offset = at % kCapacity, first = std::min(n, kCapacity - offset);
+    std::memcpy(to, data + offset, first);
+    std::memcpy(static_cast<std::byte*>(to) + first, data, n - first);
+  }
+};
+
+// A message's room in the ring: its length, its bytes, padded to 8.
+uint32_t room_for(uint64_t size) { return static_cast<uint32_t>(8 + ((size + 7) & ~uint64_t{7})); }
+
+void throughput_floor(benchmark::State& state, int64_t size) {
+  Shared<ByteRing> ring;
+  ByteRing& r = *ring;
+  std::vector<std::byte> m;
+  uint32_t head = 0;
+  auto receive = [&] {
+    r.tail.wait([head](uint32_t t) { return t != head; });
+    uint64_t length;
+    r.copy_out(head, &length, sizeof(length));
+    m.resize(length);
+    r.copy_out(head + 8, m.data(), length);
+    head += room_for(length);
+    r.head.store(head);
+    benchmark::DoNotOptimize(m.data());
+  };
+  {
+    ForkedParty producer([&r, size] {
+      const std::string payload(static_cast<size_t>(size), 'x');
+      const uint64_t length = payload.size();
+      const uint32_t need = room_for(length);
+      for (uint32_t tail = 0;;) {
+        r.head.wait([&](uint32_t h) { return ByteRing::kCapacity - (tail - h) >= need || r.stop; });
+        if (r.stop.load()) return;
+        r.copy_in(tail, &length, sizeof(length));
+        r.copy_in(tail + 8, payload.data(), length);
+        tail += need;
+        r.tail.store(tail);
+      }
+    });
+    receive();  // the producer is running
+    for (auto _ : state) receive();
+    r.stop.store(1);
+    r.head.store(head);  // wakes a producer waiting for room
+  }
+  state.SetBytesProcessed(state.iterations() * size);
+  per_item(state, 1);
+}
+
 // Round trips on a socketpair with a fork()ed partner: per item, for each
 // (request, reply) in `trips`, a `request`-byte message and a `reply`-byte
 // answer (the request's first bytes echoed back).
-void socket_roundtrip_floor(benchmark::State& state,
-                            const std::vector<std::pair<int64_t, int64_t>>& trips) {
+void socket_roundtrip(benchmark::State& state,
+                      const std::vector<std::pair<int64_t, int64_t>>& trips) {
   auto [mine, theirs] = internal::socket_pair(SOCK_STREAM);
   std::vector<std::string> requests, replies;
   for (const auto& [request, reply] : trips) {
@@ -262,13 +344,15 @@ void socket_roundtrip_floor(benchmark::State& state,
   theirs.reset();
   RawReader in(mine.get());
   std::vector<char> m;
-  for (auto _ : state) {
+  auto item = [&] {
     for (const std::string& message : requests) {
       write_all(mine.get(), message);
       in.next(m);
       benchmark::DoNotOptimize(m.data());
     }
-  }
+  };
+  item();  // the partner is running
+  for (auto _ : state) item();
   per_item(state, 1);
   write_all(mine.get(), framed(0, 0));
   ::waitpid(pid, nullptr, 0);
@@ -320,24 +404,18 @@ void listener_roundtrip_floor(benchmark::State& state, bool tcp) {
     ::connect(c.get(), reinterpret_cast<sockaddr*>(&where), length);
     return c;
   };
-  for (auto _ : state) {
+  auto round_trip = [&] {
     internal::UniqueFd c = connect();
     write_all(c.get(), message);
     RawReader in(c.get());
     in.next(m);
     benchmark::DoNotOptimize(m.data());
-  }
+  };
+  round_trip();  // the child is serving
+  for (auto _ : state) round_trip();
   per_item(state, 1);
   write_all(connect().get(), framed(0, 0));
   ::waitpid(pid, nullptr, 0);
-}
-
-// Row names with string arguments (family:unix), which harness.h's int-valued
-// Args cannot spell.
-benchmark::internal::Benchmark* add_row(const std::string& name,
-                                        std::function<void(benchmark::State&)> fn) {
-  return benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& s) { fn(s); })
-      ->UseRealTime();
 }
 
 template <class Starter>
@@ -351,8 +429,8 @@ void register_all(const std::string& impl, const Starter& start) {
     pingpong(s, start);
   })->Unit(benchmark::kMicrosecond);
   for (bool tcp : {false, true}) {
-    add_row("listener.roundtrip/impl:" + impl + "/family:" + (tcp ? "tcp" : "unix"),
-            [start, tcp](benchmark::State& s) { listener_roundtrip(s, start, tcp); })
+    add_named("listener.roundtrip/impl:" + impl + "/family:" + (tcp ? "tcp" : "unix"),
+              [start, tcp](benchmark::State& s) { listener_roundtrip(s, start, tcp); })
         ->Unit(benchmark::kMicrosecond);
   }
 }
@@ -364,13 +442,21 @@ const bool registered = [] {
     add("pipe.throughput", "floor", {{"payload", size}}, [size](benchmark::State& s) {
       throughput_floor(s, size);
     })->Unit(benchmark::kMicrosecond);
+    add("pipe.throughput", "socket-reference", {{"payload", size}}, [size](benchmark::State& s) {
+      throughput_socket_reference(s, size);
+    })->Unit(benchmark::kMicrosecond);
   }
   add("pipe.pingpong", "floor", {{"payload", kPingPongPayload}}, [](benchmark::State& s) {
-    socket_roundtrip_floor(s, {{kPingPongPayload, kPingPongPayload}});
+    roundtrip_floor(s, {{kPingPongPayload, kPingPongPayload}});
   })->Unit(benchmark::kMicrosecond);
+  add("pipe.pingpong", "socket-reference", {{"payload", kPingPongPayload}},
+      [](benchmark::State& s) {
+        socket_roundtrip(s, {{kPingPongPayload, kPingPongPayload}});
+      })
+      ->Unit(benchmark::kMicrosecond);
   for (bool tcp : {false, true}) {
-    add_row(std::string("listener.roundtrip/impl:floor/family:") + (tcp ? "tcp" : "unix"),
-            [tcp](benchmark::State& s) { listener_roundtrip_floor(s, tcp); })
+    add_named(std::string("listener.roundtrip/impl:floor/family:") + (tcp ? "tcp" : "unix"),
+              [tcp](benchmark::State& s) { listener_roundtrip_floor(s, tcp); })
         ->Unit(benchmark::kMicrosecond);
   }
   return true;
@@ -378,9 +464,9 @@ const bool registered = [] {
 
 }  // namespace
 
-void socket_pingpong_floor(benchmark::State& state,
-                           const std::vector<std::pair<int64_t, int64_t>>& trips) {
-  socket_roundtrip_floor(state, trips);
+void socket_roundtrip_reference(benchmark::State& state,
+                                const std::vector<std::pair<int64_t, int64_t>>& trips) {
+  socket_roundtrip(state, trips);
 }
 
 }  // namespace mp::bench

@@ -7,8 +7,23 @@ multiprocessing.dummy (`impl:cpython-threads`). Rows are named exactly like
 mp's, `<primitive>.<scenario>/impl:<impl>/<arg>:<value>`, and the output is
 Google Benchmark's JSON schema, so one report holds both.
 
-Usage: python3 cpython_bench.py [--benchmark_filter=REGEX] [--benchmark_min_time=SECONDS]
-                                [--benchmark_repetitions=N] [--out=FILE]
+Usage: python3 cpython_bench.py [--benchmark_filter=REGEX] [--rows=FILE] [--list]
+                                [--benchmark_min_time=SECONDS] [--benchmark_repetitions=N]
+                                [--run_id=ID] [--progress=DONE/TOTAL/START] [--out=FILE]
+
+  --benchmark_filter  rows to run (a Python regular expression searched in the
+                      name; a leading '-' negates)
+  --rows              run the rows FILE names, one per line
+  --list              print the selected rows' names and exit
+  --run_id            recorded in the JSON's context (mp_run_id), as mp's rows do
+  --progress          count progress across invocations (run.sh): runs made
+                      before this one, runs in the whole run, and when it
+                      started (seconds since the epoch)
+
+Every row is set up once (its parties started and one untimed operation
+made), then measured --benchmark_repetitions times; a row whose repetition
+takes more than SLOW_REPETITION seconds stops at 3. The JSON holds one
+iteration row per repetition.
 """
 
 import json
@@ -17,7 +32,6 @@ import multiprocessing.dummy
 import os
 import platform
 import re
-import statistics
 import sys
 import threading
 import time
@@ -35,18 +49,26 @@ def noop():
 # one iteration of the measured work.
 
 
+PARENT_MIB = (0, 256, 1024)
+
+
 def process_start_join(impl, ctx):
+    """Start + join of a child that does nothing, from a parent that has
+    touched `mib` MiB of memory of its own (a bytearray written through)."""
     Process = multiprocessing.dummy.Process if impl == "threads" else ctx.Process
+    for mib in PARENT_MIB:
+        def setup(mib=mib):
+            ballast = bytearray(b"\x5a") * (mib << 20)
 
-    def setup():
-        def op():
-            p = Process(target=noop)
-            p.start()
-            p.join()
-        op()  # the forkserver starts once, not timed
-        return op, 1, None
+            def op():
+                p = Process(target=noop)
+                p.start()
+                p.join()
 
-    yield [], setup
+            def teardown():
+                del ballast[:]
+            return op, 1, teardown
+        yield [("parent_mib", mib)], setup
 
 
 def api(impl, ctx):
@@ -388,7 +410,6 @@ def _rounds(m, q, producers, consumers, size, count=QUEUE_BATCH):
             go.release()
         for p in parties:
             p.join()
-    op()  # the parties' start-up is not timed
     return op, teardown
 
 
@@ -424,7 +445,6 @@ def queue_pingpong(impl, ctx):
         def teardown():
             there.put(None)
             partner.join()
-        op()  # the partner's start-up is not timed
         return op, 1, teardown
     yield [("payload", 8)], setup
 
@@ -450,7 +470,6 @@ def simplequeue_throughput(impl, ctx):
             stop.set()
             go.release()
             producer.join()
-        op()  # the producer's start-up is not timed
         return op, QUEUE_BATCH, teardown
     yield [("payload", 8)], setup
 
@@ -481,7 +500,6 @@ def joinablequeue_task_done(impl, ctx):
         def teardown():
             q.put(-1)
             worker.join()
-        op()  # the worker's start-up is not timed
         return op, batch, teardown
     yield [], setup
 
@@ -576,30 +594,33 @@ def pool_create_close_join(impl, ctx):
             pool = _make_pool(impl, ctx)
             pool.close()
             pool.join()
-        op()  # a forkserver starts once, not timed
         return op, 1, None
     yield [], setup
 
 
 def _locked_value(impl, m):
-    """A 'q' Value and the lock that guards it. multiprocessing.dummy's Value
-    has no lock: it gets an RLock, as mp::dummy's does."""
+    """The raw value of a 'q' Value and the lock that guards it: `with lock:
+    raw.value += 1` takes one lock pair, as mp's rows do (`v.value += 1` on
+    the synchronized wrapper would take its RLock twice more, in the getter
+    and the setter). multiprocessing.dummy's Value is a plain object with no
+    lock: it gets an RLock, as mp::dummy's does."""
     if impl == "threads":
         return multiprocessing.dummy.Value("q", 0), multiprocessing.dummy.RLock()
     v = m.Value("q", 0)
-    return v, v.get_lock()
+    _alive.append(v)
+    return v.get_obj(), v.get_lock()
 
 
 def value_increment_locked(impl, ctx):
     batch = 1000
 
     def setup():
-        v, lock = _locked_value(impl, api(impl, ctx))
+        raw, lock = _locked_value(impl, api(impl, ctx))
 
         def op():
             for _ in range(batch):
                 with lock:
-                    v.value += 1
+                    raw.value += 1
         return op, batch, None
     yield [], setup
 
@@ -607,8 +628,8 @@ def value_increment_locked(impl, ctx):
 def value_increment_locked_2(impl, ctx):
     def setup():
         m = api(impl, ctx)
-        v, lock = _locked_value(impl, m)
-        return _two_contenders(m, lock, v)
+        raw, lock = _locked_value(impl, m)
+        return _two_contenders(m, lock, raw)
     yield [("parties", 2)], setup
 
 
@@ -752,6 +773,13 @@ SCENARIOS = [
 
 # Harness ------------------------------------------------------------------------
 
+# A row whose repetition takes longer than this (CPython's one-task-per-message
+# pool rows) stops at 3 repetitions: its spread is still seen, the matrix stays
+# short.
+SLOW_REPETITION = 2.0
+SLOW_REPETITIONS = 3
+
+
 def row_name(scenario, impl, args):
     return "%s/impl:cpython-%s%s" % (scenario, impl, "".join("/%s:%s" % kv for kv in args))
 
@@ -764,7 +792,16 @@ def matches(name, pattern):
     return re.search(pattern, name) is not None
 
 
-def measure(op, items, min_time, min_iterations):
+def all_rows():
+    """(name, unit, setup) of every row, in the order of SCENARIOS."""
+    for scenario, make_rows, unit, impls in SCENARIOS:
+        for impl in impls:
+            ctx = multiprocessing.get_context(impl) if impl in METHODS else None
+            for args, setup in make_rows(impl, ctx):
+                yield row_name(scenario, impl, args), unit, setup
+
+
+def measure(op, min_time, min_iterations):
     """Runs op() until min_time has passed (and at least min_iterations);
     returns (iterations, seconds of real time, seconds of CPU time)."""
     iterations = 0
@@ -782,15 +819,15 @@ def measure(op, items, min_time, min_iterations):
 UNIT = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0}
 
 
-def entry(name, run_name, iterations, real, cpu, unit, items, repetitions, index):
+def entry(name, index, iterations, real, cpu, unit, items):
     per = UNIT[unit] / iterations
     return {
         "name": name,
         "family_index": 0,
         "per_family_instance_index": 0,
-        "run_name": run_name,
+        "run_name": name,
         "run_type": "iteration",
-        "repetitions": repetitions,
+        "repetitions": 0,  # filled in once the row is done
         "repetition_index": index,
         "threads": 1,
         "iterations": iterations,
@@ -801,76 +838,122 @@ def entry(name, run_name, iterations, real, cpu, unit, items, repetitions, index
     }
 
 
-def aggregates(runs, unit):
-    out = []
-    for agg, fn in (("mean", statistics.mean), ("median", statistics.median),
-                    ("stddev", lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)):
-        row = dict(runs[0])
-        row.update({
-            "name": runs[0]["run_name"] + "_" + agg,
-            "run_type": "aggregate",
-            "aggregate_name": agg,
-            "aggregate_unit": "time",
-            "iterations": len(runs),
-            "real_time": fn([r["real_time"] for r in runs]),
-            "cpu_time": fn([r["cpu_time"] for r in runs]),
-            "items_per_second": fn([r["items_per_second"] for r in runs]),
-        })
-        row.pop("repetition_index", None)
-        out.append(row)
-    return out
+def fmt_figure(seconds):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return "%.3g %s" % (seconds / scale, unit)
+    return "%.3g ns" % (seconds * 1e9)
+
+
+def fmt_duration(seconds):
+    s = int(round(seconds))
+    if s >= 3600:
+        return "%dh%02dm" % (s // 3600, s // 60 % 60)
+    if s >= 60:
+        return "%dm%02ds" % (s // 60, s % 60)
+    return "%ds" % s
+
+
+class Progress:
+    """`[k/N] <row> ... elapsed, about M min left`: rewritten in place on a
+    terminal, a line of its own otherwise."""
+
+    def __init__(self, done, total, started):
+        self.done, self.total, self.started = done, total, started
+        self.tty = sys.stdout.isatty()
+
+    def report(self, name, index, repetitions, figure):
+        self.done += 1
+        elapsed = time.time() - self.started
+        left = elapsed / self.done * max(0, self.total - self.done)
+        line = "[%d/%d] %s (%d/%d) %s … %s elapsed, %s" % (
+            self.done, self.total, name, index, repetitions, figure, fmt_duration(elapsed),
+            "about %d min left" % -(-left // 60) if left >= 60 else "less than a minute left")
+        if self.tty:
+            sys.stdout.write("\r\033[K" + line)
+        else:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def finish(self):
+        if self.tty:
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+
+def parse(argv):
+    opts = {"benchmark_filter": "", "benchmark_min_time": "0.05", "benchmark_repetitions": "1",
+            "out": "", "rows": "", "run_id": "", "progress": "", "list": None}
+    for arg in argv:
+        key, eq, value = arg.lstrip("-").partition("=")
+        if key not in opts:
+            sys.exit("cpython_bench.py: unknown argument %s" % arg)
+        opts[key] = value if eq else True
+    return opts
 
 
 def main(argv):
-    opts = {"benchmark_filter": "", "benchmark_min_time": "0.05", "benchmark_repetitions": "1",
-            "out": ""}
-    for arg in argv:
-        key, _, value = arg.lstrip("-").partition("=")
-        if key in opts:
-            opts[key] = value
+    opts = parse(argv)
     min_time = float(opts["benchmark_min_time"].rstrip("s"))
     repetitions = max(1, int(opts["benchmark_repetitions"]))
-    results = []
-    for scenario, make_rows, unit, impls in SCENARIOS:
-        for impl in impls:
-            ctx = multiprocessing.get_context(impl) if impl in METHODS else None
-            for args, setup in make_rows(impl, ctx):
-                name = row_name(scenario, impl, args)
-                if not matches(name, opts["benchmark_filter"]):
-                    continue
-                op, items, teardown = setup()
-                runs = []
-                for index in range(repetitions):
-                    iterations, real, cpu = measure(op, items, min_time, 3)
-                    runs.append(entry(name, name, iterations, real, cpu, unit, items, repetitions, index))
-                    # A row that takes seconds per repetition (CPython's one-task-per-
-                    # message pool rows) is steady enough once: the matrix stays short.
-                    if real >= 3.0:
-                        break
-                if teardown:
-                    teardown()
-                for run in runs:
-                    run["repetitions"] = len(runs)
-                results.extend(runs)
-                if len(runs) > 1:
-                    results.extend(aggregates(runs, unit))
-                r = runs[-1]
-                print("%-60s %12.4g %s %10d" % (name, r["real_time"], unit, r["iterations"]),
-                      flush=True)
-    report = {
-        "context": {
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "executable": sys.executable,
-            "python_version": platform.python_version(),
-            "python_implementation": platform.python_implementation(),
-            "num_cpus": os.cpu_count(),
-        },
-        "benchmarks": results,
+    if opts["rows"]:
+        with open(opts["rows"]) as f:
+            wanted = [line.strip() for line in f if line.strip()]
+        known = {name: (unit, setup) for name, unit, setup in all_rows()}
+        missing = [name for name in wanted if name not in known]
+        if missing:
+            sys.exit("cpython_bench.py: no row %s" % missing[0])
+        rows = [(name,) + known[name] for name in wanted]
+    else:
+        rows = [r for r in all_rows() if matches(r[0], opts["benchmark_filter"])]
+    if opts["list"]:
+        for name, _, _ in rows:
+            print(name)
+        return 0
+    if opts["progress"]:
+        done, total, started = opts["progress"].split("/")
+        progress = Progress(int(done), int(total), float(started))
+    else:
+        progress = Progress(0, len(rows) * repetitions, time.time())
+    context = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "executable": sys.executable,
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "num_cpus": os.cpu_count(),
+        "load_avg": list(os.getloadavg()),
     }
+    if opts["run_id"]:
+        context["mp_run_id"] = opts["run_id"]
+    results = []
+    failed = False
+    for name, unit, setup in rows:
+        runs = []
+        try:
+            op, items, teardown = setup()
+            op()  # the row's parties are running; nothing starts while timed
+            for index in range(repetitions):
+                iterations, real, cpu = measure(op, min_time, 3)
+                runs.append(entry(name, index, iterations, real, cpu, unit, items))
+                progress.report(name, index + 1, repetitions, fmt_figure(real / iterations / items))
+                if real >= SLOW_REPETITION and len(runs) >= SLOW_REPETITIONS:
+                    progress.done += repetitions - len(runs)
+                    break
+            if teardown:
+                teardown()
+        except Exception as e:  # the row is reported as failed; the others run
+            failed = True
+            runs = [dict(entry(name, 0, 1, 1.0, 1.0, unit, 1), error_occurred=True,
+                         error_message="%s: %s" % (type(e).__name__, e))]
+            progress.report(name, 1, 1, "error: %s" % e)
+        for run in runs:
+            run["repetitions"] = len(runs)
+        results.extend(runs)
+    progress.finish()
     if opts["out"]:
         with open(opts["out"], "w") as f:
-            json.dump(report, f, indent=1)
-    return 0
+            json.dump({"context": context, "benchmarks": results}, f, indent=1)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,20 @@
 #include "harness.h"
 
+#include <sys/mman.h>
+
+#include <cstring>
+#include <system_error>
+
 namespace mp::bench {
+
+namespace {
+
+std::vector<Row>& registry() {
+  static std::vector<Row> all;
+  return all;
+}
+
+}  // namespace
 
 std::string row_name(const std::string& scenario, const std::string& impl, const Args& args) {
   std::string name = scenario + "/impl:" + impl;
@@ -8,16 +22,43 @@ std::string row_name(const std::string& scenario, const std::string& impl, const
   return name;
 }
 
+benchmark::internal::Benchmark* add_named(const std::string& name,
+                                          std::function<void(benchmark::State&)> fn) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& state) {
+              fn(state);
+            })->UseRealTime();
+  registry().push_back({name, b});
+  return b;
+}
+
 benchmark::internal::Benchmark* add(const std::string& scenario, const std::string& impl,
                                     const Args& args, std::function<void(benchmark::State&)> fn) {
-  return benchmark::RegisterBenchmark(row_name(scenario, impl, args).c_str(),
-                                      [fn](benchmark::State& state) { fn(state); })
-      ->UseRealTime();
+  return add_named(row_name(scenario, impl, args), std::move(fn));
 }
+
+const std::vector<Row>& rows() { return registry(); }
 
 void per_item(benchmark::State& state, int64_t items_per_iteration) {
   // items_per_second in the JSON; the report derives ns per item from it.
   state.SetItemsProcessed(state.iterations() * items_per_iteration);
+}
+
+void set_parent_footprint(int64_t mib) {
+  static void* ballast = nullptr;
+  static size_t ballast_bytes = 0;
+  const size_t bytes = static_cast<size_t>(mib) << 20;
+  if (bytes == ballast_bytes) return;
+  if (ballast) ::munmap(ballast, ballast_bytes);
+  ballast = nullptr;
+  ballast_bytes = 0;
+  if (bytes == 0) return;
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap ballast");
+  // Touched, page by page, with something other than zeros: memory a
+  // program has really used, which a fork() must copy the page tables of.
+  std::memset(p, 0x5a, bytes);
+  ballast = p;
+  ballast_bytes = bytes;
 }
 
 }  // namespace mp::bench

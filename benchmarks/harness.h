@@ -3,17 +3,23 @@
 // A scenario is written once, as a template or a function per implementation,
 // and registered once per implementation under a comparable name:
 //   <primitive>.<scenario>/impl:<impl>/<arg>:<value>...
-// e.g. "process.start_join/impl:spawn". Implementations: fork, spawn,
-// forkserver (mp's processes), threads (mp::dummy), tbb, floor (bare system
-// calls: the limit the primitive is judged against). CPython's rows come from
-// benchmarks/cpython_bench.py under the same names (impl:cpython-<method>).
+// e.g. "process.start_join/impl:spawn/parent_mib:0". Implementations: fork,
+// spawn, forkserver (mp's processes; `processes` where the start method plays
+// no part), threads (mp::dummy), tbb (oneTBB, handing work to its own
+// threads), floor (the same work done the cheapest way with bare system
+// calls, futexes, atomics and shared memory: floor.h), and reference rows
+// that are neither (socket-reference: what a socket round trip costs). CPython's
+// rows come from benchmarks/cpython_bench.py under the same names
+// (impl:cpython-<method>).
+//
+// Every row measures real time from a started state: the parties a row needs
+// are started and have answered once before the timing loop begins, so no
+// figure includes a start-up.
 
 #ifndef MP_BENCHMARKS_HARNESS_H_
 #define MP_BENCHMARKS_HARNESS_H_
 
 #include <benchmark/benchmark.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <functional>
@@ -35,25 +41,48 @@ std::string row_name(const std::string& scenario, const std::string& impl, const
 benchmark::internal::Benchmark* add(const std::string& scenario, const std::string& impl,
                                     const Args& args, std::function<void(benchmark::State&)> fn);
 
+// The same, for a row whose name is spelled out (arguments that are not
+// numbers: listener.roundtrip/impl:fork/family:unix).
+benchmark::internal::Benchmark* add_named(const std::string& name,
+                                          std::function<void(benchmark::State&)> fn);
+
+// Every registered row, in registration order (main.cc runs them).
+struct Row {
+  std::string name;
+  benchmark::internal::Benchmark* benchmark;
+};
+const std::vector<Row>& rows();
+
 // The start methods of mp's process implementation.
 inline const std::vector<std::string>& start_methods() {
   static const std::vector<std::string> methods = {"fork", "spawn", "forkserver"};
   return methods;
 }
 
-// The timing loop for two started parties that each do one round per
-// `go` token and answer with `done`: every iteration releases two tokens and
-// takes two answers. Afterwards sets `stop`, lets both parties see it, and
-// joins them.
+// Makers of a party (not started): an mp::Process under a start method, or an
+// mp::dummy::Process.
+inline auto party_under(const std::string& method) {
+  return [method](auto&&... args) { return mp::Process(mp::get_context(method), args...); };
+}
+inline auto thread_party() {
+  return [](auto&&... args) { return mp::dummy::Process(args...); };
+}
+
+// The timing loop for two started parties that each do one round per `go`
+// token and answer with `done`: one untimed round first (both parties are
+// running), then every iteration releases two tokens and takes two answers.
+// Afterwards sets `stop`, lets both parties see it, and joins them.
 template <class Semaphore, class Event, class Party>
 void run_two_party_rounds(benchmark::State& state, Semaphore& go, Semaphore& done, Event& stop,
                           Party& a, Party& b) {
-  for (auto _ : state) {
+  auto round = [&] {
     go.release();
     go.release();
     done.acquire();
     done.acquire();
-  }
+  };
+  round();
+  for (auto _ : state) round();
   stop.set();
   go.release();
   go.release();
@@ -64,38 +93,17 @@ void run_two_party_rounds(benchmark::State& state, Semaphore& go, Semaphore& don
 // Reports `items_per_iteration` items per iteration (items/s in the JSON).
 void per_item(benchmark::State& state, int64_t items_per_iteration);
 
-// The floor of every two-party round trip: a turn word in MAP_SHARED memory,
-// FUTEX_WAIT and FUTEX_WAKE, no spinning, between this process and a fork()ed
-// partner (synchronize_benchmark.cc).
-void futex_pingpong_floor(benchmark::State& state);
+// Makes this process's touched private memory `mib` MiB of its own (on top
+// of what it already uses): the parent footprint of
+// process.start_join/parent_mib:N. Kept until the next call; 0 gives it back.
+void set_parent_footprint(int64_t mib);
 
-// The floor of every request/response over a socket, between this process and
-// a fork()ed partner on a socketpair, framed as mp::Connection frames
-// messages (read/write, one write per message; connection_benchmark.cc): per
-// item, for each (request, reply) of `trips`, a `request`-byte message and a
-// `reply`-byte answer.
-void socket_pingpong_floor(benchmark::State& state,
-                           const std::vector<std::pair<int64_t, int64_t>>& trips);
-
-// A fork()ed party for the floor rows: runs `body`, then _exit(0); joined by
-// the destructor.
-class ForkedParty {
- public:
-  template <class F>
-  explicit ForkedParty(F body) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      body();
-      ::_exit(0);
-    }
-  }
-  ForkedParty(const ForkedParty&) = delete;
-  ForkedParty& operator=(const ForkedParty&) = delete;
-  ~ForkedParty() { ::waitpid(pid_, nullptr, 0); }
-
- private:
-  pid_t pid_;
-};
+// The reference row of request/response over a socket: a fork()ed partner on
+// a socketpair, framed as mp::Connection frames messages (read/write, one
+// write per message; connection_benchmark.cc). Per item, for each (request,
+// reply) of `trips`, a `request`-byte message and a `reply`-byte answer.
+void socket_roundtrip_reference(benchmark::State& state,
+                                const std::vector<std::pair<int64_t, int64_t>>& trips);
 
 }  // namespace mp::bench
 

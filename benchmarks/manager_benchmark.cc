@@ -14,21 +14,27 @@
 //
 // Implementations: fork, spawn, forkserver (the server process started under
 // that context: mp::Manager m(mp::get_context(method)); the two clients of
-// clients:2 are started under it too), and floor: the same round trips on a
-// socketpair between two processes with plain read/write, a request and a
-// reply of the sizes mp's own calls put on the wire (harness.h:
-// socket_pingpong_floor): the floor, what a manager that talks over
-// its socket could reach at best. mp's calls do not use the socket: a client
-// on the same host hands each request to its server thread through a ring in
-// shared memory and waits for the reply in another (a futex handoff after a
-// brief spin), so mp runs well under this floor. No threads row: a
-// manager's server is a process.
+// clients:2 are started under it too), and
+//   floor             the same round trips through shared memory: a request
+//                     and a reply of exactly the sizes mp's own calls encode
+//                     (message_sizes), copied in and out of a mailbox that a
+//                     fork()ed partner and this process hand back and forth
+//                     with a spin-then-futex handoff (floor.h). mp's calls
+//                     travel this way too (a client on the same host hands
+//                     each request to the server through a ring in shared
+//                     memory and waits for the reply in another).
+//   socket-reference  the same round trips on a socketpair with plain
+//                     read/write (harness.h): not a floor, but what a manager
+//                     that talks over its socket, as CPython's does, is
+//                     bounded by.
+// No threads row: a manager's server is a process.
 //
 // The server is started and the first call (connect + authenticate) is made
 // before timing begins.
 
 #include <string_view>
 
+#include "floor.h"
 #include "harness.h"
 #include "mp/internal/manager_core.h"
 #include "mp/internal/manager_objects.h"
@@ -161,7 +167,8 @@ const bool registered = [] {
     })->Unit(benchmark::kMicrosecond);
   }
 
-  // The floors: one round trip of the same sizes per call.
+  // The floors and the socket references: one round trip of the same sizes
+  // per call.
   const auto get = message_sizes<int64_t>("get", kKey);
   const auto set = message_sizes<void>("set", kKey, kValue);
   const auto append = message_sizes<void>("append", kValue);
@@ -169,7 +176,10 @@ const bool registered = [] {
   const auto release = message_sizes<void>("release");
   auto floor = [](const char* scenario, std::vector<std::pair<int64_t, int64_t>> trips) {
     add(scenario, "floor", {}, [trips](benchmark::State& s) {
-      socket_pingpong_floor(s, trips);
+      roundtrip_floor(s, trips);
+    })->Unit(benchmark::kMicrosecond);
+    add(scenario, "socket-reference", {}, [trips](benchmark::State& s) {
+      socket_roundtrip_reference(s, trips);
     })->Unit(benchmark::kMicrosecond);
   };
   floor("manager.dict_get", {get});

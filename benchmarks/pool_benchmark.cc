@@ -13,28 +13,34 @@
 //
 // tbb: tbb::parallel_for over the same tasks (simple partitioner, grain =
 // chunksize, or TBB's auto partitioner for chunksize 0) in an arena of the
-// same width; apply is a task_group run + wait. floor: fork()ed workers that
-// claim chunks of a shared array with an atomic counter, started and
-// finished through futexes. No encoding, no messages: the
-// cost of the work itself and of sharing it out.
+// same width, the calling thread taking part; apply is a task enqueued into
+// an arena whose threads run it (the caller only waits for the result: a
+// handoff, as a pool's apply is).
+//
+// floor: the same tasks over the same width, shared out the cheapest way: the
+// calling process and width - 1 fork()ed workers each take a contiguous
+// lane of a task array in shared memory, claim chunks of it with an atomic
+// counter of their own (chunksize, or Python's 4 chunks per worker for 0;
+// one task per claim for chunksize 1), then take chunks from the other
+// lanes until none is left. Rounds start and end through spin-then-futex
+// handoffs (floor.h). No encoding, no messages: the cost of the work itself
+// and of sharing it out, task by task where a row asks for that.
+// pool.apply.roundtrip's floor is a round trip of 8 bytes each way through
+// shared memory (roundtrip_floor).
 
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
-#include <tbb/task_group.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <numeric>
-#include <ranges>
-#include <thread>
+#include <optional>
 #include <vector>
 
+#include "floor.h"
 #include "harness.h"
-#include "mp/internal/futex.h"
 
 namespace mp::bench {
 namespace {
@@ -113,90 +119,93 @@ void tbb_map(benchmark::State& state, int64_t tasks, int64_t grain, int64_t chun
 }
 
 void tbb_apply(benchmark::State& state) {
-  tbb::task_arena arena(kWorkers);
+  // Worker threads only: the caller reserves no slot, so an enqueued task
+  // runs on a TBB thread.
+  tbb::task_arena arena(kWorkers, 0);
+  std::atomic<uint32_t> done{0};
   int64_t out = 0;
-  for (auto _ : state) {
-    arena.execute([&] {
-      tbb::task_group g;
-      g.run([&] { out = identity(7); });
-      g.wait();
+  auto apply = [&] {
+    uint32_t before = done.load();
+    arena.enqueue([&] {
+      out = identity(7);
+      done.fetch_add(1);
+      done.notify_one();
     });
+    done.wait(before);
     benchmark::DoNotOptimize(out);
-  }
+  };
+  apply();  // TBB's threads are up
+  for (auto _ : state) apply();
   per_item(state, 1);
 }
 
 // The floor ------------------------------------------------------------------------------
 
-struct FloorShared {
-  alignas(64) std::atomic<uint32_t> round{0};
-  std::atomic<uint32_t> done{0};
-  alignas(64) std::atomic<int64_t> next{0};      // first unclaimed task of the round
-  alignas(64) std::atomic<int64_t> finished{0};  // tasks done this round
-  std::atomic<bool> stop{false};
-  int64_t tasks = 0;
-  int64_t grain = 0;
-  int64_t chunk = 1;
+constexpr int kMaxWidth = 8;
+
+struct FloorPool {
+  struct alignas(64) Lane {
+    std::atomic<int64_t> next{0};  // first unclaimed task
+    int64_t end = 0;
+  };
+  Signal round;  // advanced to start a round
+  Signal left;   // advanced by each worker when it has no task left in the round
+  std::atomic<uint32_t> stop{0};
+  Lane lanes[kMaxWidth];
 };
+
+// Runs lane `own`, then whatever is left in the others.
+void drain(FloorPool& p, int own, int width, int64_t chunk, const std::pair<int64_t, int64_t>* in,
+           int64_t* out) {
+  for (int k = 0; k < width; ++k) {
+    FloorPool::Lane& lane = p.lanes[(own + k) % width];
+    for (;;) {
+      int64_t first = lane.next.fetch_add(chunk, std::memory_order_relaxed);
+      if (first >= lane.end) break;
+      int64_t last = std::min(lane.end, first + chunk);
+      for (int64_t i = first; i < last; ++i) out[i] = task(in[i]);
+    }
+  }
+}
 
 void floor_map(benchmark::State& state, int64_t tasks, int64_t grain, int64_t chunksize,
                int width) {
-  const size_t bytes = sizeof(FloorShared) + static_cast<size_t>(tasks) * 2 * sizeof(int64_t);
-  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) {
-    state.SkipWithError("mmap");
-    return;
-  }
-  auto* s = new (mem) FloorShared();
-  auto* in = reinterpret_cast<int64_t*>(s + 1);
-  int64_t* out = in + tasks;
-  for (int64_t i = 0; i < tasks; ++i) in[i] = i;
-  s->tasks = tasks;
-  s->grain = grain;
-  s->chunk =
+  const int64_t chunk =
       chunksize > 0 ? chunksize : std::max<int64_t>(1, (tasks + 4 * width - 1) / (4 * width));
-  std::vector<pid_t> kids;
-  for (int w = 0; w < width; ++w) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      uint32_t seen = 0;
-      for (;;) {
-        while (s->round.load(std::memory_order_acquire) == seen) {
-          internal::futex_wait(s->round, seen, std::nullopt, internal::Sharing::kProcesses);
-        }
-        if (s->stop.load()) ::_exit(0);
-        seen = s->round.load();
-        for (;;) {
-          int64_t first = s->next.fetch_add(s->chunk);
-          if (first >= s->tasks) break;
-          int64_t last = std::min(s->tasks, first + s->chunk);
-          for (int64_t i = first; i < last; ++i) out[i] = in[i] + (spin(s->grain) & 1);
-          if (s->finished.fetch_add(last - first, std::memory_order_acq_rel) + (last - first) ==
-              s->tasks) {
-            s->done.store(1, std::memory_order_release);
-            internal::futex_wake(s->done, 1, internal::Sharing::kProcesses);
-          }
-        }
+  Shared<FloorPool> pool(static_cast<size_t>(tasks) *
+                         (sizeof(std::pair<int64_t, int64_t>) + sizeof(int64_t)));
+  auto* in = reinterpret_cast<std::pair<int64_t, int64_t>*>(pool.extra());
+  auto* out = reinterpret_cast<int64_t*>(in + tasks);
+  for (int64_t i = 0; i < tasks; ++i) in[i] = {i, grain};
+  FloorPool& p = *pool;
+  std::vector<std::unique_ptr<ForkedParty>> workers;
+  for (int w = 1; w < width; ++w) {
+    workers.push_back(std::make_unique<ForkedParty>([&p, w, width, chunk, in, out] {
+      for (uint32_t seen = 0;;) {
+        seen = p.round.wait_change(seen);
+        if (p.stop.load()) return;
+        drain(p, w, width, chunk, in, out);
+        p.left.advance();
       }
-    }
-    kids.push_back(pid);
+    }));
   }
-  // Nobody spins: on two cores a spinning parent would take a worker's core.
-  for (auto _ : state) {
-    s->next.store(0);
-    s->finished.store(0);
-    s->done.store(0);
-    s->round.fetch_add(1, std::memory_order_release);
-    internal::futex_wake(s->round, INT32_MAX, internal::Sharing::kProcesses);
-    while (s->done.load(std::memory_order_acquire) == 0) {
-      internal::futex_wait(s->done, 0, std::nullopt, internal::Sharing::kProcesses);
+  uint32_t left = 0;
+  auto map = [&] {
+    for (int w = 0; w < width; ++w) {
+      p.lanes[w].end = tasks * (w + 1) / width;
+      p.lanes[w].next.store(tasks * w / width, std::memory_order_relaxed);
     }
-  }
-  s->stop.store(true);
-  s->round.fetch_add(1);
-  internal::futex_wake(s->round, INT32_MAX, internal::Sharing::kProcesses);
-  for (pid_t pid : kids) ::waitpid(pid, nullptr, 0);
-  ::munmap(mem, bytes);
+    p.round.advance();
+    drain(p, 0, width, chunk, in, out);
+    left += static_cast<uint32_t>(width - 1);
+    p.left.wait_for(left);
+    benchmark::DoNotOptimize(out);
+  };
+  map();  // the workers are running
+  for (auto _ : state) map();
+  p.stop.store(1);
+  p.round.advance();
+  workers.clear();
   per_item(state, tasks);
 }
 
@@ -281,7 +290,12 @@ const bool registered = [] {
     })->Unit(benchmark::kMillisecond);
   }
   add("pool.apply.roundtrip", "tbb", {}, tbb_apply)->Unit(benchmark::kMicrosecond);
-  add("pool.apply.roundtrip", "floor", {}, futex_pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("pool.imap_unordered", "floor", {{"tasks", 100000}, {"chunksize", 1}},
+      [](benchmark::State& s) { floor_map(s, 100000, 0, 1, kWorkers); })
+      ->Unit(benchmark::kMillisecond);
+  add("pool.apply.roundtrip", "floor", {}, [](benchmark::State& s) {
+    roundtrip_floor(s, {{8, 8}});
+  })->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

@@ -1,23 +1,46 @@
-// process.start_join: start a child that does nothing and wait for it.
+// process.start_join/parent_mib:M — start a child that does nothing and wait
+// for it, from a parent that has touched M MiB of memory of its own
+// (set_parent_footprint). fork's cost grows with the parent (its page tables
+// are copied); spawn's and forkserver's do not (a fresh program; a server
+// started small).
+//
+// Implementations: fork, spawn, forkserver (mp::Process under that context),
+// threads (mp::dummy::Process: a thread, joined when it has flagged that it
+// is done), and their floors:
+//   floor             fork(), _exit(0) in the child, waitpid()
+//   floor-spawn       posix_spawn() of this program told to exit at once, waitpid()
+//   floor-forkserver  a server spawned small (this program in server mode,
+//                     untimed) is asked over a socket to fork; its child
+//                     _exit()s, it reaps it and answers
+//   floor-threads     pthread_create() of a detached thread that flags it is
+//                     done; the caller waits for the flag (what
+//                     mp::dummy::Process::join waits for)
+// TBB has no equivalent of starting a process: no tbb row.
 
 #include <pthread.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
-#include <tbb/task_group.h>
 #include <unistd.h>
 
+#include "floor.h"
 #include "harness.h"
+#include "mp/internal/fd.h"
 
 extern char** environ;
 
 namespace mp::bench {
 namespace {
 
+const std::vector<int64_t> kParentMib = {0, 256, 1024};
+
 void noop() {}
 
 void start_join_process(benchmark::State& state, const std::string& method) {
   mp::Context& ctx = mp::get_context(method);
-  if (method == "forkserver") mp::Process(ctx, &noop).start();  // the server starts once, not timed
+  // The fork server starts once, not timed (it is a fresh program, whatever
+  // the parent's footprint).
+  if (method == "forkserver") mp::Process(ctx, &noop).start();
   for (auto _ : state) {
     mp::Process p(ctx, &noop);
     p.start();
@@ -36,28 +59,6 @@ void start_join_thread(benchmark::State& state) {
   per_item(state, 1);
 }
 
-void start_join_tbb(benchmark::State& state) {
-  tbb::task_group group;
-  for (auto _ : state) {
-    group.run(&noop);
-    group.wait();
-  }
-  per_item(state, 1);
-}
-
-// The threads' floor: pthread_create and pthread_join of a function that
-// returns at once.
-void start_join_thread_floor(benchmark::State& state) {
-  for (auto _ : state) {
-    pthread_t thread;
-    ::pthread_create(
-        &thread, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
-    ::pthread_join(thread, nullptr);
-  }
-  per_item(state, 1);
-}
-
-// The floor: fork(), _exit(0) in the child, waitpid().
 void start_join_fork_floor(benchmark::State& state) {
   for (auto _ : state) {
     pid_t pid = ::fork();
@@ -67,14 +68,21 @@ void start_join_fork_floor(benchmark::State& state) {
   per_item(state, 1);
 }
 
-// The spawn floor: posix_spawn of this program told to exit at once.
-void start_join_spawn_floor(benchmark::State& state) {
+// posix_spawn of this program, which main() turns into `flag` before
+// anything else.
+pid_t spawn_self(const char* flag, const posix_spawn_file_actions_t* actions = nullptr) {
   char self[] = "/proc/self/exe";
-  char flag[] = "--mp-bench-exit";
-  char* argv[] = {self, flag, nullptr};
+  std::string arg = flag;
+  char* argv[] = {self, arg.data(), nullptr};
+  pid_t pid;
+  if (::posix_spawn(&pid, self, actions, nullptr, argv, environ) != 0) return -1;
+  return pid;
+}
+
+void start_join_spawn_floor(benchmark::State& state) {
   for (auto _ : state) {
-    pid_t pid;
-    if (::posix_spawn(&pid, self, nullptr, nullptr, argv, environ) != 0) {
+    pid_t pid = spawn_self(kExitFlag);
+    if (pid < 0) {
       state.SkipWithError("posix_spawn failed");
       break;
     }
@@ -83,19 +91,74 @@ void start_join_spawn_floor(benchmark::State& state) {
   per_item(state, 1);
 }
 
-const bool registered = [] {
-  for (const std::string& method : start_methods()) {
-    add("process.start_join", method, {}, [method](benchmark::State& s) {
-      start_join_process(s, method);
-    })->Unit(benchmark::kMicrosecond);
+void start_join_forkserver_floor(benchmark::State& state) {
+  auto [ours, theirs] = internal::socket_pair(SOCK_STREAM);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
+  pid_t server = spawn_self(kForkServerFlag, &actions);
+  ::posix_spawn_file_actions_destroy(&actions);
+  theirs.reset();
+  if (server < 0) {
+    state.SkipWithError("posix_spawn failed");
+    return;
   }
-  add("process.start_join", "threads", {}, start_join_thread)->Unit(benchmark::kMicrosecond);
-  add("process.start_join", "tbb", {}, start_join_tbb)->Unit(benchmark::kMicrosecond);
-  add("process.start_join", "floor", {}, start_join_fork_floor)->Unit(benchmark::kMicrosecond);
-  add("process.start_join", "floor-spawn", {}, start_join_spawn_floor)
-      ->Unit(benchmark::kMicrosecond);
-  add("process.start_join", "floor-threads", {}, start_join_thread_floor)
-      ->Unit(benchmark::kMicrosecond);
+  auto start_join = [fd = ours.get()] {
+    char c = 's';
+    return ::write(fd, &c, 1) == 1 && ::read(fd, &c, 1) == 1;
+  };
+  bool ok = start_join();  // the server is up
+  for (auto _ : state) {
+    if (!ok) break;
+    ok = start_join();
+  }
+  if (!ok) state.SkipWithError("the fork server failed");
+  ours.reset();  // end of file: the server leaves
+  ::waitpid(server, nullptr, 0);
+  per_item(state, 1);
+}
+
+void start_join_thread_floor(benchmark::State& state) {
+  // Static: a detached thread may still be inside advance() when the row
+  // ends.
+  static Signal done;
+  pthread_attr_t attr;
+  ::pthread_attr_init(&attr);
+  ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  for (auto _ : state) {
+    uint32_t seen = done.load();
+    pthread_t thread;
+    ::pthread_create(
+        &thread, &attr,
+        [](void*) -> void* {
+          done.advance();
+          return nullptr;
+        },
+        nullptr);
+    done.wait_change(seen);
+  }
+  ::pthread_attr_destroy(&attr);
+  per_item(state, 1);
+}
+
+const bool registered = [] {
+  std::vector<std::pair<std::string, std::function<void(benchmark::State&)>>> impls;
+  for (const std::string& method : start_methods()) {
+    impls.emplace_back(method, [method](benchmark::State& s) { start_join_process(s, method); });
+  }
+  impls.emplace_back("threads", start_join_thread);
+  impls.emplace_back("floor", start_join_fork_floor);
+  impls.emplace_back("floor-spawn", start_join_spawn_floor);
+  impls.emplace_back("floor-forkserver", start_join_forkserver_floor);
+  impls.emplace_back("floor-threads", start_join_thread_floor);
+  for (const auto& [impl, fn] : impls) {
+    for (int64_t mib : kParentMib) {
+      add("process.start_join", impl, {{"parent_mib", mib}}, [fn = fn, mib](benchmark::State& s) {
+        set_parent_footprint(mib);
+        fn(s);
+      })->Unit(benchmark::kMicrosecond);
+    }
+  }
   return true;
 }();
 

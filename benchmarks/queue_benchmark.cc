@@ -7,7 +7,9 @@
 //       concurrent_bounded_queue between threads, and for 1:1 the floor: a
 //       lock-free single-producer single-consumer ring in shared memory,
 //       busy-waiting, with cached indices.
-//   queue.pingpong/payload:8       a round trip through two queues.
+//   queue.pingpong/payload:8       a round trip through two queues; the floor:
+//                                  8 bytes there and back through shared
+//                                  memory, a spin-then-futex handoff (floor.h)
 //   simplequeue.throughput/payload:8, joinablequeue.task_done
 //       the same 1:1 transfer through SimpleQueue, and through JoinableQueue
 //       with a task_done() per item and a join() per batch.
@@ -21,6 +23,7 @@
 #include <atomic>
 #include <thread>
 
+#include "floor.h"
 #include "harness.h"
 
 namespace mp::bench {
@@ -37,10 +40,12 @@ using Payload64 = Payload<64>;
 using Payload4096 = Payload<4096>;
 
 // A process or thread that produces or consumes `count` items per round,
-// rounds started by `go` and finished into `done`.
+// rounds started by `go` and finished into `done` (and `done` once at the
+// start: it is running).
 template <class Queue, class Item, class Semaphore, class Event>
 void produce_rounds(Queue q, Semaphore go, Semaphore done, Event stop, int64_t count) {
   Item item{};
+  done.release();
   for (;;) {
     go.acquire();
     if (stop.is_set()) return;
@@ -51,6 +56,7 @@ void produce_rounds(Queue q, Semaphore go, Semaphore done, Event stop, int64_t c
 
 template <class Queue, class Item, class Semaphore, class Event>
 void consume_rounds(Queue q, Semaphore go, Semaphore done, Event stop, int64_t count) {
+  done.release();
   for (;;) {
     go.acquire();
     if (stop.is_set()) return;
@@ -81,6 +87,7 @@ void throughput(benchmark::State& state, MakeParty make_party, int producers, in
                                  stop, kBatch / consumers));
   }
   for (auto& p : parties) p.start();
+  for (int i = 0; i < n; ++i) done.acquire();  // every party is running
   for (auto _ : state) {
     for (auto& g : go) g.release();
     for (int i = 0; i < n; ++i) done.acquire();
@@ -92,47 +99,57 @@ void throughput(benchmark::State& state, MakeParty make_party, int producers, in
   state.SetBytesProcessed(state.iterations() * kBatch * static_cast<int64_t>(sizeof(Item)));
 }
 
-// One producer, the benchmark thread consuming.
+// Producer and consumer threads around a tbb::concurrent_bounded_queue;
+// rounds started and finished through atomics the waiting side sleeps on
+// (no thread spins for a core the workers need).
 template <class Item>
 void throughput_tbb(benchmark::State& state, int producers, int consumers) {
   tbb::concurrent_bounded_queue<Item> q;
   q.set_capacity(10'000);
-  std::atomic<int64_t> rounds{0};
-  std::atomic<int> finished{0};
+  std::atomic<uint32_t> rounds{0};
+  std::atomic<uint32_t> finished{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
-  auto wait_round = [&](int64_t& seen) {
-    while (rounds.load() == seen && !stop.load()) std::this_thread::yield();
+  auto next_round = [&](uint32_t& seen) {
+    rounds.wait(seen);
     seen = rounds.load();
     return !stop.load();
   };
+  auto finish = [&] {
+    finished.fetch_add(1);
+    finished.notify_all();
+  };
   for (int i = 0; i < producers; ++i) {
     threads.emplace_back([&] {
-      int64_t seen = 0;
       Item item{};
-      while (wait_round(seen)) {
+      for (uint32_t seen = 0; next_round(seen);) {
         for (int64_t k = 0; k < kBatch / producers; ++k) q.push(item);
-        finished.fetch_add(1);
+        finish();
       }
     });
   }
   for (int i = 0; i < consumers; ++i) {
     threads.emplace_back([&] {
-      int64_t seen = 0;
       Item item;
-      while (wait_round(seen)) {
+      for (uint32_t seen = 0; next_round(seen);) {
         for (int64_t k = 0; k < kBatch / consumers; ++k) q.pop(item);
-        finished.fetch_add(1);
+        finish();
       }
     });
   }
-  const int n = producers + consumers;
-  for (auto _ : state) {
-    finished = 0;
+  const uint32_t n = static_cast<uint32_t>(producers + consumers);
+  uint32_t target = 0;
+  auto round = [&] {
+    target += n;
     rounds.fetch_add(1);
-    while (finished.load() < n) std::this_thread::yield();
-  }
+    rounds.notify_all();
+    for (uint32_t f = finished.load(); f != target; f = finished.load()) finished.wait(f);
+  };
+  round();  // every thread is running
+  for (auto _ : state) round();
   stop = true;
+  rounds.fetch_add(1);
+  rounds.notify_all();
   for (auto& t : threads) t.join();
   per_item(state, kBatch);
   state.SetBytesProcessed(state.iterations() * kBatch * static_cast<int64_t>(sizeof(Item)));
@@ -147,6 +164,7 @@ struct SpscRing {
   alignas(128) std::atomic<uint64_t> tail{0};
   alignas(128) std::atomic<int64_t> rounds{0};
   std::atomic<int> stop{0};
+  std::atomic<int> ready{0};
   alignas(128) Item slots[kSlots];
 };
 
@@ -161,6 +179,7 @@ void throughput_floor(benchmark::State& state) {
     uint64_t tail = 0, cached_head = 0;
     int64_t seen = 0;
     Item item{};
+    ring->ready.store(1, std::memory_order_release);
     for (;;) {
       while (ring->rounds.load(std::memory_order_acquire) == seen && !ring->stop.load()) {
       }
@@ -175,6 +194,7 @@ void throughput_floor(benchmark::State& state) {
     }
   }
   uint64_t head = 0, cached_tail = 0;
+  while (!ring->ready.load(std::memory_order_acquire)) cpu_relax();  // the producer is running
   for (auto _ : state) {
     ring->rounds.fetch_add(1, std::memory_order_release);
     for (int64_t i = 0; i < kBatch; ++i) {
@@ -208,10 +228,12 @@ void pingpong(benchmark::State& state, MakeParty make_party) {
   auto partner = make_party(&echo_items<Queue>, ping, pong);
   partner.start();
   int64_t i = 0;
-  for (auto _ : state) {
+  auto round_trip = [&] {
     ping.put(i++);
     benchmark::DoNotOptimize(pong.get());
-  }
+  };
+  round_trip();  // the partner is running
+  for (auto _ : state) round_trip();
   ping.put(-1);
   partner.join();
   per_item(state, 1);
@@ -228,11 +250,13 @@ void pingpong_tbb(benchmark::State& state) {
     }
   });
   int64_t i = 0;
-  for (auto _ : state) {
+  auto round_trip = [&] {
     ping.push(i++);
     int64_t v;
     pong.pop(v);
-  }
+  };
+  round_trip();  // the partner is running
+  for (auto _ : state) round_trip();
   ping.push(-1);
   partner.join();
   per_item(state, 1);
@@ -242,6 +266,7 @@ void pingpong_tbb(benchmark::State& state) {
 
 template <class Queue, class Semaphore, class Event>
 void produce_simple(Queue q, Semaphore go, Semaphore done, Event stop) {
+  done.release();  // running
   for (;;) {
     go.acquire();
     if (stop.is_set()) return;
@@ -257,6 +282,7 @@ void simple_throughput(benchmark::State& state, MakeParty make_party) {
   Event stop;
   auto producer = make_party(&produce_simple<Queue, Semaphore, Event>, q, go, done, stop);
   producer.start();
+  done.acquire();  // the producer is running
   for (auto _ : state) {
     go.release();
     for (int64_t i = 0; i < kBatch; ++i) benchmark::DoNotOptimize(q.get());
@@ -283,6 +309,8 @@ void task_done_rounds(benchmark::State& state, MakeParty make_party) {
   Queue q(10'000);
   auto worker = make_party(&work_and_mark_done<Queue>, q);
   worker.start();
+  q.put(0);
+  q.join();  // the worker is running
   for (auto _ : state) {
     for (int64_t i = 0; i < kRound; ++i) q.put(i);
     q.join();
@@ -293,14 +321,6 @@ void task_done_rounds(benchmark::State& state, MakeParty make_party) {
 }
 
 // Registration --------------------------------------------------------------------------
-
-auto party_under(const std::string& method) {
-  return [method](auto&&... args) { return mp::Process(mp::get_context(method), args...); };
-}
-
-auto thread_party() {
-  return [](auto&&... args) { return mp::dummy::Process(args...); };
-}
 
 template <class Item>
 void add_throughput(int64_t payload) {
@@ -351,8 +371,9 @@ const bool registered = [] {
     pingpong<mp::dummy::Queue<int64_t>>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
   add("queue.pingpong", "tbb", {{"payload", 8}}, pingpong_tbb)->Unit(benchmark::kMicrosecond);
-  add("queue.pingpong", "floor", {{"payload", 8}}, futex_pingpong_floor)
-      ->Unit(benchmark::kMicrosecond);
+  add("queue.pingpong", "floor", {{"payload", 8}}, [](benchmark::State& s) {
+    roundtrip_floor(s, {{8, 8}});
+  })->Unit(benchmark::kMicrosecond);
   add("simplequeue.throughput", "threads", {{"payload", 8}}, [](benchmark::State& s) {
     simple_throughput<mp::dummy::SimpleQueue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event>(
         s, thread_party());

@@ -13,22 +13,21 @@
 //       two parties pass a barrier; per pass.
 // Multi-party rows run the partner under each start method (the primitive is
 // the same; the rows show it), on a thread (threads, tbb) and, for the floor,
-// in a fork()ed child using a futex word in MAP_SHARED memory.
+// in a fork()ed child sharing MAP_SHARED memory (floor.h): a spinning futex
+// mutex for the locks, a spin-then-futex handoff of a turn word for the
+// ping-pongs, a sense-reversing barrier on the same handoff.
 
-#include <linux/futex.h>
 #include <oneapi/tbb/mutex.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <tbb/queuing_mutex.h>
 #include <tbb/spin_mutex.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <mutex>
 #include <thread>
 
+#include "floor.h"
 #include "harness.h"
 #include "mp/internal/shm.h"
 
@@ -59,61 +58,13 @@ namespace {
 
 constexpr int64_t kIncrements = 100'000;
 
-// The floor's futex primitives, in MAP_SHARED memory --------------------------
-
-long futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
-  return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr, nullptr, 0);
-}
-
-// Drepper's mutex: 0 free, 1 held, 2 held with sleepers.
-struct FutexMutex {
-  std::atomic<uint32_t> word{0};
-  void lock() {
-    uint32_t c = 0;
-    if (word.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
-    if (c != 2) c = word.exchange(2, std::memory_order_acquire);
-    while (c != 0) {
-      futex(&word, FUTEX_WAIT, 2);
-      c = word.exchange(2, std::memory_order_acquire);
-    }
-  }
-  void unlock() {
-    if (word.exchange(0, std::memory_order_release) == 2) futex(&word, FUTEX_WAKE, 1);
-  }
-};
-
+// The floors' shared state.
 struct FloorShared {
-  FutexMutex mutex;
-  // Apart from the lock, as mp's counter is (a cache line shared with the
-  // lock would make the floor unfairly cheap).
-  alignas(128) int64_t counter = 0;
-  alignas(128) std::atomic<uint32_t> spare{0};
-  std::atomic<uint32_t> turn{0};     // ping-pong: whose turn it is
-  std::atomic<uint32_t> go{0};       // contended rows: rounds started
-  std::atomic<uint32_t> done{0};     // ... and finished
-  std::atomic<uint32_t> arrived{0};  // barrier: parties in this round
-  std::atomic<uint32_t> sense{0};    // barrier: rounds completed
+  FloorMutex mutex;
+  Signal sense;                                  // barrier: rounds completed
+  alignas(64) std::atomic<uint32_t> arrived{0};  // barrier: parties in this round
   std::atomic<uint32_t> stop{0};
 };
-
-FloorShared* map_floor() {
-  void* p = ::mmap(nullptr, sizeof(FloorShared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
-  return new (p) FloorShared;
-}
-
-void unmap_floor(FloorShared* f) { ::munmap(f, sizeof(FloorShared)); }
-
-// Waits until `word` is no longer `seen` (a futex sleep, no spinning: the
-// floor is the plain system call).
-void wait_change(std::atomic<uint32_t>& word, uint32_t seen) {
-  while (word.load(std::memory_order_acquire) == seen) futex(&word, FUTEX_WAIT, seen);
-}
-
-void bump(std::atomic<uint32_t>& word) {
-  word.fetch_add(1, std::memory_order_release);
-  futex(&word, FUTEX_WAKE, INT_MAX);
-}
 
 // One-process rows --------------------------------------------------------------
 
@@ -146,18 +97,17 @@ void uncontended_queuing(benchmark::State& state) {
 }
 
 void uncontended_floor(benchmark::State& state) {
-  FloorShared* f = map_floor();
+  Shared<FloorShared> f;
   for (auto _ : state) {
     f->mutex.lock();
     f->mutex.unlock();
   }
-  unmap_floor(f);
   per_item(state, 1);
 }
 
 // A recursive futex lock: the owner's tid and a depth beside the mutex.
 void rlock_floor(benchmark::State& state) {
-  FloorShared* f = map_floor();
+  Shared<FloorShared> f;
   std::atomic<int32_t> owner{0};
   int depth = 0;
   const int32_t me = static_cast<int32_t>(::syscall(SYS_gettid));
@@ -174,7 +124,6 @@ void rlock_floor(benchmark::State& state) {
       f->mutex.unlock();
     }
   }
-  unmap_floor(f);
   per_item(state, 1);
 }
 
@@ -216,7 +165,8 @@ void contended(benchmark::State& state, MakeParty make_party) {
   a.start();
   b.start();
   run_two_party_rounds(state, go, done, stop, a, b);
-  if (*counter.value != static_cast<int64_t>(state.iterations()) * 2 * kIncrements) {
+  // Every iteration and the untimed first round.
+  if (*counter.value != (static_cast<int64_t>(state.iterations()) + 1) * 2 * kIncrements) {
     state.SkipWithError("lost increments");
   }
   per_item(state, 2 * kIncrements);
@@ -243,48 +193,19 @@ void contended_std_threads(benchmark::State& state) {
     }
   };
   std::thread a(worker), b(worker);
-  for (auto _ : state) {
+  auto round = [&] {
     uint32_t target = done.load() + 2;
     go.fetch_add(1);
     go.notify_all();
     for (uint32_t d = done.load(); d < target; d = done.load()) done.wait(d);
-  }
+  };
+  round();  // both threads are running
+  for (auto _ : state) round();
   stop = true;
   go.fetch_add(1);
   go.notify_all();
   a.join();
   b.join();
-  per_item(state, 2 * kIncrements);
-}
-
-void contended_floor(benchmark::State& state) {
-  FloorShared* f = map_floor();
-  auto body = [f] {
-    uint32_t seen = 0;
-    for (;;) {
-      wait_change(f->go, seen);
-      seen = f->go.load();
-      if (f->stop.load()) return;
-      for (int64_t i = 0; i < kIncrements; ++i) {
-        f->mutex.lock();
-        ++f->counter;
-        f->mutex.unlock();
-      }
-      bump(f->done);
-    }
-  };
-  {
-    ForkedParty a(body), b(body);
-    for (auto _ : state) {
-      uint32_t target = f->done.load() + 2;
-      bump(f->go);
-      for (uint32_t d = f->done.load(); d < target; d = f->done.load())
-        futex(&f->done, FUTEX_WAIT, d);
-    }
-    f->stop = 1;
-    bump(f->go);
-  }
-  unmap_floor(f);
   per_item(state, 2 * kIncrements);
 }
 
@@ -305,37 +226,16 @@ void event_pingpong(benchmark::State& state, MakeParty make_party) {
   Event ping, pong, stop;
   auto partner = make_party(&echo_events<Event>, ping, pong, stop);
   partner.start();
-  for (auto _ : state) {
+  auto round_trip = [&] {
     ping.set();
     pong.wait();
     pong.clear();
-  }
+  };
+  round_trip();  // the partner is running
+  for (auto _ : state) round_trip();
   stop.set();
   ping.set();
   partner.join();
-  per_item(state, 1);
-}
-
-// The floor of every ping-pong: a turn word, futex sleeps, no spinning.
-void pingpong_floor(benchmark::State& state) {
-  FloorShared* f = map_floor();
-  {
-    ForkedParty partner([f] {
-      for (uint32_t t = 0;; t += 2) {
-        wait_change(f->turn, t);  // wait for the ping (turn odd)
-        if (f->stop.load()) return;
-        bump(f->turn);  // pong (turn even)
-      }
-    });
-    for (auto _ : state) {
-      uint32_t t = f->turn.load();
-      bump(f->turn);
-      wait_change(f->turn, t + 1);
-    }
-    f->stop = 1;
-    bump(f->turn);
-  }
-  unmap_floor(f);
   per_item(state, 1);
 }
 
@@ -362,11 +262,13 @@ void condition_pingpong(benchmark::State& state, MakeParty make_party) {
   auto partner = make_party(&echo_condition<Condition, Semaphore, Event>, cond, turn, stop);
   partner.start();
   cond.acquire();
-  for (auto _ : state) {
+  auto round_trip = [&] {
     turn.release();  // odd: the partner's turn
     cond.notify();
     cond.wait_for([&] { return turn.get_value() % 2 == 0; });
-  }
+  };
+  round_trip();  // the partner is running
+  for (auto _ : state) round_trip();
   stop.set();
   cond.notify();
   cond.release();
@@ -390,6 +292,7 @@ void barrier_cycle(benchmark::State& state, MakeParty make_party) {
   Barrier barrier(2);
   auto partner = make_party(&pass_barrier<Barrier>, barrier);
   partner.start();
+  barrier.wait();  // the partner is running
   for (auto _ : state) barrier.wait();
   barrier.abort();
   partner.join();
@@ -397,27 +300,28 @@ void barrier_cycle(benchmark::State& state, MakeParty make_party) {
 }
 
 void barrier_floor(benchmark::State& state) {
-  FloorShared* f = map_floor();
+  Shared<FloorShared> f;
   // Sense-reversing: the second to arrive starts the next round.
-  auto pass = [f] {
-    uint32_t round = f->sense.load(std::memory_order_acquire);
+  auto pass = [&f] {
+    uint32_t round = f->sense.load();
     if (f->arrived.fetch_add(1, std::memory_order_acq_rel) == 1) {
       f->arrived.store(0, std::memory_order_relaxed);
-      bump(f->sense);
+      f->sense.advance();
     } else {
-      wait_change(f->sense, round);
+      f->sense.wait_change(round);
     }
   };
   {
     // The partner leaves after the pass numbered `stop` (set before the
     // parent's last pass, so it can never miss it).
-    ForkedParty partner([f, pass] {
+    ForkedParty partner([&f, pass] {
       for (uint32_t passes = 1;; ++passes) {
         pass();
         if (f->stop.load() == passes) return;
       }
     });
-    uint32_t passes = 0;
+    uint32_t passes = 1;
+    pass();  // the partner is running
     for (auto _ : state) {
       pass();
       ++passes;
@@ -425,19 +329,10 @@ void barrier_floor(benchmark::State& state) {
     f->stop = passes + 1;
     pass();
   }
-  unmap_floor(f);
   per_item(state, 1);
 }
 
 // Registration --------------------------------------------------------------------
-
-auto party_under(const std::string& method) {
-  return [method](auto&&... args) { return mp::Process(mp::get_context(method), args...); };
-}
-
-auto thread_party() {
-  return [](auto&&... args) { return mp::dummy::Process(args...); };
-}
 
 const bool registered = [] {
   using namespace std::string_literals;
@@ -478,16 +373,18 @@ const bool registered = [] {
       ->Unit(benchmark::kMicrosecond);
   add("lock.contended", "tbb-spin", two, contended_std_threads<tbb::spin_mutex>)
       ->Unit(benchmark::kMicrosecond);
-  add("lock.contended", "floor", two, contended_floor)->Unit(benchmark::kMicrosecond);
+  add("lock.contended", "floor", two, [](benchmark::State& s) {
+    contended_increment_floor(s, kIncrements);
+  })->Unit(benchmark::kMicrosecond);
   add("event.pingpong", "threads", {}, [](benchmark::State& s) {
     event_pingpong<mp::dummy::Event>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("event.pingpong", "floor", {}, pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("event.pingpong", "floor", {}, handoff_floor)->Unit(benchmark::kMicrosecond);
   add("condition.pingpong", "threads", {}, [](benchmark::State& s) {
     condition_pingpong<mp::dummy::Condition, mp::dummy::Semaphore, mp::dummy::Event>(
         s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("condition.pingpong", "floor", {}, pingpong_floor)->Unit(benchmark::kMicrosecond);
+  add("condition.pingpong", "floor", {}, handoff_floor)->Unit(benchmark::kMicrosecond);
   add("barrier.cycle", "threads", two, [](benchmark::State& s) {
     barrier_cycle<mp::dummy::Barrier>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
@@ -496,7 +393,5 @@ const bool registered = [] {
 }();
 
 }  // namespace
-
-void futex_pingpong_floor(benchmark::State& state) { pingpong_floor(state); }
 
 }  // namespace mp::bench

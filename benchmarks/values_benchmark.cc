@@ -1,13 +1,15 @@
 // Shared values: Value, RawValue, Array.
 //
 //   value.increment_locked
-//       one process: take the Value's lock, add 1, let go (Python:
-//       `with v.get_lock(): v.value += 1`). impl:processes (mp::Value, an
-//       RLock in shared memory), threads (mp::dummy::Value), floor (a
-//       PTHREAD_PROCESS_SHARED pthread mutex and a counter in MAP_SHARED memory).
+//       one process: take the Value's lock, add 1 to the raw value, let go:
+//       one lock pair per increment (Python: `with lock: raw.value += 1`,
+//       lock = v.get_lock(), raw = v.get_obj(); `v.value += 1` would take
+//       the lock twice more, in the getter and the setter). impl:processes
+//       (mp::Value, an RLock in shared memory), threads (mp::dummy::Value),
+//       floor (a futex mutex and a counter in MAP_SHARED memory, floor.h).
 //   value.increment_locked/parties:2
 //       two parties each add 1 under the lock, 100 000 times per iteration;
-//       per increment. The floor: the same pthread mutex, two fork()ed parties.
+//       per increment. The floor: the same mutex, two fork()ed parties.
 //   rawvalue.atomic_increment/parties:2
 //       two parties each add 1 to a RawValue<int64_t> through std::atomic_ref,
 //       100 000 times per iteration; per increment. The floor: a std::atomic
@@ -17,21 +19,17 @@
 //       `arr[:] = src`); the floor: memcpy into a MAP_SHARED memfd mapping.
 //       Bytes per second.
 
-#include <linux/futex.h>
-#include <pthread.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "floor.h"
 #include "harness.h"
 #include "mp/internal/fd.h"
 
@@ -40,46 +38,6 @@ namespace {
 
 constexpr int64_t kIncrements = 100'000;
 constexpr int64_t kFillSize = 1 << 20;
-
-// Floors: bare system calls in MAP_SHARED memory ---------------------------------
-
-long futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
-  return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr, nullptr, 0);
-}
-
-void wait_change(std::atomic<uint32_t>& word, uint32_t seen) {
-  while (word.load(std::memory_order_acquire) == seen) futex(&word, FUTEX_WAIT, seen);
-}
-
-void bump(std::atomic<uint32_t>& word) {
-  word.fetch_add(1, std::memory_order_release);
-  futex(&word, FUTEX_WAKE, INT_MAX);
-}
-
-struct PthreadShared {
-  pthread_mutex_t mutex;
-  alignas(128) int64_t counter = 0;  // apart from the mutex, as mp's is
-  alignas(128) std::atomic<uint32_t> go{0};
-  std::atomic<uint32_t> done{0};
-  std::atomic<uint32_t> stop{0};
-};
-
-PthreadShared* map_pthread_shared() {
-  void* p = ::mmap(nullptr, sizeof(PthreadShared), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  auto* s = new (p) PthreadShared;
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutex_init(&s->mutex, &attr);
-  pthread_mutexattr_destroy(&attr);
-  return s;
-}
-
-void unmap_pthread_shared(PthreadShared* s) {
-  pthread_mutex_destroy(&s->mutex);
-  ::munmap(s, sizeof(PthreadShared));
-}
 
 // value.increment_locked -----------------------------------------------------------
 
@@ -95,13 +53,16 @@ void increment_locked(benchmark::State& state) {
 }
 
 void increment_locked_floor(benchmark::State& state) {
-  PthreadShared* s = map_pthread_shared();
+  struct Locked {
+    FloorMutex mutex;
+    alignas(128) int64_t counter = 0;  // apart from the lock, as mp's is
+  };
+  Shared<Locked> s;
   for (auto _ : state) {
-    pthread_mutex_lock(&s->mutex);
+    s->mutex.lock();
     ++s->counter;
-    pthread_mutex_unlock(&s->mutex);
+    s->mutex.unlock();
   }
-  unmap_pthread_shared(s);
   per_item(state, 1);
 }
 
@@ -148,43 +109,10 @@ void two_parties(benchmark::State& state, MakeParty make_party) {
   a.start();
   b.start();
   run_two_party_rounds(state, go, done, stop, a, b);
-  if (v.raw() != static_cast<int64_t>(state.iterations()) * 2 * kIncrements) {
+  // Every iteration and the untimed first round.
+  if (v.raw() != (static_cast<int64_t>(state.iterations()) + 1) * 2 * kIncrements) {
     state.SkipWithError("lost increments");
   }
-  per_item(state, 2 * kIncrements);
-}
-
-void increment_locked_floor_2(benchmark::State& state) {
-  PthreadShared* s = map_pthread_shared();
-  auto body = [s] {
-    uint32_t seen = 0;
-    for (;;) {
-      wait_change(s->go, seen);
-      seen = s->go.load();
-      if (s->stop.load()) return;
-      for (int64_t i = 0; i < kIncrements; ++i) {
-        pthread_mutex_lock(&s->mutex);
-        ++s->counter;
-        pthread_mutex_unlock(&s->mutex);
-      }
-      bump(s->done);
-    }
-  };
-  {
-    ForkedParty a(body), b(body);
-    for (auto _ : state) {
-      uint32_t target = s->done.load() + 2;
-      bump(s->go);
-      for (uint32_t d = s->done.load(); d < target; d = s->done.load())
-        futex(&s->done, FUTEX_WAIT, d);
-    }
-    s->stop = 1;
-    bump(s->go);
-  }
-  if (s->counter != static_cast<int64_t>(state.iterations()) * 2 * kIncrements) {
-    state.SkipWithError("lost increments");
-  }
-  unmap_pthread_shared(s);
   per_item(state, 2 * kIncrements);
 }
 
@@ -212,18 +140,20 @@ void atomic_floor_2(benchmark::State& state) {
     }
   };
   std::thread a(worker), b(worker);
-  for (auto _ : state) {
+  auto round = [&] {
     uint32_t target = done.load() + 2;
     go.fetch_add(1);
     go.notify_all();
     for (uint32_t d = done.load(); d < target; d = done.load()) done.wait(d);
-  }
+  };
+  round();  // both threads are running
+  for (auto _ : state) round();
   stop = true;
   go.fetch_add(1);
   go.notify_all();
   a.join();
   b.join();
-  if (counter.load() != static_cast<int64_t>(state.iterations()) * 2 * kIncrements) {
+  if (counter.load() != (static_cast<int64_t>(state.iterations()) + 1) * 2 * kIncrements) {
     state.SkipWithError("lost increments");
   }
   per_item(state, 2 * kIncrements);
@@ -269,14 +199,6 @@ void array_fill_floor(benchmark::State& state) {
 
 // Registration ------------------------------------------------------------------------
 
-auto party_under(const std::string& method) {
-  return [method](auto&&... args) { return mp::Process(mp::get_context(method), args...); };
-}
-
-auto thread_party() {
-  return [](auto&&... args) { return mp::dummy::Process(args...); };
-}
-
 const bool registered = [] {
   add("value.increment_locked", "processes", {}, increment_locked<mp::Value<int64_t>>);
   add("value.increment_locked", "threads", {}, increment_locked<mp::dummy::Value<int64_t>>);
@@ -295,8 +217,9 @@ const bool registered = [] {
     two_parties<mp::dummy::Value<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, false>(
         s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("value.increment_locked", "floor", two, increment_locked_floor_2)
-      ->Unit(benchmark::kMicrosecond);
+  add("value.increment_locked", "floor", two, [](benchmark::State& s) {
+    contended_increment_floor(s, kIncrements);
+  })->Unit(benchmark::kMicrosecond);
   add("rawvalue.atomic_increment", "threads", two, [](benchmark::State& s) {
     two_parties<mp::dummy::RawValue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, true>(
         s, thread_party());

@@ -1,35 +1,130 @@
-"""Merges benchmark JSON files and renders the benchmark report.
+"""Merges the parts of one benchmark run and renders its report.
 
-  render_benchmarks.py --out DIR [--context KEY=VALUE ...] FILE.json [FILE.json ...]
+  render_benchmarks.py --out DIR [--readme README.md] [--context KEY=VALUE ...] FILE.json...
+  render_benchmarks.py --from DIR/benchmarks.json --out DIR [--readme README.md]
 
-Writes DIR/benchmarks.json (one Google Benchmark JSON document: every row of
-every input, with the context of the first plus KEY=VALUE pairs) and
-DIR/benchmarks.md (a table per scenario), plus DIR/plots/<scenario>.png when
-matplotlib is there. Ratios only ever compare rows of the same run.
+The first form takes the parts run.sh wrote (mp's cases and CPython's, Google
+Benchmark's JSON schema, one iteration row per repetition), refuses them
+unless they all carry the same run id (context mp_run_id), and writes
+DIR/benchmarks.json: one document, the context of mp's first part plus the
+KEY=VALUE pairs. The second form re-renders a merged document.
+
+Both write DIR/benchmarks.md (anomalies, a summary, then a table and a plot
+per scenario) and DIR/plots/<scenario>.png when matplotlib is there, and with
+--readme the README's results section (between its benchmarks:begin and
+benchmarks:end markers). Every figure is the median of a row's repetitions;
+ratios compare rows of this one run only.
 
 Row names are `<primitive>.<scenario>/impl:<impl>/<arg>:<value>...`.
 """
 
 import argparse
 import json
-import math
 import os
 import re
 import statistics
 import sys
 
-IMPL_ORDER = ["processes", "fork", "spawn", "forkserver", "threads", "manager", "tbb", "tbb-spin",
-              "tbb-queuing", "floor", "floor-spawn", "floor-threads", "cpython-processes",
-              "cpython-fork", "cpython-spawn", "cpython-forkserver", "cpython-threads",
-              "cpython-manager"]
-MP_IMPLS = ["processes", "fork", "spawn", "forkserver", "threads", "manager", "tbb", "tbb-spin",
-            "tbb-queuing"]
+# Implementations in the order of the tables' columns.
+IMPL_ORDER = ["processes", "fork", "spawn", "forkserver", "threads", "tbb", "tbb-spin",
+              "tbb-queuing", "floor", "floor-spawn", "floor-forkserver", "floor-threads",
+              "socket-reference", "cpython-processes", "cpython-fork", "cpython-spawn",
+              "cpython-forkserver", "cpython-threads"]
+MP_PROCESS_IMPLS = ["processes", "fork", "spawn", "forkserver"]
+MP_IMPLS = MP_PROCESS_IMPLS + ["threads", "tbb", "tbb-spin", "tbb-queuing"]
+TBB_IMPLS = ["tbb", "tbb-spin", "tbb-queuing"]
+CPYTHON_PROCESS_IMPLS = ["cpython-" + i for i in MP_PROCESS_IMPLS]
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# A row is unsteady when the interquartile range of its repetitions is more
+# than this fraction of their median; an implementation is an anomaly when
+# its median is below this fraction of its floor's.
+UNSTEADY = 0.10
+BELOW_FLOOR = 0.9
+README_BEGIN = "<!-- benchmarks:begin -->"
+README_END = "<!-- benchmarks:end -->"
+
+# What a reader needs to know about a scenario's rows: how its floor works,
+# and where CPython's rows cannot do exactly what mp's do.
+NOTES = {
+    "process.start_join": "floor: fork + `_exit` + `waitpid`; floor-spawn: `posix_spawn` of the "
+    "benchmark program told to exit at once; floor-forkserver: a server spawned small forks on "
+    "request over a socket; floor-threads: a detached pthread that flags it is done (what "
+    "`mp::dummy::Process::join` waits for). The parent has touched `parent_mib` MiB of memory.",
+    "event.pingpong": "floor: a turn word in shared memory handed back and forth, spinning "
+    "before a futex sleep.",
+    "condition.pingpong": "floor: the same handoff as event.pingpong's.",
+    "barrier.cycle": "floor: a sense-reversing barrier on a spin-then-futex handoff.",
+    "lock.contended": "floor: two processes, a futex mutex that spins briefly (mp's algorithm "
+    "without its bookkeeping). CPython's parties make 20 000 increments per round, mp's "
+    "100 000 (per-increment figures).",
+    "value.increment_locked": "One lock pair per increment everywhere (CPython: `with lock: "
+    "raw.value += 1`, raw = `v.get_obj()`). floor: a futex mutex in shared memory. "
+    "multiprocessing.dummy's Value has no lock: cpython-threads takes a dummy RLock, as "
+    "mp::dummy's Value does.",
+    "queue.pingpong": "floor: 8 bytes there and back through a shared mailbox, spin-then-futex.",
+    "queue.throughput": "floor: a single-producer single-consumer ring in shared memory, both "
+    "sides spinning (1 → 1 only). CPython moves 10 000 items per round, mp 100 000 "
+    "(per-item figures).",
+    "simplequeue.throughput": "floor: queue.throughput's ring. cpython-threads uses "
+    "`queue.SimpleQueue` (multiprocessing.dummy has none).",
+    "joinablequeue.task_done": "CPython's rounds are 2 000 items, mp's 10 000 (per-item figures).",
+    "pipe.throughput": "floor: a ring of bytes in shared memory (a copy in, a copy out, no system "
+    "call); socket-reference: the same messages on a plain socketpair (not a floor: mp's Pipe "
+    "enlarges its socket buffers).",
+    "pipe.pingpong": "floor: 64 bytes there and back through a shared mailbox; socket-reference: "
+    "the same on a plain socketpair.",
+    "listener.roundtrip": "floor: bare socket/connect/accept with the same framing.",
+    "pool.map": "floor: the caller and width − 1 forked workers each take a lane of a task array "
+    "in shared memory and claim chunks of it (one task per claim for chunksize 1), then steal "
+    "from the other lanes; rounds start and end through spin-then-futex handoffs. tbb: "
+    "`parallel_for` in an arena of the same width.",
+    "pool.imap_unordered": "floor: pool.map's floor, one task per claim.",
+    "pool.apply.roundtrip": "floor: 8 bytes there and back through a shared mailbox; tbb: a task "
+    "enqueued into an arena whose own threads run it.",
+    "manager.dict_get": "floor: a request and a reply of the bytes mp's call encodes, through a "
+    "shared mailbox; socket-reference: the same on a socketpair, what CPython's manager (a "
+    "socket per client) is bounded by. CPython's clients:2 rows make 200 calls per round, "
+    "mp's 1 000.",
+    "manager.dict_set": "floor and socket-reference as manager.dict_get's.",
+    "manager.list_append": "floor and socket-reference as manager.dict_get's.",
+    "manager.lock_acquire_release": "Two round trips per item; floor and socket-reference as "
+    "manager.dict_get's.",
+    "array.fill": "floor: memcpy into a shared memfd mapping. multiprocessing.dummy's Array is "
+    "an `array.array`.",
+}
+
+# The cases of the README's table: (scenario, arguments).
+README_CASES = [
+    ("process.start_join", (("parent_mib", "0"),)),
+    ("process.start_join", (("parent_mib", "1024"),)),
+    ("lock.uncontended", ()),
+    ("lock.contended", (("parties", "2"),)),
+    ("event.pingpong", ()),
+    ("condition.pingpong", ()),
+    ("barrier.cycle", (("parties", "2"),)),
+    ("pipe.pingpong", (("payload", "64"),)),
+    ("pipe.throughput", (("payload", "1048576"),)),
+    ("queue.throughput", (("producers", "1"), ("consumers", "1"), ("payload", "8"))),
+    ("queue.pingpong", (("payload", "8"),)),
+    ("pool.map", (("tasks", "100000"), ("grain_ns", "0"), ("chunksize", "0"))),
+    ("pool.map", (("tasks", "100000"), ("grain_ns", "0"), ("chunksize", "1"))),
+    ("pool.apply.roundtrip", ()),
+    ("value.increment_locked", ()),
+    ("array.fill", (("size", "1048576"),)),
+    ("manager.dict_get", ()),
+    ("manager.lock_acquire_release", ()),
+]
+
+
+class MixedRuns(Exception):
+    pass
+
+
+# Reading -------------------------------------------------------------------------
 
 
 def parse_name(name):
     parts = name.split("/")
-    scenario = parts[0]
     impl = None
     args = []
     for p in parts[1:]:
@@ -38,40 +133,136 @@ def parse_name(name):
             impl = value
         else:
             args.append((key, value))
-    return scenario, impl, tuple(args)
+    return parts[0], impl, tuple(args)
 
 
-def representative_rows(benchmarks):
-    """{(scenario, impl, args): row}: the median aggregate when repetitions ran,
-    else the median of the iteration rows."""
-    by_key = {}
-    medians = {}
-    for b in benchmarks:
-        if b.get("error_occurred"):
+def merge(parts, extra_context):
+    """One document from run.sh's parts [(path, doc)]; MixedRuns unless every
+    part carries the same run id."""
+    ids = {}
+    for path, part in parts:
+        ids.setdefault(part.get("context", {}).get("mp_run_id"), []).append(path)
+    if None in ids:
+        raise MixedRuns("%s carries no run id (mp_run_id): not a part of a run.sh run"
+                        % ids[None][0])
+    if len(ids) > 1:
+        raise MixedRuns("parts of different runs: %s" % "; ".join(
+            "%s (%s)" % (run_id, ", ".join(os.path.basename(p) for p in paths[:3]))
+            for run_id, paths in sorted(ids.items())))
+    doc = {"context": {}, "benchmarks": []}
+    loads = []
+    for _, part in parts:
+        ctx = part.get("context", {})
+        if "python_version" in ctx:
+            doc["context"].setdefault("mp_python", "CPython %s (%s)" % (
+                ctx["python_version"], ctx.get("executable", "python3")))
+        elif not doc["context"].get("num_cpus"):
+            doc["context"].update({k: v for k, v in ctx.items() if k != "load_avg"})
+        if ctx.get("load_avg"):
+            loads.append(ctx["load_avg"][0])
+        doc["benchmarks"].extend(part.get("benchmarks", []))
+    if loads:
+        doc["context"]["mp_load_avg_max"] = round(max(loads), 2)
+    notes = []
+    for key, value in extra_context:
+        if key == "mp_notes":
+            notes.append(value)
+        else:
+            doc["context"][key] = value
+    if doc["context"].get("library_build_type") == "debug":
+        notes.append("Debian's libbenchmark is a debug build (it warns \"Library was built as "
+                     "DEBUG\"); mp's own code is optimized")
+    if notes:
+        doc["context"]["mp_notes"] = "; ".join(notes)
+    return doc
+
+
+def ns_per_item(run):
+    if run.get("items_per_second"):
+        return 1e9 / run["items_per_second"]
+    return run["real_time"] * UNIT_NS.get(run.get("time_unit", "ns"), 1.0)
+
+
+class Stats:
+    """A row's repetitions: median, quartiles, range (ns per item)."""
+
+    def __init__(self, values):
+        self.values = sorted(values)
+        self.n = len(values)
+        self.median = statistics.median(self.values)
+        self.low, self.high = self.values[0], self.values[-1]
+        if self.n >= 3:
+            q = statistics.quantiles(self.values, n=4, method="inclusive")
+            self.q1, self.q3 = q[0], q[2]
+        else:
+            self.q1, self.q3 = self.low, self.high
+        self.spread = (self.q3 - self.q1) / self.median if self.median else 0.0
+        self.unsteady = self.n >= 3 and self.spread > UNSTEADY
+
+
+def collect(doc):
+    """({(scenario, impl, args): Stats}, {name: error message})."""
+    values, errors = {}, {}
+    for run in doc["benchmarks"]:
+        if run.get("run_type", "iteration") != "iteration":
             continue
-        scenario, impl, args = parse_name(b.get("run_name", b["name"]))
+        name = run.get("run_name", run["name"])
+        scenario, impl, args = parse_name(name)
         if impl is None:
             continue
-        key = (scenario, impl, args)
-        if b.get("run_type") == "aggregate":
-            if b.get("aggregate_name") == "median":
-                medians[key] = b
-        else:
-            by_key.setdefault(key, []).append(b)
+        if run.get("error_occurred"):
+            errors[name] = run.get("error_message", "error")
+            continue
+        values.setdefault((scenario, impl, args), []).append(ns_per_item(run))
+    return {key: Stats(v) for key, v in values.items()}, errors
+
+
+def floor_for(impl, impls):
+    """The floor an implementation is judged against: its own kind's where
+    the case has one (floor-spawn for spawn, ...), else the case's floor."""
+    base = impl[len("cpython-"):] if impl.startswith("cpython-") else impl
+    own = {"spawn": "floor-spawn", "forkserver": "floor-forkserver",
+           "threads": "floor-threads"}.get(base)
+    if own in impls:
+        return own
+    return "floor" if "floor" in impls else None
+
+
+def is_judged(impl):
+    """Implementations held to a floor: mp's, TBB's and CPython's (not the
+    floors, not reference rows)."""
+    return not impl.startswith("floor") and impl != "socket-reference"
+
+
+def cases(stats):
+    """{scenario: {args: {impl: Stats}}}."""
     out = {}
-    for key, rows in by_key.items():
-        if key in medians:
-            out[key] = medians[key]
-        else:
-            rows = sorted(rows, key=lambda r: r["real_time"])
-            out[key] = rows[len(rows) // 2]
+    for (scenario, impl, args), s in stats.items():
+        out.setdefault(scenario, {}).setdefault(args, {})[impl] = s
     return out
 
 
-def ns_per_item(row):
-    if row.get("items_per_second"):
-        return 1e9 / row["items_per_second"]
-    return row["real_time"] * UNIT_NS.get(row.get("time_unit", "ns"), 1.0)
+def anomalies(stats):
+    """[(name, ratio, floor)] of every implementation below BELOW_FLOOR × its
+    floor."""
+    found = []
+    for scenario, by_args in sorted(cases(stats).items()):
+        for args, here in sorted(by_args.items(), key=lambda kv: arg_key(kv[0])):
+            for impl in order(here):
+                fl = floor_for(impl, here)
+                if not is_judged(impl) or not fl:
+                    continue
+                ratio = here[impl].median / here[fl].median
+                if ratio < BELOW_FLOOR:
+                    found.append((row(scenario, impl, args), ratio, fl))
+    return found
+
+
+# Formatting ----------------------------------------------------------------------
+
+
+def row(scenario, impl, args):
+    return "%s/impl:%s%s" % (scenario, impl, "".join("/%s:%s" % kv for kv in args))
 
 
 def fmt_time(ns):
@@ -89,164 +280,326 @@ def fmt_ratio(x):
     return "%.2g×" % x
 
 
-def floor_for(impl, impls):
-    """The floor an implementation is judged against: its own kind's where the
-    scenario has one (floor-spawn for spawn, floor-threads for threads and
-    TBB), else the scenario's floor."""
-    own = {"spawn": "floor-spawn", "threads": "floor-threads", "tbb": "floor-threads",
-           "tbb-spin": "floor-threads", "tbb-queuing": "floor-threads"}.get(impl)
-    if own in impls:
-        return own
-    return "floor" if "floor" in impls else None
-
-
-def cpython_for(impl, impls):
-    match = "cpython-" + impl
-    return match if match in impls else None
+def fmt_stats(s):
+    """'2.31 µs ±4%', with † when unsteady; ± is half the interquartile range."""
+    text = fmt_time(s.median)
+    if s.n >= 3:
+        text += " ±%.0f%%" % (50 * s.spread)
+    if s.unsteady:
+        text += " †"
+    return text
 
 
 def order(impls):
     return sorted(impls, key=lambda i: (IMPL_ORDER.index(i) if i in IMPL_ORDER else 99, i))
 
 
-def render(doc, out_dir):
-    rows = representative_rows(doc["benchmarks"])
-    scenarios = {}
-    shapes = {}
-    for (scenario, impl, args), row in rows.items():
-        shapes.setdefault(scenario, set()).add(tuple(k for k, _ in args))
-    for (scenario, impl, args), row in rows.items():
-        # Rows of one scenario with different arguments (pool.map by chunksize
-        # and by processes) get a table each.
-        title = scenario
-        if len(shapes[scenario]) > 1 and args:
-            title = "%s by %s" % (scenario, ", ".join(k for k, _ in args))
-        scenarios.setdefault(title, {}).setdefault(args, {})[impl] = row
+def arg_key(args):
+    return [(0, float(v), "") if re.match(r"^-?\d+(\.\d+)?$", v) else (1, 0.0, v)
+            for _, v in args]
+
+
+def case_label(args):
+    return ", ".join("%s %s" % kv for kv in args) or "–"
+
+
+def best(here, impls):
+    """(impl, Stats) of the fastest of `impls` in a case, or None."""
+    present = [(here[i].median, i) for i in impls if i in here]
+    if not present:
+        return None
+    _, impl = min(present)
+    return impl, here[impl]
+
+
+def summary_line(scenario, args, here):
+    """The summary table's cells for one case."""
+    cells = [scenario, case_label(args)]
+    mp = best(here, MP_PROCESS_IMPLS)
+    if mp:
+        impl, s = mp
+        cells.append("%s (%s)" % (fmt_stats(s), impl))
+        fl = floor_for(impl, here)
+        cells.append(fmt_ratio(s.median / here[fl].median) + " " + fl if fl else "")
+    else:
+        cells += ["", ""]
+    threads = here.get("threads")
+    cells.append(fmt_stats(threads) if threads else "")
+    tbb = best(here, TBB_IMPLS)
+    cells.append("%s (%s)" % (fmt_stats(tbb[1]), tbb[0]) if tbb else "")
+    cp = best(here, CPYTHON_PROCESS_IMPLS)
+    if cp:
+        impl, s = cp
+        cells.append("%s (%s)" % (fmt_stats(s), impl[len("cpython-"):]))
+        cells.append(fmt_ratio(s.median / mp[1].median) if mp else "")
+    else:
+        cells += ["", ""]
+    return cells
+
+
+SUMMARY_HEADER = ["scenario", "case", "mp, best start method", "mp ÷ its floor", "threads (mp)",
+                  "TBB", "CPython, best start method", "CPython ÷ mp"]
+
+
+def table(header, lines, right_from):
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "".join("---:|" if i >= right_from else "---|" for i in range(len(header)))]
+    out += ["| " + " | ".join(cells) + " |" for cells in lines]
+    return out
+
+
+def provenance(ctx):
+    parts = ["run `%s`" % ctx.get("mp_run_id", "?"), "mode %s" % ctx.get("mp_mode", "?")]
+    if "mp_repetitions" in ctx:
+        parts.append("%s repetitions of ≥ %s s per row" % (ctx["mp_repetitions"],
+                                                          ctx.get("mp_min_time", "?")))
+    if "mp_duration_s" in ctx:
+        seconds = int(ctx["mp_duration_s"])
+        parts.append("%d min %02d s in all" % (seconds // 60, seconds % 60))
+    if "mp_load_avg_max" in ctx:
+        parts.append("load average ≤ %s" % ctx["mp_load_avg_max"])
+    return ", ".join(parts)
+
+
+def render_markdown(doc):
+    """benchmarks.md, and the plots it refers to: (text, [(stem, title, by_args, impls)])."""
     ctx = doc.get("context", {})
+    stats, errors = collect(doc)
+    by_scenario = cases(stats)
     lines = ["# Benchmarks", ""]
     lines.append("Rendered by `reports/render_benchmarks.py` from `benchmarks.json`, written by "
-                 "`bazel run //benchmarks`. Every figure is time per operation (lower is "
-                 "better); ratios compare rows of this one run only.")
+                 "`%s` (%s). Every figure is the time per operation (lower is better), the "
+                 "median of a row's repetitions; ± is half their interquartile range relative "
+                 "to the median, † marks an unsteady row (interquartile range over %d%% of "
+                 "the median); the plots show each row's range. Ratios compare rows of this "
+                 "one run only." % (ctx.get("mp_command", "bazel run //benchmarks"),
+                                    provenance(ctx), 100 * UNSTEADY))
+    lines += ["", "## Anomalies", ""]
+    found = anomalies(stats)
+    if found:
+        lines.append("Implementations below %.1f× their floor (a floor must be a lower bound: "
+                     "the floor is wrong):" % BELOW_FLOOR)
+        lines.append("")
+        lines += ["- `%s`: %s %s" % (name, fmt_ratio(r), fl) for name, r, fl in found]
+    else:
+        lines.append("None: no implementation is below %.1f× its floor." % BELOW_FLOOR)
+    if errors:
+        lines += ["", "Rows that failed:", ""]
+        lines += ["- `%s`: %s" % kv for kv in sorted(errors.items())]
+    lines += ["", "## Summary", ""]
+    lines.append("Per case: mp's fastest start method and its ratio to that method's floor, "
+                 "mp's threads, TBB, CPython's fastest start method, and how many times "
+                 "CPython's time is mp's.")
+    lines.append("")
+    summary = []
+    for scenario in sorted(by_scenario):
+        for args in sorted(by_scenario[scenario], key=arg_key):
+            summary.append(summary_line(scenario, args, by_scenario[scenario][args]))
+    lines += table(SUMMARY_HEADER, summary, 2)
     lines += ["", "## Machine", ""]
-    for key in ("mp_cpu", "num_cpus", "mp_kernel", "mp_compiler", "mp_build", "mp_mode", "date",
+    for key in ("mp_cpu", "num_cpus", "mp_kernel", "mp_compiler", "mp_build", "mp_mode",
+                "mp_command", "mp_run_id", "date", "mp_duration_s", "mp_load_avg_max",
                 "library_build_type", "mp_benchmark_library", "mp_python"):
         if key in ctx:
             lines.append("- %s: %s" % (key, ctx[key]))
     if "mp_notes" in ctx:
         lines.append("- notes: %s" % ctx["mp_notes"])
-    plots = {}
-    plot_dir = os.path.join(out_dir, "plots")
+    plots = []
+    for title, by_args in titled(by_scenario):
+        scenario = title.split(" ")[0]
+        impls = order({i for here in by_args.values() for i in here})
+        lines += ["", "## " + title, ""]
+        if scenario in NOTES:
+            lines += [NOTES[scenario], ""]
+        arg_names = [k for k, _ in next(iter(by_args))] or ["case"]
+        ordered = sorted(by_args, key=arg_key)
+        body = []
+        for args in ordered:
+            cells = [v for _, v in args] or ["–"]
+            cells += [fmt_stats(by_args[args][i]) if i in by_args[args] else "" for i in impls]
+            body.append(cells)
+        lines += table(arg_names + impls, body, len(arg_names))
+        judged = [i for i in impls if is_judged(i)]
+        if judged:
+            lines += ["", "Against the floor (time ÷ its floor's: 1× is the floor) and, for mp, "
+                      "against CPython (CPython's time ÷ mp's: how many times faster):", ""]
+            body = []
+            for args in ordered:
+                here = by_args[args]
+                cells = [v for _, v in args] or ["–"]
+                for impl in judged:
+                    if impl not in here:
+                        cells.append("")
+                        continue
+                    t = here[impl].median
+                    parts = []
+                    fl = floor_for(impl, here)
+                    if fl:
+                        parts.append("%s %s" % (fmt_ratio(t / here[fl].median), fl))
+                    cp = "cpython-" + impl
+                    if impl in MP_IMPLS and cp in here:
+                        parts.append("%s faster than %s" % (fmt_ratio(here[cp].median / t), cp))
+                    cells.append(", ".join(parts))
+                body.append(cells)
+            lines += table(arg_names + judged, body, len(arg_names))
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", title)
+        plots.append((stem, title, by_args, impls))
+        lines += ["", "![%s](plots/%s.png)" % (title, stem)]
+    return "\n".join(lines) + "\n", plots
+
+
+def titled(by_scenario):
+    """[(title, {args: {impl: Stats}})]: a scenario's cases with different
+    arguments (pool.map by chunksize and by processes) get a table each."""
+    out = {}
+    for scenario, by_args in by_scenario.items():
+        shapes = {tuple(k for k, _ in args) for args in by_args}
+        for args, here in by_args.items():
+            title = scenario
+            if len(shapes) > 1 and args:
+                title = "%s by %s" % (scenario, ", ".join(k for k, _ in args))
+            out.setdefault(title, {})[args] = here
+    return sorted(out.items())
+
+
+def readme_section(doc):
+    """The README's results section, markers included."""
+    ctx = doc.get("context", {})
+    stats, _ = collect(doc)
+    by_scenario = cases(stats)
+    lines = [README_BEGIN,
+             "<!-- Written by reports/render_benchmarks.py from reports/benchmarks.json: edit "
+             "the renderer, not this section. -->", ""]
+    lines.append("From [reports/benchmarks.md](reports/benchmarks.md) (every row, with spreads "
+                 "and plots), made by `%s` on %s (%s, %s CPUs; %s): medians, lower is better."
+                 % (ctx.get("mp_command", "bazel run //benchmarks"), ctx.get("date", "?")[:10],
+                    ctx.get("mp_cpu", "?"), ctx.get("num_cpus", "?"), provenance(ctx)))
+    lines.append("")
+    body = []
+    for scenario, args in README_CASES:
+        here = by_scenario.get(scenario, {}).get(args)
+        if here:
+            body.append(summary_line(scenario, args, here))
+    lines += table(SUMMARY_HEADER, body, 2)
+    found = anomalies(stats)
+    lines.append("")
+    if found:
+        lines.append("Anomalies (below %.1f× a floor): %s." % (
+            BELOW_FLOOR, ", ".join("`%s` %s" % (n, fmt_ratio(r)) for n, r, _ in found)))
+    else:
+        lines.append("No implementation runs below %.1f× its floor." % BELOW_FLOOR)
+    lines.append(README_END)
+    return "\n".join(lines)
+
+
+def replace_readme_section(text, section):
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        raise ValueError("the README has no %s ... %s section" % (README_BEGIN, README_END))
+    return text[:begin] + section + text[end + len(README_END):]
+
+
+# Plots ---------------------------------------------------------------------------
+
+
+def draw(plt, title, by_args, impls, path):
+    cases_ = sorted(by_args, key=arg_key)
+    labels, values, lows, highs, colors = [], [], [], [], []
+    palette = {"floor": "#555555", "floor-spawn": "#777777", "floor-forkserver": "#888888",
+               "floor-threads": "#aaaaaa", "socket-reference": "#bbbb77"}
+    for args in cases_:
+        for impl in impls:
+            s = by_args[args].get(impl)
+            if not s:
+                continue
+            case = ",".join("%s=%s" % kv for kv in args)
+            labels.append(impl + (" (" + case + ")" if case else ""))
+            values.append(s.median)
+            lows.append(s.median - s.low)
+            highs.append(s.high - s.median)
+            colors.append(palette.get(impl, "#d62728" if impl.startswith("cpython")
+                                      else "#2ca02c" if impl.startswith("tbb") else "#1f77b4"))
+    fig, ax = plt.subplots(figsize=(8.5, 0.6 + 0.32 * len(values)))
+    y = list(range(len(values)))
+    ax.barh(y, values, color=colors, xerr=[lows, highs], ecolor="#333333", capsize=2)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("time per operation, ns (log scale; lower is better; whiskers: min–max of "
+                  "the repetitions)", fontsize=8)
+    ax.set_title(title)
+    for i, v in enumerate(values):
+        ax.text(v, i, "  " + fmt_time(v), va="center", fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_plots(plots, out_dir):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        plt = None
-        lines.append("- plots: not drawn (matplotlib is missing: apt-get install python3-matplotlib)")
-    for scenario in sorted(scenarios):
-        by_args = scenarios[scenario]
-        impls = order({i for row in by_args.values() for i in row})
-        lines += ["", "## " + scenario, ""]
-        arg_names = [k for k, _ in next(iter(by_args))] if by_args else []
-        header = (arg_names or ["case"]) + impls
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "---|" * len(arg_names or ["case"]) + "---:|" * len(impls))
-        for args in sorted(by_args, key=lambda a: [float(v) if re.match(r"^-?\d+(\.\d+)?$", v) else v for _, v in a]):
-            cells = [v for _, v in args] or ["-"]
-            for impl in impls:
-                row = by_args[args].get(impl)
-                cells.append(fmt_time(ns_per_item(row)) if row else "")
-            lines.append("| " + " | ".join(cells) + " |")
-        ratio_impls = [i for i in impls if i in MP_IMPLS]
-        if ratio_impls:
-            lines += ["", "Against the floor (time ÷ floor's: 1× is the floor) and against CPython "
-                      "(CPython's time ÷ mp's: how many times faster):", ""]
-            lines.append("| " + " | ".join((arg_names or ["case"]) + ratio_impls) + " |")
-            lines.append("|" + "---|" * len(arg_names or ["case"]) + "---|" * len(ratio_impls))
-            for args in sorted(by_args):
-                cells = [v for _, v in args] or ["-"]
-                here = by_args[args]
-                for impl in ratio_impls:
-                    row = here.get(impl)
-                    if not row:
-                        cells.append("")
-                        continue
-                    t = ns_per_item(row)
-                    parts = []
-                    fl = floor_for(impl, here)
-                    if fl:
-                        parts.append("%s %s" % (fmt_ratio(t / ns_per_item(here[fl])), fl))
-                    cp = cpython_for(impl, here)
-                    if cp:
-                        parts.append("%s faster than %s" % (fmt_ratio(ns_per_item(here[cp]) / t), cp))
-                    cells.append(", ".join(parts))
-                lines.append("| " + " | ".join(cells) + " |")
-        if plt is not None:
-            os.makedirs(plot_dir, exist_ok=True)
-            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", scenario)
-            path = os.path.join(plot_dir, stem + ".png")
-            draw(plt, scenario, by_args, impls, path)
-            lines += ["", "![%s](plots/%s.png)" % (scenario, stem)]
-    with open(os.path.join(out_dir, "benchmarks.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        print("render_benchmarks: matplotlib is missing (apt-get install python3-matplotlib): "
+              "no plots", file=sys.stderr)
+        return
+    plot_dir = os.path.join(out_dir, "plots")
+    os.makedirs(plot_dir, exist_ok=True)
+    for name in os.listdir(plot_dir):
+        if name.endswith(".png"):
+            os.remove(os.path.join(plot_dir, name))
+    for stem, title, by_args, impls in plots:
+        draw(plt, title, by_args, impls, os.path.join(plot_dir, stem + ".png"))
 
 
-def draw(plt, scenario, by_args, impls, path):
-    cases = sorted(by_args)
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.35 * len(impls) * len(cases)))
-    labels, values, colors = [], [], []
-    palette = {"floor": "#555555", "floor-spawn": "#888888", "floor-threads": "#aaaaaa"}
-    for args in cases:
-        for impl in impls:
-            row = by_args[args].get(impl)
-            if not row:
-                continue
-            case = ",".join("%s=%s" % kv for kv in args)
-            labels.append(impl + (" (" + case + ")" if case else ""))
-            values.append(ns_per_item(row))
-            colors.append(palette.get(impl, "#d62728" if impl.startswith("cpython") else "#1f77b4"))
-    y = range(len(values))
-    ax.barh(list(y), values, color=colors)
-    ax.set_yticks(list(y))
-    ax.set_yticklabels(labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("time per operation, ns (log scale; lower is better)")
-    ax.set_title(scenario)
-    for i, v in enumerate(values):
-        ax.text(v, i, " " + fmt_time(v), va="center", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+# Main ----------------------------------------------------------------------------
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
+    parser.add_argument("--from", dest="source")
+    parser.add_argument("--readme")
     parser.add_argument("--context", action="append", default=[])
-    parser.add_argument("inputs", nargs="+")
+    parser.add_argument("inputs", nargs="*")
     opts = parser.parse_args()
-    doc = {"context": {}, "benchmarks": []}
-    for path in opts.inputs:
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            part = json.load(f)
-        if not doc["context"]:
-            doc["context"] = dict(part.get("context", {}))
-        elif "python_version" in part.get("context", {}):
-            doc["context"]["mp_python"] = "CPython %s (%s)" % (
-                part["context"]["python_version"], part["context"].get("executable", "python3"))
-        doc["benchmarks"].extend(part.get("benchmarks", []))
-    for kv in opts.context:
-        key, _, value = kv.partition("=")
-        doc["context"][key] = value
+    if opts.source:
+        with open(opts.source) as f:
+            doc = json.load(f)
+    else:
+        parts = []
+        for path in opts.inputs:
+            if os.path.exists(path):
+                with open(path) as f:
+                    parts.append((path, json.load(f)))
+        if not parts:
+            print("render_benchmarks: no input", file=sys.stderr)
+            return 1
+        try:
+            doc = merge(parts, [kv.partition("=")[::2] for kv in opts.context])
+        except MixedRuns as e:
+            print("render_benchmarks: refusing to mix runs: %s" % e, file=sys.stderr)
+            return 1
     os.makedirs(opts.out, exist_ok=True)
-    with open(os.path.join(opts.out, "benchmarks.json"), "w") as f:
-        json.dump(doc, f, indent=1)
-    render(doc, opts.out)
-    print("render_benchmarks: wrote %s/benchmarks.json and benchmarks.md (%d rows)"
-          % (opts.out, len(doc["benchmarks"])))
+    if not opts.source:
+        with open(os.path.join(opts.out, "benchmarks.json"), "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+    text, plots = render_markdown(doc)
+    with open(os.path.join(opts.out, "benchmarks.md"), "w") as f:
+        f.write(text)
+    write_plots(plots, opts.out)
+    if opts.readme:
+        with open(opts.readme) as f:
+            readme = f.read()
+        with open(opts.readme, "w") as f:
+            f.write(replace_readme_section(readme, readme_section(doc)))
+    found = anomalies(collect(doc)[0])
+    print("render_benchmarks: wrote %s/benchmarks.json and benchmarks.md (%d runs, %d anomalies)%s"
+          % (opts.out, len(doc["benchmarks"]), len(found),
+             ", and the README's results" if opts.readme else ""))
     return 0
 
 

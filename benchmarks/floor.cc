@@ -1,0 +1,181 @@
+#include "floor.h"
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <system_error>
+
+namespace mp::bench {
+
+SharedMapping::SharedMapping(size_t bytes) : bytes_(bytes) {
+  address_ = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (address_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+}
+
+SharedMapping::~SharedMapping() { ::munmap(address_, bytes_); }
+
+void futex_wait_shared(const std::atomic<uint32_t>& word, uint32_t expected) {
+  ::syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAIT, expected, nullptr,
+            nullptr, 0);
+}
+
+void futex_wake_shared(const std::atomic<uint32_t>& word) {
+  ::syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr,
+            nullptr, 0);
+}
+
+// mp's locks look for 100 pause rounds before they sleep; so does this one.
+constexpr int kMutexSpin = 100;
+
+void FloorMutex::lock() {
+  uint32_t c = 0;
+  if (word.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
+  for (int i = 0; i < kMutexSpin; ++i) {
+    cpu_relax();
+    if (word.load(std::memory_order_relaxed) == 0) {
+      c = 0;
+      if (word.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
+    }
+  }
+  c = word.exchange(2, std::memory_order_acquire);
+  while (c != 0) {
+    futex_wait_shared(word, 2);
+    c = word.exchange(2, std::memory_order_acquire);
+  }
+}
+
+void FloorMutex::unlock() {
+  if (word.exchange(0, std::memory_order_release) == 2) futex_wake_shared(word);
+}
+
+pid_t ForkedParty::fork_or_die() {
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  return pid;
+}
+
+void ForkedParty::exit_child() { ::_exit(0); }
+
+ForkedParty::~ForkedParty() { ::waitpid(pid_, nullptr, 0); }
+
+namespace {
+
+// The mailbox of roundtrip_floor: `turn` odd while a request waits, even
+// while a reply waits (or nothing does); `stop` ends the partner.
+struct Mailbox {
+  Signal turn;
+  std::atomic<uint32_t> stop{0};
+  alignas(64) std::byte bytes[1];  // really as many as the largest message
+};
+
+}  // namespace
+
+void roundtrip_floor(benchmark::State& state,
+                     const std::vector<std::pair<int64_t, int64_t>>& trips) {
+  size_t largest = 1;
+  for (const auto& [request, reply] : trips) {
+    largest = std::max({largest, static_cast<size_t>(request), static_cast<size_t>(reply)});
+  }
+  Shared<Mailbox> box(largest);
+  std::vector<std::byte> request_bytes(largest, std::byte{'q'});
+  std::vector<std::byte> reply_bytes(largest, std::byte{'r'});
+  std::vector<std::byte> received(largest);
+  {
+    ForkedParty partner([&] {
+      std::vector<std::byte> in(largest);
+      // The parent makes its trips in order: the partner's k-th answer is
+      // to trip k % trips.size().
+      for (uint32_t turn = 1, k = 0;; turn += 2, k = (k + 1) % trips.size()) {
+        box->turn.wait_for(turn);
+        if (box->stop.load(std::memory_order_acquire)) return;
+        std::memcpy(in.data(), box->bytes, static_cast<size_t>(trips[k].first));
+        benchmark::DoNotOptimize(in.data());
+        std::memcpy(box->bytes, reply_bytes.data(), static_cast<size_t>(trips[k].second));
+        box->turn.store(turn + 1);
+      }
+    });
+    uint32_t turn = 0;
+    auto item = [&] {
+      for (const auto& [request, reply] : trips) {
+        std::memcpy(box->bytes, request_bytes.data(), static_cast<size_t>(request));
+        box->turn.store(++turn);
+        box->turn.wait_for(++turn);
+        std::memcpy(received.data(), box->bytes, static_cast<size_t>(reply));
+        benchmark::DoNotOptimize(received.data());
+      }
+    };
+    item();  // the partner is running
+    for (auto _ : state) item();
+    box->stop.store(1, std::memory_order_release);
+    box->turn.store(++turn);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void handoff_floor(benchmark::State& state) { roundtrip_floor(state, {{0, 0}}); }
+
+namespace {
+
+struct ContendedShared {
+  FloorMutex mutex;
+  // Apart from the lock, as mp's counter is (a cache line shared with the
+  // lock would make the floor unfairly cheap).
+  alignas(128) int64_t counter = 0;
+  Signal go;    // rounds started
+  Signal done;  // parties' rounds finished
+  alignas(64) std::atomic<uint32_t> stop{0};
+};
+
+}  // namespace
+
+void contended_increment_floor(benchmark::State& state, int64_t increments) {
+  Shared<ContendedShared> f;
+  auto body = [&f, increments] {
+    for (uint32_t seen = 0;;) {
+      seen = f->go.wait_change(seen);
+      if (f->stop.load()) return;
+      for (int64_t i = 0; i < increments; ++i) {
+        f->mutex.lock();
+        ++f->counter;
+        f->mutex.unlock();
+      }
+      f->done.advance();
+    }
+  };
+  {
+    ForkedParty a(body), b(body);
+    uint32_t target = 0;
+    auto round = [&f, &target] {
+      target += 2;
+      f->go.advance();
+      f->done.wait_for(target);
+    };
+    round();  // both parties are running
+    for (auto _ : state) round();
+    f->stop = 1;
+    f->go.advance();
+  }
+  if (f->counter != (static_cast<int64_t>(state.iterations()) + 1) * 2 * increments) {
+    state.SkipWithError("lost increments");
+  }
+  state.SetItemsProcessed(state.iterations() * 2 * increments);
+}
+
+int serve_forks(int fd) {
+  char c;
+  while (::read(fd, &c, 1) == 1) {
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(0);
+    if (pid < 0 || ::waitpid(pid, nullptr, 0) != pid || ::write(fd, &c, 1) != 1) return 1;
+  }
+  return 0;
+}
+
+}  // namespace mp::bench

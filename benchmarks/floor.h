@@ -1,0 +1,191 @@
+// benchmarks/floor.h — what the floor rows are built from.
+//
+// A floor does a row's work the cheapest known way: bare system calls,
+// futexes, atomics and MAP_SHARED memory, spinning where spinning helps. It
+// is a lower bound no implementation may beat (a row below its floor means
+// the floor is wrong); a primitive with more guarantees may stay well above
+// it.
+//
+// The one waiting strategy every floor uses (Signal::wait): look at the word,
+// pause, and give the CPU away now and then, for up to ~50 µs; only then sleep
+// on a futex. A partner that answers from another CPU is seen within a pause
+// (tens of nanoseconds) instead of after a wake-up (5-50 µs on the benchmark
+// VM); a partner waiting for this CPU gets it at the next yield.
+
+#ifndef MP_BENCHMARKS_FLOOR_H_
+#define MP_BENCHMARKS_FLOOR_H_
+
+#include <benchmark/benchmark.h>
+#include <sched.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <utility>
+#include <vector>
+
+namespace mp::bench {
+
+// `bytes` of zeroed MAP_SHARED anonymous memory: fork()ed children see it.
+class SharedMapping {
+ public:
+  explicit SharedMapping(size_t bytes);
+  SharedMapping(const SharedMapping&) = delete;
+  SharedMapping& operator=(const SharedMapping&) = delete;
+  ~SharedMapping();
+  void* get() const { return address_; }
+  size_t size() const { return bytes_; }
+
+ private:
+  void* address_;
+  size_t bytes_;
+};
+
+// A T constructed in MAP_SHARED memory, followed by `extra` spare bytes.
+template <class T>
+class Shared {
+ public:
+  explicit Shared(size_t extra = 0) : mapping_(sizeof(T) + extra) {
+    object_ = new (mapping_.get()) T();
+  }
+  ~Shared() { object_->~T(); }
+  T* operator->() const { return object_; }
+  T& operator*() const { return *object_; }
+  // The spare bytes after the object.
+  std::byte* extra() const { return reinterpret_cast<std::byte*>(object_ + 1); }
+
+ private:
+  SharedMapping mapping_;
+  T* object_;
+};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// FUTEX_WAIT / FUTEX_WAKE on a word that may be shared between processes.
+void futex_wait_shared(const std::atomic<uint32_t>& word, uint32_t expected);
+void futex_wake_shared(const std::atomic<uint32_t>& word);
+
+// A 32-bit word one side changes and the other waits on, with a count of
+// sleepers so that the changing side makes a system call only when someone
+// sleeps.
+struct alignas(64) Signal {
+  static constexpr int kSpins = 2048;     // ~50 µs of pause instructions...
+  static constexpr int kYieldEvery = 32;  // ...with a sched_yield every ~1 µs
+
+  std::atomic<uint32_t> value{0};
+  std::atomic<uint32_t> sleepers{0};
+
+  uint32_t load() const { return value.load(std::memory_order_acquire); }
+
+  void store(uint32_t v) {
+    value.store(v, std::memory_order_seq_cst);
+    wake();
+  }
+  void advance() {
+    value.fetch_add(1, std::memory_order_seq_cst);
+    wake();
+  }
+
+  // Waits until `ready(value)` holds and returns that value.
+  template <class Ready>
+  uint32_t wait(Ready ready) {
+    for (int i = 1; i <= kSpins; ++i) {
+      uint32_t v = value.load(std::memory_order_acquire);
+      if (ready(v)) return v;
+      if (i % kYieldEvery == 0) {
+        ::sched_yield();
+      } else {
+        cpu_relax();
+      }
+    }
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    for (;;) {
+      uint32_t v = value.load(std::memory_order_seq_cst);
+      if (ready(v)) {
+        sleepers.fetch_sub(1, std::memory_order_relaxed);
+        return v;
+      }
+      futex_wait_shared(value, v);
+    }
+  }
+  uint32_t wait_change(uint32_t seen) {
+    return wait([seen](uint32_t v) { return v != seen; });
+  }
+  uint32_t wait_for(uint32_t target) {
+    return wait([target](uint32_t v) { return v == target; });
+  }
+
+ private:
+  void wake() {
+    if (sleepers.load(std::memory_order_seq_cst) > 0) futex_wake_shared(value);
+  }
+};
+
+// A mutex in shared memory: a short spin on the word, then Drepper's
+// three-state futex mutex (0 free, 1 held, 2 held with sleepers). The same
+// algorithm as mp's locks without their bookkeeping (holder, recursion,
+// owner-death takeover).
+struct alignas(64) FloorMutex {
+  std::atomic<uint32_t> word{0};
+  void lock();
+  void unlock();
+};
+
+// A fork()ed party: runs `body`, then _exit(0); joined by the destructor.
+class ForkedParty {
+ public:
+  template <class F>
+  explicit ForkedParty(F body) {
+    pid_ = fork_or_die();
+    if (pid_ == 0) {
+      body();
+      exit_child();
+    }
+  }
+  ForkedParty(const ForkedParty&) = delete;
+  ForkedParty& operator=(const ForkedParty&) = delete;
+  ~ForkedParty();
+
+ private:
+  static pid_t fork_or_die();
+  [[noreturn]] static void exit_child();
+  pid_t pid_;
+};
+
+// The floor of every request/response between two processes: a fork()ed
+// partner and this process hand a mailbox in MAP_SHARED memory back and
+// forth through a Signal. Per item, for each (request, reply) of `trips`:
+// `request` bytes copied in and out by the partner, `reply` bytes copied in
+// and out by this process. With {{0, 0}} it is a bare handoff and back (an
+// event's ping-pong).
+void roundtrip_floor(benchmark::State& state,
+                     const std::vector<std::pair<int64_t, int64_t>>& trips);
+
+// roundtrip_floor(state, {{0, 0}}).
+void handoff_floor(benchmark::State& state);
+
+// The floor of two parties adding 1 to a shared counter under a lock,
+// `increments` times each per iteration (lock.contended,
+// value.increment_locked/parties:2): two fork()ed parties, a FloorMutex,
+// rounds started and finished through Signals. Per increment.
+void contended_increment_floor(benchmark::State& state, int64_t increments);
+
+// The program's other lives, for the process.start_join floors: main()
+// checks its first argument for these before anything else.
+//   kExitFlag        exit at once (floor-spawn's child)
+//   kForkServerFlag  serve forks on descriptor 3 (floor-forkserver's server):
+//                    for each byte read, fork a child that _exit()s, reap it,
+//                    answer with a byte; leave at end of file
+inline constexpr const char* kExitFlag = "--mp-bench-exit";
+inline constexpr const char* kForkServerFlag = "--mp-bench-forkserver";
+int serve_forks(int fd);
+
+}  // namespace mp::bench
+
+#endif  // MP_BENCHMARKS_FLOOR_H_
