@@ -32,6 +32,7 @@ import multiprocessing.dummy
 import os
 import platform
 import re
+import shutil
 import sys
 import threading
 import time
@@ -856,10 +857,12 @@ def fmt_duration(seconds):
 
 class Progress:
     """`[k/N] <row> ... elapsed, about M min left`: rewritten in place on a
-    terminal, a line of its own otherwise."""
+    terminal (cut to its width), a line of its own otherwise. Under run.sh
+    (--progress) the line stays open for the next invocation to rewrite."""
 
-    def __init__(self, done, total, started):
+    def __init__(self, done, total, started, standalone):
         self.done, self.total, self.started = done, total, started
+        self.standalone = standalone
         self.tty = sys.stdout.isatty()
 
     def report(self, name, index, repetitions, figure):
@@ -870,13 +873,14 @@ class Progress:
             self.done, self.total, name, index, repetitions, figure, fmt_duration(elapsed),
             "about %d min left" % -(-left // 60) if left >= 60 else "less than a minute left")
         if self.tty:
-            sys.stdout.write("\r\033[K" + line)
+            width = shutil.get_terminal_size().columns
+            sys.stdout.write("\r\033[K" + line[:max(1, width - 1)])
         else:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
     def finish(self):
-        if self.tty:
+        if self.tty and self.standalone:
             sys.stdout.write("\n")
         sys.stdout.flush()
 
@@ -912,9 +916,9 @@ def main(argv):
         return 0
     if opts["progress"]:
         done, total, started = opts["progress"].split("/")
-        progress = Progress(int(done), int(total), float(started))
+        progress = Progress(int(done), int(total), float(started), False)
     else:
-        progress = Progress(0, len(rows) * repetitions, time.time())
+        progress = Progress(0, len(rows) * repetitions, time.time(), True)
     context = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "executable": sys.executable,

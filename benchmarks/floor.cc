@@ -31,30 +31,6 @@ void futex_wake_shared(const std::atomic<uint32_t>& word) {
             nullptr, 0);
 }
 
-// mp's locks look for 100 pause rounds before they sleep; so does this one.
-constexpr int kMutexSpin = 100;
-
-void FloorMutex::lock() {
-  uint32_t c = 0;
-  if (word.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
-  for (int i = 0; i < kMutexSpin; ++i) {
-    cpu_relax();
-    if (word.load(std::memory_order_relaxed) == 0) {
-      c = 0;
-      if (word.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
-    }
-  }
-  c = word.exchange(2, std::memory_order_acquire);
-  while (c != 0) {
-    futex_wait_shared(word, 2);
-    c = word.exchange(2, std::memory_order_acquire);
-  }
-}
-
-void FloorMutex::unlock() {
-  if (word.exchange(0, std::memory_order_release) == 2) futex_wake_shared(word);
-}
-
 pid_t ForkedParty::fork_or_die() {
   pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
@@ -124,7 +100,7 @@ void handoff_floor(benchmark::State& state) { roundtrip_floor(state, {{0, 0}}); 
 namespace {
 
 struct ContendedShared {
-  FloorMutex mutex;
+  SpinLock mutex;
   // Apart from the lock, as mp's counter is (a cache line shared with the
   // lock would make the floor unfairly cheap).
   alignas(128) int64_t counter = 0;

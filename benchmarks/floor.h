@@ -6,11 +6,12 @@
 // the floor is wrong); a primitive with more guarantees may stay well above
 // it.
 //
-// The one waiting strategy every floor uses (Signal::wait): look at the word,
-// pause, and give the CPU away now and then, for up to ~50 µs; only then sleep
-// on a futex. A partner that answers from another CPU is seen within a pause
-// (tens of nanoseconds) instead of after a wake-up (5-50 µs on the benchmark
-// VM); a partner waiting for this CPU gets it at the next yield.
+// The one waiting strategy the floors use (Signal::wait): look at the word
+// between pause instructions and give the CPU away now and then (20 times,
+// as mp's own waits do), for ~15 µs; only then sleep on a futex. A partner
+// that answers from another CPU is seen within a pause (tens of
+// nanoseconds) instead of after a wake-up (5-50 µs on the benchmark VM); a
+// partner waiting for this CPU gets it at the next yield.
 
 #ifndef MP_BENCHMARKS_FLOOR_H_
 #define MP_BENCHMARKS_FLOOR_H_
@@ -75,8 +76,8 @@ void futex_wake_shared(const std::atomic<uint32_t>& word);
 // sleepers so that the changing side makes a system call only when someone
 // sleeps.
 struct alignas(64) Signal {
-  static constexpr int kSpins = 2048;     // ~50 µs of pause instructions...
-  static constexpr int kYieldEvery = 32;  // ...with a sched_yield every ~1 µs
+  static constexpr int kRounds = 20;  // sched_yield()s before a futex sleep
+  static constexpr int kPauses = 16;  // looks between two of them
 
   std::atomic<uint32_t> value{0};
   std::atomic<uint32_t> sleepers{0};
@@ -95,14 +96,13 @@ struct alignas(64) Signal {
   // Waits until `ready(value)` holds and returns that value.
   template <class Ready>
   uint32_t wait(Ready ready) {
-    for (int i = 1; i <= kSpins; ++i) {
-      uint32_t v = value.load(std::memory_order_acquire);
-      if (ready(v)) return v;
-      if (i % kYieldEvery == 0) {
-        ::sched_yield();
-      } else {
+    for (int round = 0; round < kRounds; ++round) {
+      for (int i = 0; i < kPauses; ++i) {
+        uint32_t v = value.load(std::memory_order_acquire);
+        if (ready(v)) return v;
         cpu_relax();
       }
+      ::sched_yield();
     }
     sleepers.fetch_add(1, std::memory_order_seq_cst);
     for (;;) {
@@ -127,14 +127,38 @@ struct alignas(64) Signal {
   }
 };
 
-// A mutex in shared memory: a short spin on the word, then Drepper's
-// three-state futex mutex (0 free, 1 held, 2 held with sleepers). The same
-// algorithm as mp's locks without their bookkeeping (holder, recursion,
-// owner-death takeover).
-struct alignas(64) FloorMutex {
+// Waits until `ready()` holds without ever sleeping: pauses, and a
+// sched_yield() every few looks (a partner that needs this CPU gets it).
+// For waits as short as a ring's being empty or full for a moment.
+template <class Ready>
+void relax_until(Ready ready) {
+  for (int i = 1; !ready(); ++i) {
+    if (i % Signal::kPauses == 0) {
+      ::sched_yield();
+    } else {
+      cpu_relax();
+    }
+  }
+}
+
+// The cheapest lock in shared memory: test-and-set with exponential backoff
+// (as oneTBB's spin_mutex does: a waiter that backs off lets the holder
+// keep the cache line for several rounds instead of bouncing it on every
+// attempt), and a plain store to let go. It never sleeps: a floor for the
+// work of locking, on a machine with a core for each party.
+struct alignas(64) SpinLock {
   std::atomic<uint32_t> word{0};
-  void lock();
-  void unlock();
+  void lock() {
+    for (int backoff = 1; word.exchange(1, std::memory_order_acquire) != 0;) {
+      if (backoff <= 16) {
+        for (int i = 0; i < backoff; ++i) cpu_relax();
+        backoff *= 2;
+      } else {
+        ::sched_yield();
+      }
+    }
+  }
+  void unlock() { word.store(0, std::memory_order_release); }
 };
 
 // A fork()ed party: runs `body`, then _exit(0); joined by the destructor.
@@ -172,7 +196,7 @@ void handoff_floor(benchmark::State& state);
 
 // The floor of two parties adding 1 to a shared counter under a lock,
 // `increments` times each per iteration (lock.contended,
-// value.increment_locked/parties:2): two fork()ed parties, a FloorMutex,
+// value.increment_locked/parties:2): two fork()ed parties, a SpinLock,
 // rounds started and finished through Signals. Per increment.
 void contended_increment_floor(benchmark::State& state, int64_t increments);
 

@@ -30,6 +30,7 @@
 
 #include <benchmark/benchmark.h>
 #include <regex.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -221,11 +222,14 @@ std::string format_figure(const Run& run) {
   return text;
 }
 
-// One line per run: rewritten in place on a terminal, else a line of its own.
+// One line per run: rewritten in place on a terminal (cut to its width),
+// else a line of its own. Under run.sh (--mp_progress) the line stays open
+// for the next invocation to rewrite.
 class Progress {
  public:
   Progress(const Options& o, int64_t runs)
       : tty_(::isatty(STDOUT_FILENO)),
+        standalone_(o.total == 0),
         done_(o.done_before),
         total_(o.total > 0 ? o.total : o.done_before + runs),
         started_(o.started ? *o.started : now()) {}
@@ -243,7 +247,16 @@ class Progress {
                   repetition, repetitions, figure.c_str(), format_duration(elapsed).c_str(),
                   remaining);
     if (tty_) {
-      std::printf("\r\033[K%s", line);
+      winsize size{};
+      std::string shown = line;
+      if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 &&
+          shown.size() > size.ws_col - 1u) {
+        // Cut at a character boundary (the line holds UTF-8: "…").
+        size_t cut = size.ws_col - 1u;
+        while (cut > 0 && (shown[cut] & 0xC0) == 0x80) --cut;
+        shown.resize(cut);
+      }
+      std::printf("\r\033[K%s", shown.c_str());
     } else {
       std::printf("%s\n", line);
     }
@@ -251,7 +264,7 @@ class Progress {
   }
 
   void finish() {
-    if (tty_) std::printf("\n");
+    if (tty_ && standalone_) std::printf("\n");
     std::fflush(stdout);
   }
 
@@ -260,6 +273,7 @@ class Progress {
     return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
   }
   bool tty_;
+  bool standalone_;
   int64_t done_;
   int64_t total_;
   double started_;
@@ -309,10 +323,11 @@ bool write_json(const std::string& path, const benchmark::BenchmarkReporter::Con
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The floors' other lives (floor.h), before anything else.
-  if (argc > 1 && std::strcmp(argv[1], mp::bench::kExitFlag) == 0) return 0;
+  // The floors' other lives (floor.h), before anything else; they leave
+  // with _exit, as mp's children do (no static destructors, no atexit).
+  if (argc > 1 && std::strcmp(argv[1], mp::bench::kExitFlag) == 0) ::_exit(0);
   if (argc > 1 && std::strcmp(argv[1], mp::bench::kForkServerFlag) == 0) {
-    return mp::bench::serve_forks(3);
+    ::_exit(mp::bench::serve_forks(3));
   }
   mp::init(argc, argv);
   Options o = parse(argc, argv);

@@ -5,8 +5,8 @@
 //       per item. Producers and consumers are processes under each start
 //       method (fork, spawn, forkserver), threads (mp::dummy), TBB's
 //       concurrent_bounded_queue between threads, and for 1:1 the floor: a
-//       lock-free single-producer single-consumer ring in shared memory,
-//       busy-waiting, with cached indices.
+//       lock-free single-producer single-consumer ring in shared memory with
+//       cached indices, waiting without sleeping (floor.h).
 //   queue.pingpong/payload:8       a round trip through two queues; the floor:
 //                                  8 bytes there and back through shared
 //                                  memory, a spin-then-futex handoff (floor.h)
@@ -14,14 +14,12 @@
 //       the same 1:1 transfer through SimpleQueue, and through JoinableQueue
 //       with a task_done() per item and a join() per batch.
 
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <tbb/concurrent_queue.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "floor.h"
 #include "harness.h"
@@ -156,57 +154,63 @@ void throughput_tbb(benchmark::State& state, int producers, int consumers) {
 }
 
 // The floor: a single-producer single-consumer ring of fixed slots in
-// MAP_SHARED memory, both sides busy-waiting, each caching the other's index.
+// MAP_SHARED memory, each side caching the other's index and waiting for room
+// or for an item without sleeping (relax_until); rounds start through a
+// Signal (floor.h).
 template <class Item>
 struct SpscRing {
   static constexpr uint64_t kSlots = 4096;
   alignas(128) std::atomic<uint64_t> head{0};
   alignas(128) std::atomic<uint64_t> tail{0};
-  alignas(128) std::atomic<int64_t> rounds{0};
-  std::atomic<int> stop{0};
-  std::atomic<int> ready{0};
+  Signal rounds;
+  std::atomic<uint32_t> stop{0};
   alignas(128) Item slots[kSlots];
 };
 
 template <class Item>
 void throughput_floor(benchmark::State& state) {
   using Ring = SpscRing<Item>;
-  void* mem =
-      ::mmap(nullptr, sizeof(Ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  auto* ring = new (mem) Ring;
-  pid_t producer = ::fork();
-  if (producer == 0) {
-    uint64_t tail = 0, cached_head = 0;
-    int64_t seen = 0;
-    Item item{};
-    ring->ready.store(1, std::memory_order_release);
-    for (;;) {
-      while (ring->rounds.load(std::memory_order_acquire) == seen && !ring->stop.load()) {
+  Shared<Ring> shared;
+  Ring& ring = *shared;
+  {
+    ForkedParty producer([&ring] {
+      uint64_t tail = 0, cached_head = 0;
+      Item item{};
+      for (uint32_t seen = 0;;) {
+        seen = ring.rounds.wait_change(seen);
+        if (ring.stop.load()) return;
+        for (int64_t i = 0; i < kBatch; ++i) {
+          if (tail - cached_head == Ring::kSlots) {
+            relax_until([&] {
+              cached_head = ring.head.load(std::memory_order_acquire);
+              return tail - cached_head < Ring::kSlots;
+            });
+          }
+          ring.slots[tail % Ring::kSlots] = item;
+          ring.tail.store(++tail, std::memory_order_release);
+        }
       }
-      if (ring->stop.load()) ::_exit(0);
-      seen = ring->rounds.load();
+    });
+    uint64_t head = 0, cached_tail = 0;
+    auto round = [&] {
+      ring.rounds.advance();
       for (int64_t i = 0; i < kBatch; ++i) {
-        while (tail - cached_head == Ring::kSlots)
-          cached_head = ring->head.load(std::memory_order_acquire);
-        ring->slots[tail % Ring::kSlots] = item;
-        ring->tail.store(++tail, std::memory_order_release);
+        if (head == cached_tail) {
+          relax_until([&] {
+            cached_tail = ring.tail.load(std::memory_order_acquire);
+            return head != cached_tail;
+          });
+        }
+        Item item = ring.slots[head % Ring::kSlots];  // copied out, as a queue's get does
+        benchmark::DoNotOptimize(item);
+        ring.head.store(++head, std::memory_order_release);
       }
-    }
+    };
+    round();  // the producer is running
+    for (auto _ : state) round();
+    ring.stop = 1;
+    ring.rounds.advance();
   }
-  uint64_t head = 0, cached_tail = 0;
-  while (!ring->ready.load(std::memory_order_acquire)) cpu_relax();  // the producer is running
-  for (auto _ : state) {
-    ring->rounds.fetch_add(1, std::memory_order_release);
-    for (int64_t i = 0; i < kBatch; ++i) {
-      while (head == cached_tail) cached_tail = ring->tail.load(std::memory_order_acquire);
-      Item item = ring->slots[head % Ring::kSlots];  // copied out, as a queue's get does
-      benchmark::DoNotOptimize(item);
-      ring->head.store(++head, std::memory_order_release);
-    }
-  }
-  ring->stop = 1;
-  ::waitpid(producer, nullptr, 0);
-  ::munmap(mem, sizeof(Ring));
   per_item(state, kBatch);
   state.SetBytesProcessed(state.iterations() * kBatch * static_cast<int64_t>(sizeof(Item)));
 }

@@ -3,7 +3,8 @@
 //   lock.uncontended, rlock.uncontended, semaphore.uncontended
 //       acquire + release in one process: impl:processes (mp::Lock and
 //       friends, shared memory), threads (mp::dummy), tbb-* (oneTBB's
-//       mutexes), floor (a bare futex mutex in shared memory).
+//       mutexes), floor (a spin lock in shared memory: test-and-set and a
+//       store, floor.h).
 //   lock.contended/parties:2
 //       two parties each add 1 to a shared counter under the lock, 100 000
 //       times per iteration; per increment.
@@ -13,8 +14,8 @@
 //       two parties pass a barrier; per pass.
 // Multi-party rows run the partner under each start method (the primitive is
 // the same; the rows show it), on a thread (threads, tbb) and, for the floor,
-// in a fork()ed child sharing MAP_SHARED memory (floor.h): a spinning futex
-// mutex for the locks, a spin-then-futex handoff of a turn word for the
+// in a fork()ed child sharing MAP_SHARED memory (floor.h): a spin lock with
+// backoff for the locks, a spin-then-futex handoff of a turn word for the
 // ping-pongs, a sense-reversing barrier on the same handoff.
 
 #include <oneapi/tbb/mutex.h>
@@ -60,7 +61,7 @@ constexpr int64_t kIncrements = 100'000;
 
 // The floors' shared state.
 struct FloorShared {
-  FloorMutex mutex;
+  SpinLock mutex;
   Signal sense;                                  // barrier: rounds completed
   alignas(64) std::atomic<uint32_t> arrived{0};  // barrier: parties in this round
   std::atomic<uint32_t> stop{0};

@@ -6,10 +6,10 @@
 //       lock = v.get_lock(), raw = v.get_obj(); `v.value += 1` would take
 //       the lock twice more, in the getter and the setter). impl:processes
 //       (mp::Value, an RLock in shared memory), threads (mp::dummy::Value),
-//       floor (a futex mutex and a counter in MAP_SHARED memory, floor.h).
+//       floor (a spin lock and a counter in MAP_SHARED memory, floor.h).
 //   value.increment_locked/parties:2
 //       two parties each add 1 under the lock, 100 000 times per iteration;
-//       per increment. The floor: the same mutex, two fork()ed parties.
+//       per increment. The floor: the same spin lock, two fork()ed parties.
 //   rawvalue.atomic_increment/parties:2
 //       two parties each add 1 to a RawValue<int64_t> through std::atomic_ref,
 //       100 000 times per iteration; per increment. The floor: a std::atomic
@@ -54,7 +54,7 @@ void increment_locked(benchmark::State& state) {
 
 void increment_locked_floor(benchmark::State& state) {
   struct Locked {
-    FloorMutex mutex;
+    SpinLock mutex;
     alignas(128) int64_t counter = 0;  // apart from the lock, as mp's is
   };
   Shared<Locked> s;

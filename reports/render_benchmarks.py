@@ -54,13 +54,18 @@ NOTES = {
     "before a futex sleep.",
     "condition.pingpong": "floor: the same handoff as event.pingpong's.",
     "barrier.cycle": "floor: a sense-reversing barrier on a spin-then-futex handoff.",
-    "lock.contended": "floor: two processes, a futex mutex that spins briefly (mp's algorithm "
-    "without its bookkeeping). CPython's parties make 20 000 increments per round, mp's "
-    "100 000 (per-increment figures).",
+    "lock.uncontended": "floor: a spin lock in shared memory (test-and-set, a store to let go).",
+    "lock.contended": "floor: two processes, a spin lock with exponential backoff in shared "
+    "memory (as oneTBB's spin_mutex). CPython's parties make 20 000 increments per round, "
+    "mp's 100 000 (per-increment figures).",
     "value.increment_locked": "One lock pair per increment everywhere (CPython: `with lock: "
-    "raw.value += 1`, raw = `v.get_obj()`). floor: a futex mutex in shared memory. "
+    "raw.value += 1`, raw = `v.get_obj()`). floor: lock.contended's spin lock. "
     "multiprocessing.dummy's Value has no lock: cpython-threads takes a dummy RLock, as "
     "mp::dummy's Value does.",
+    "rlock.uncontended": "floor: lock.uncontended's spin lock, with an owner and a depth.",
+    "semaphore.uncontended": "floor: lock.uncontended's spin lock.",
+    "rawvalue.atomic_increment": "floor: the same `fetch_add`s on one counter between two "
+    "threads: the work itself, which mp can match but not beat.",
     "queue.pingpong": "floor: 8 bytes there and back through a shared mailbox, spin-then-futex.",
     "queue.throughput": "floor: a single-producer single-consumer ring in shared memory, both "
     "sides spinning (1 → 1 only). CPython moves 10 000 items per round, mp 100 000 "
@@ -93,10 +98,20 @@ NOTES = {
     "an `array.array`.",
 }
 
-# The cases of the README's table: (scenario, arguments).
+# Rows that cannot do what the others of their name do: marked ‡ with this
+# note, and not held to the floor.
+_BY_REFERENCE = ("multiprocessing.dummy's %s hands the receiver a reference to the sender's "
+                 "object: no byte is copied")
+DIFFERENT_WORK = {
+    ("pipe.throughput", "cpython-threads"): _BY_REFERENCE % "Pipe (a pair of queues)",
+    ("pipe.pingpong", "cpython-threads"): _BY_REFERENCE % "Pipe (a pair of queues)",
+    ("queue.throughput", "cpython-threads"): _BY_REFERENCE % "Queue (queue.Queue)",
+    ("queue.pingpong", "cpython-threads"): _BY_REFERENCE % "Queue (queue.Queue)",
+}
+
+# The cases of the README's table: (scenario, arguments). process.start_join
+# has a table of its own there (start_join_table).
 README_CASES = [
-    ("process.start_join", (("parent_mib", "0"),)),
-    ("process.start_join", (("parent_mib", "1024"),)),
     ("lock.uncontended", ()),
     ("lock.contended", (("parties", "2"),)),
     ("event.pingpong", ()),
@@ -228,10 +243,11 @@ def floor_for(impl, impls):
     return "floor" if "floor" in impls else None
 
 
-def is_judged(impl):
+def is_judged(impl, scenario=None):
     """Implementations held to a floor: mp's, TBB's and CPython's (not the
-    floors, not reference rows)."""
-    return not impl.startswith("floor") and impl != "socket-reference"
+    floors, not reference rows, not rows that do different work)."""
+    return (not impl.startswith("floor") and impl != "socket-reference"
+            and (scenario, impl) not in DIFFERENT_WORK)
 
 
 def cases(stats):
@@ -250,7 +266,7 @@ def anomalies(stats):
         for args, here in sorted(by_args.items(), key=lambda kv: arg_key(kv[0])):
             for impl in order(here):
                 fl = floor_for(impl, here)
-                if not is_judged(impl) or not fl:
+                if not is_judged(impl, scenario) or not fl:
                     continue
                 ratio = here[impl].median / here[fl].median
                 if ratio < BELOW_FLOOR:
@@ -280,13 +296,16 @@ def fmt_ratio(x):
     return "%.2g×" % x
 
 
-def fmt_stats(s):
-    """'2.31 µs ±4%', with † when unsteady; ± is half the interquartile range."""
+def fmt_stats(s, different=False):
+    """'2.31 µs ±4%', with † when unsteady (± is half the interquartile
+    range) and ‡ when the row does different work."""
     text = fmt_time(s.median)
     if s.n >= 3:
         text += " ±%.0f%%" % (50 * s.spread)
     if s.unsteady:
         text += " †"
+    if different:
+        text += " ‡"
     return text
 
 
@@ -371,8 +390,9 @@ def render_markdown(doc):
                  "`%s` (%s). Every figure is the time per operation (lower is better), the "
                  "median of a row's repetitions; ± is half their interquartile range relative "
                  "to the median, † marks an unsteady row (interquartile range over %d%% of "
-                 "the median); the plots show each row's range. Ratios compare rows of this "
-                 "one run only." % (ctx.get("mp_command", "bazel run //benchmarks"),
+                 "the median), ‡ a row that cannot do the same work as the others of its "
+                 "name (the scenario says how); the plots show each row's range. Ratios "
+                 "compare rows of this one run only." % (ctx.get("mp_command", "bazel run //benchmarks"),
                                     provenance(ctx), 100 * UNSTEADY))
     lines += ["", "## Anomalies", ""]
     found = anomalies(stats)
@@ -411,15 +431,20 @@ def render_markdown(doc):
         lines += ["", "## " + title, ""]
         if scenario in NOTES:
             lines += [NOTES[scenario], ""]
+        for impl in impls:
+            if (scenario, impl) in DIFFERENT_WORK:
+                lines += ["‡ %s: %s; not held to the floor." % (impl, DIFFERENT_WORK[scenario,
+                                                                                    impl]), ""]
         arg_names = [k for k, _ in next(iter(by_args))] or ["case"]
         ordered = sorted(by_args, key=arg_key)
         body = []
         for args in ordered:
             cells = [v for _, v in args] or ["–"]
-            cells += [fmt_stats(by_args[args][i]) if i in by_args[args] else "" for i in impls]
+            cells += [fmt_stats(by_args[args][i], (scenario, i) in DIFFERENT_WORK)
+                      if i in by_args[args] else "" for i in impls]
             body.append(cells)
         lines += table(arg_names + impls, body, len(arg_names))
-        judged = [i for i in impls if is_judged(i)]
+        judged = [i for i in impls if is_judged(i, scenario)]
         if judged:
             lines += ["", "Against the floor (time ÷ its floor's: 1× is the floor) and, for mp, "
                       "against CPython (CPython's time ÷ mp's: how many times faster):", ""]
@@ -481,6 +506,7 @@ def readme_section(doc):
         if here:
             body.append(summary_line(scenario, args, here))
     lines += table(SUMMARY_HEADER, body, 2)
+    lines += [""] + start_join_table(by_scenario.get("process.start_join", {}))
     found = anomalies(stats)
     lines.append("")
     if found:
@@ -490,6 +516,34 @@ def readme_section(doc):
         lines.append("No implementation runs below %.1f× its floor." % BELOW_FLOOR)
     lines.append(README_END)
     return "\n".join(lines)
+
+
+def start_join_table(by_args):
+    """Start + join by start method and parent footprint, mp and CPython:
+    the trade-off of choosing a start method."""
+    sizes = sorted(by_args, key=arg_key)
+    if not sizes:
+        return []
+    lines = ["Starting and joining a process that does nothing, from a parent that has touched "
+             "`parent_mib` MiB (fork copies the parent's page tables; spawn and forkserver "
+             "start from a fresh program), against each method's floor:", ""]
+    header = ["start method"] + ["parent_mib %s" % dict(args)["parent_mib"] for args in sizes]
+    body = []
+    for method in ("fork", "spawn", "forkserver", "threads"):
+        for impl, label in ((method, "mp " + method), ("cpython-" + method, "CPython " + method)):
+            if not any(impl in by_args[args] for args in sizes):
+                continue
+            cells = [label]
+            for args in sizes:
+                here = by_args[args]
+                if impl not in here:
+                    cells.append("")
+                    continue
+                fl = floor_for(impl, here)
+                ratio = " (%s %s)" % (fmt_ratio(here[impl].median / here[fl].median), fl) if fl else ""
+                cells.append(fmt_stats(here[impl]) + ratio)
+            body.append(cells)
+    return lines + table(header, body, 1)
 
 
 def replace_readme_section(text, section):

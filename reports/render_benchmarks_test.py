@@ -111,6 +111,14 @@ class Floors(unittest.TestCase):
         self.assertNotIn("spawn", anomalies)
         self.assertNotIn("socket-reference", anomalies)
 
+    def test_rows_doing_different_work_are_marked_not_judged(self):
+        doc = doc_of(reps("pipe.throughput/impl:floor/payload:1048576", [40000]),
+                     reps("pipe.throughput/impl:cpython-threads/payload:1048576", [5000]))
+        self.assertEqual(rb.anomalies(rb.collect(doc)[0]), [])
+        text, _ = rb.render_markdown(doc)
+        self.assertIn("5 µs ‡", text)
+        self.assertIn("‡ cpython-threads: multiprocessing.dummy's Pipe", text)
+
     def test_no_anomaly_says_so(self):
         doc = doc_of(reps("x.y/impl:floor", [100]), reps("x.y/impl:fork", [300]))
         self.assertEqual(rb.anomalies(rb.collect(doc)[0]), [])
@@ -141,6 +149,18 @@ class Readme(unittest.TestCase):
     def test_a_readme_without_markers_is_an_error(self):
         with self.assertRaises(ValueError):
             rb.replace_readme_section("no section here", "x")
+
+    def test_start_join_by_method_and_parent_footprint(self):
+        rows = []
+        for mib, fork, floor in (("0", 1000, 800), ("1024", 40000, 38000)):
+            rows.append(reps("process.start_join/impl:fork/parent_mib:" + mib, [fork]))
+            rows.append(reps("process.start_join/impl:floor/parent_mib:" + mib, [floor]))
+            rows.append(reps("process.start_join/impl:cpython-fork/parent_mib:" + mib, [9 * fork]))
+        section = rb.readme_section(doc_of(*rows))
+        self.assertIn("| start method | parent_mib 0 | parent_mib 1024 |", section)
+        self.assertIn("| mp fork | 1 µs (1.25× floor) | 40 µs (1.05× floor) |", section)
+        self.assertIn("| CPython fork | 9 µs (11× floor) | 360 µs (9.47× floor) |", section)
+        self.assertNotIn("mp spawn", section)
 
     def test_section_holds_the_readme_cases(self):
         doc = doc_of(reps("event.pingpong/impl:fork", [2000]), reps("event.pingpong/impl:floor",
