@@ -49,6 +49,7 @@ class CommittedRun(unittest.TestCase):
         self.assertEqual(ERRORS, {})
 
     def test_mp_rows_have_every_repetition(self):
+        self.assertIn("mp_repetitions", DOC["context"], "not written by run.sh")
         wanted = int(DOC["context"]["mp_repetitions"])
         short = [rb.row(*key) for key, s in STATS.items()
                  if not key[1].startswith("cpython-") and s.n != wanted]

@@ -527,7 +527,7 @@ def start_join_table(by_args):
     lines = ["Starting and joining a process that does nothing, from a parent that has touched "
              "`parent_mib` MiB (fork copies the parent's page tables; spawn and forkserver "
              "start from a fresh program), against each method's floor:", ""]
-    header = ["start method"] + ["parent_mib %s" % dict(args)["parent_mib"] for args in sizes]
+    header = ["start method"] + [case_label(args) for args in sizes]
     body = []
     for method in ("fork", "spawn", "forkserver", "threads"):
         for impl, label in ((method, "mp " + method), ("cpython-" + method, "CPython " + method)):
