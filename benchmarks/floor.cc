@@ -44,11 +44,11 @@ ForkedParty::~ForkedParty() { ::waitpid(pid_, nullptr, 0); }
 namespace {
 
 // The mailbox of roundtrip_floor: `turn` odd while a request waits, even
-// while a reply waits (or nothing does); `stop` ends the partner.
+// while a reply waits (or nothing does); `stop` ends the partner. The
+// message lies in the bytes after it (Shared::extra).
 struct Mailbox {
   Signal turn;
-  std::atomic<uint32_t> stop{0};
-  alignas(64) std::byte bytes[1];  // really as many as the largest message
+  alignas(64) std::atomic<uint32_t> stop{0};
 };
 
 }  // namespace
@@ -60,6 +60,7 @@ void roundtrip_floor(benchmark::State& state,
     largest = std::max({largest, static_cast<size_t>(request), static_cast<size_t>(reply)});
   }
   Shared<Mailbox> box(largest);
+  std::byte* const message = box.extra();
   std::vector<std::byte> request_bytes(largest, std::byte{'q'});
   std::vector<std::byte> reply_bytes(largest, std::byte{'r'});
   std::vector<std::byte> received(largest);
@@ -71,19 +72,19 @@ void roundtrip_floor(benchmark::State& state,
       for (uint32_t turn = 1, k = 0;; turn += 2, k = (k + 1) % trips.size()) {
         box->turn.wait_for(turn);
         if (box->stop.load(std::memory_order_acquire)) return;
-        std::memcpy(in.data(), box->bytes, static_cast<size_t>(trips[k].first));
+        std::memcpy(in.data(), message, static_cast<size_t>(trips[k].first));
         benchmark::DoNotOptimize(in.data());
-        std::memcpy(box->bytes, reply_bytes.data(), static_cast<size_t>(trips[k].second));
+        std::memcpy(message, reply_bytes.data(), static_cast<size_t>(trips[k].second));
         box->turn.store(turn + 1);
       }
     });
     uint32_t turn = 0;
     auto item = [&] {
       for (const auto& [request, reply] : trips) {
-        std::memcpy(box->bytes, request_bytes.data(), static_cast<size_t>(request));
+        std::memcpy(message, request_bytes.data(), static_cast<size_t>(request));
         box->turn.store(++turn);
         box->turn.wait_for(++turn);
-        std::memcpy(received.data(), box->bytes, static_cast<size_t>(reply));
+        std::memcpy(received.data(), message, static_cast<size_t>(reply));
         benchmark::DoNotOptimize(received.data());
       }
     };
@@ -100,10 +101,12 @@ void handoff_floor(benchmark::State& state) { roundtrip_floor(state, {{0, 0}}); 
 namespace {
 
 struct ContendedShared {
-  SpinLock mutex;
-  // Apart from the lock, as mp's counter is (a cache line shared with the
-  // lock would make the floor unfairly cheap).
-  alignas(128) int64_t counter = 0;
+  // The counter on the lock's cache line: one line moves per critical
+  // section, the cheapest layout there is.
+  struct alignas(64) {
+    std::atomic<uint32_t> word{0};
+    int64_t counter = 0;
+  } locked;
   Signal go;    // rounds started
   Signal done;  // parties' rounds finished
   alignas(64) std::atomic<uint32_t> stop{0};
@@ -118,9 +121,9 @@ void contended_increment_floor(benchmark::State& state, int64_t increments) {
       seen = f->go.wait_change(seen);
       if (f->stop.load()) return;
       for (int64_t i = 0; i < increments; ++i) {
-        f->mutex.lock();
-        ++f->counter;
-        f->mutex.unlock();
+        spin_lock(f->locked.word);
+        ++f->locked.counter;
+        spin_unlock(f->locked.word);
       }
       f->done.advance();
     }
@@ -138,7 +141,7 @@ void contended_increment_floor(benchmark::State& state, int64_t increments) {
     f->stop = 1;
     f->go.advance();
   }
-  if (f->counter != (static_cast<int64_t>(state.iterations()) + 1) * 2 * increments) {
+  if (f->locked.counter != (static_cast<int64_t>(state.iterations()) + 1) * 2 * increments) {
     state.SkipWithError("lost increments");
   }
   state.SetItemsProcessed(state.iterations() * 2 * increments);

@@ -146,19 +146,22 @@ void relax_until(Ready ready) {
 // keep the cache line for several rounds instead of bouncing it on every
 // attempt), and a plain store to let go. It never sleeps: a floor for the
 // work of locking, on a machine with a core for each party.
-struct alignas(64) SpinLock {
-  std::atomic<uint32_t> word{0};
-  void lock() {
-    for (int backoff = 1; word.exchange(1, std::memory_order_acquire) != 0;) {
-      if (backoff <= 16) {
-        for (int i = 0; i < backoff; ++i) cpu_relax();
-        backoff *= 2;
-      } else {
-        ::sched_yield();
-      }
+inline void spin_lock(std::atomic<uint32_t>& word) {
+  for (int backoff = 1; word.exchange(1, std::memory_order_acquire) != 0;) {
+    if (backoff <= 16) {
+      for (int i = 0; i < backoff; ++i) cpu_relax();
+      backoff *= 2;
+    } else {
+      ::sched_yield();
     }
   }
-  void unlock() { word.store(0, std::memory_order_release); }
+}
+inline void spin_unlock(std::atomic<uint32_t>& word) { word.store(0, std::memory_order_release); }
+
+struct alignas(64) SpinLock {
+  std::atomic<uint32_t> word{0};
+  void lock() { spin_lock(word); }
+  void unlock() { spin_unlock(word); }
 };
 
 // A fork()ed party: runs `body`, then _exit(0); joined by the destructor.
@@ -196,8 +199,9 @@ void handoff_floor(benchmark::State& state);
 
 // The floor of two parties adding 1 to a shared counter under a lock,
 // `increments` times each per iteration (lock.contended,
-// value.increment_locked/parties:2): two fork()ed parties, a SpinLock,
-// rounds started and finished through Signals. Per increment.
+// value.increment_locked/parties:2): two fork()ed parties, spin_lock() and
+// spin_unlock() on a word beside the counter, rounds started and finished
+// through Signals. Per increment.
 void contended_increment_floor(benchmark::State& state, int64_t increments);
 
 // The program's other lives, for the process.start_join floors: main()
