@@ -6,7 +6,8 @@
 //                               64 bytes there and back, close (no authkey)
 // Implementations: fork, spawn, forkserver (a child process), threads (a
 // thread, mp::dummy::Process), and
-//   floor             pipe.throughput: a fork()ed child copies each message
+//   floor             (floor-threads: the same with a thread for the child)
+//                     pipe.throughput: a fork()ed child copies each message
 //                     (a length and the bytes) into a ring in shared memory,
 //                     the parent takes it there, both waiting with
 //                     spin-then-futex handoffs (floor.h): one memory copy and
@@ -276,9 +277,11 @@ struct ByteRing {
   }
 };
 
-void throughput_floor(benchmark::State& state, int64_t size) {
+void throughput_floor(benchmark::State& state, int64_t size, Parties parties) {
   Shared<ByteRing> shared;
   ByteRing& r = *shared;
+  r.tail.use_by(parties);
+  r.head.use_by(parties);
   const uint32_t need = ByteRing::room(static_cast<uint64_t>(size));
   uint32_t head = 0;
   auto receive = [&] {
@@ -295,7 +298,7 @@ void throughput_floor(benchmark::State& state, int64_t size) {
     r.head.store(head);
   };
   {
-    ForkedParty producer([&r, size, need] {
+    Party producer(parties, [&r, size, need] {
       const std::string payload(static_cast<size_t>(size), 'x');
       const uint64_t length = payload.size(), skip = 0;
       for (uint32_t tail = 0;;) {
@@ -364,7 +367,7 @@ void socket_roundtrip(benchmark::State& state,
   ::waitpid(pid, nullptr, 0);
 }
 
-void listener_roundtrip_floor(benchmark::State& state, bool tcp) {
+void listener_roundtrip_floor(benchmark::State& state, bool tcp, Parties parties) {
   internal::UniqueFd lis(::socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_storage where{};
   socklen_t length;
@@ -388,21 +391,18 @@ void listener_roundtrip_floor(benchmark::State& state, bool tcp) {
     return;
   }
   ::getsockname(lis.get(), reinterpret_cast<sockaddr*>(&where), &length);
-  pid_t pid = ::fork();
-  if (pid == 0) {
+  Party server(parties, [listening = lis.get()] {
     std::vector<char> m;
     std::string back;
     for (;;) {
-      internal::UniqueFd c(::accept4(lis.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      internal::UniqueFd c(::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC));
       RawReader in(c.get());
       if (!in.next(m) || m.empty()) break;
       back = framed(static_cast<int64_t>(m.size()), 0);
       std::memcpy(back.data() + 4, m.data(), m.size());
       write_all(c.get(), back);
     }
-    ::_exit(0);
-  }
-  lis.reset();
+  });
   const std::string message = framed(kPingPongPayload, 'l');
   std::vector<char> m;
   auto connect = [&] {
@@ -417,11 +417,10 @@ void listener_roundtrip_floor(benchmark::State& state, bool tcp) {
     in.next(m);
     benchmark::DoNotOptimize(m.data());
   };
-  round_trip();  // the child is serving
+  round_trip();  // the server is serving
   for (auto _ : state) round_trip();
   per_item(state, 1);
-  write_all(connect().get(), framed(0, 0));
-  ::waitpid(pid, nullptr, 0);
+  write_all(connect().get(), framed(0, 0));  // the server leaves; ~Party joins it
 }
 
 template <class Starter>
@@ -445,25 +444,35 @@ const bool registered = [] {
   for (const std::string& method : start_methods()) register_all(method, ProcessStarter{method});
   register_all("threads", ThreadStarter{});
   for (int64_t size : kThroughputPayloads) {
-    add("pipe.throughput", "floor", {{"payload", size}}, [size](benchmark::State& s) {
-      throughput_floor(s, size);
-    })->Unit(benchmark::kMicrosecond);
+    add_floors(
+        "pipe.throughput", {{"payload", size}},
+        [size](benchmark::State& s, Parties p) { throughput_floor(s, size, p); },
+        benchmark::kMicrosecond);
     add("pipe.throughput", "socket-reference", {{"payload", size}}, [size](benchmark::State& s) {
       throughput_socket_reference(s, size);
     })->Unit(benchmark::kMicrosecond);
   }
-  add("pipe.pingpong", "floor", {{"payload", kPingPongPayload}}, [](benchmark::State& s) {
-    roundtrip_floor(s, {{kPingPongPayload, kPingPongPayload}});
-  })->Unit(benchmark::kMicrosecond);
+  add_floors(
+      "pipe.pingpong", {{"payload", kPingPongPayload}},
+      [](benchmark::State& s, Parties p) {
+        roundtrip_floor(s, {{kPingPongPayload, kPingPongPayload}}, p);
+      },
+      benchmark::kMicrosecond);
   add("pipe.pingpong", "socket-reference", {{"payload", kPingPongPayload}},
       [](benchmark::State& s) {
         socket_roundtrip(s, {{kPingPongPayload, kPingPongPayload}});
       })
       ->Unit(benchmark::kMicrosecond);
   for (bool tcp : {false, true}) {
-    add_named(std::string("listener.roundtrip/impl:floor/family:") + (tcp ? "tcp" : "unix"),
-              [tcp](benchmark::State& s) { listener_roundtrip_floor(s, tcp); })
-        ->Unit(benchmark::kMicrosecond);
+    for (auto [impl, parties] :
+         {std::pair{"floor", Parties::kProcesses}, std::pair{"floor-threads", Parties::kThreads}}) {
+      add_named(
+          std::string("listener.roundtrip/impl:") + impl + "/family:" + (tcp ? "tcp" : "unix"),
+          [tcp, parties = parties](benchmark::State& s) {
+            listener_roundtrip_floor(s, tcp, parties);
+          })
+          ->Unit(benchmark::kMicrosecond);
+    }
   }
   return true;
 }();

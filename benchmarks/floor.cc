@@ -21,25 +21,38 @@ SharedMapping::SharedMapping(size_t bytes) : bytes_(bytes) {
 
 SharedMapping::~SharedMapping() { ::munmap(address_, bytes_); }
 
-void futex_wait_shared(const std::atomic<uint32_t>& word, uint32_t expected) {
-  ::syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAIT, expected, nullptr,
-            nullptr, 0);
+void futex_wait(const std::atomic<uint32_t>& word, uint32_t expected, bool shared) {
+  ::syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word),
+            shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
 }
 
-void futex_wake_shared(const std::atomic<uint32_t>& word) {
-  ::syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr,
-            nullptr, 0);
+void futex_wake(const std::atomic<uint32_t>& word, bool shared) {
+  ::syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word),
+            shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
-pid_t ForkedParty::fork_or_die() {
+pid_t Party::fork_or_die() {
   pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
   return pid;
 }
 
-void ForkedParty::exit_child() { ::_exit(0); }
+void Party::exit_child() { ::_exit(0); }
 
-ForkedParty::~ForkedParty() { ::waitpid(pid_, nullptr, 0); }
+Party::~Party() {
+  if (thread_.joinable()) thread_.join();
+  if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+}
+
+void add_floors(const std::string& scenario, const Args& args,
+                std::function<void(benchmark::State&, Parties)> fn, benchmark::TimeUnit unit) {
+  for (auto [impl, parties] :
+       {std::pair{"floor", Parties::kProcesses}, std::pair{"floor-threads", Parties::kThreads}}) {
+    add(scenario, impl, args, [fn, parties = parties](benchmark::State& s) {
+      fn(s, parties);
+    })->Unit(unit);
+  }
+}
 
 namespace {
 
@@ -53,19 +66,20 @@ struct Mailbox {
 
 }  // namespace
 
-void roundtrip_floor(benchmark::State& state,
-                     const std::vector<std::pair<int64_t, int64_t>>& trips) {
+void roundtrip_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips,
+                     Parties parties) {
   size_t largest = 1;
   for (const auto& [request, reply] : trips) {
     largest = std::max({largest, static_cast<size_t>(request), static_cast<size_t>(reply)});
   }
   Shared<Mailbox> box(largest);
+  box->turn.use_by(parties);
   std::byte* const message = box.extra();
   std::vector<std::byte> request_bytes(largest, std::byte{'q'});
   std::vector<std::byte> reply_bytes(largest, std::byte{'r'});
   std::vector<std::byte> received(largest);
   {
-    ForkedParty partner([&] {
+    Party partner(parties, [&] {
       std::vector<std::byte> in(largest);
       // The parent makes its trips in order: the partner's k-th answer is
       // to trip k % trips.size().
@@ -96,8 +110,6 @@ void roundtrip_floor(benchmark::State& state,
   state.SetItemsProcessed(state.iterations());
 }
 
-void handoff_floor(benchmark::State& state) { roundtrip_floor(state, {{0, 0}}); }
-
 namespace {
 
 struct ContendedShared {
@@ -114,22 +126,30 @@ struct ContendedShared {
 
 }  // namespace
 
-void contended_increment_floor(benchmark::State& state, int64_t increments) {
+void contended_increment_floor(benchmark::State& state, int64_t increments, Increment how,
+                               Parties parties) {
   Shared<ContendedShared> f;
-  auto body = [&f, increments] {
+  f->go.use_by(parties);
+  f->done.use_by(parties);
+  auto body = [&f, increments, how] {
     for (uint32_t seen = 0;;) {
       seen = f->go.wait_change(seen);
       if (f->stop.load()) return;
-      for (int64_t i = 0; i < increments; ++i) {
-        spin_lock(f->locked.word);
-        ++f->locked.counter;
-        spin_unlock(f->locked.word);
+      if (how == Increment::kAtomic) {
+        std::atomic_ref<int64_t> counter(f->locked.counter);
+        for (int64_t i = 0; i < increments; ++i) counter.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        for (int64_t i = 0; i < increments; ++i) {
+          spin_lock(f->locked.word);
+          ++f->locked.counter;
+          spin_unlock(f->locked.word);
+        }
       }
       f->done.advance();
     }
   };
   {
-    ForkedParty a(body), b(body);
+    Party a(parties, body), b(parties, body);
     uint32_t target = 0;
     auto round = [&f, &target] {
       target += 2;

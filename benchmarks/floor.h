@@ -23,11 +23,23 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <new>
+#include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "harness.h"
+
 namespace mp::bench {
+
+// Who a floor's other parties are: fork()ed processes (the row "floor", the
+// floor of mp's processes and CPython's) or threads of this process
+// ("floor-threads", the floor of mp::dummy's, TBB's and CPython's threads: a
+// switch between threads of one process is cheaper than between processes,
+// so threads are not held to the processes' floor).
+enum class Parties { kProcesses, kThreads };
 
 // `bytes` of zeroed MAP_SHARED anonymous memory: fork()ed children see it.
 class SharedMapping {
@@ -68,9 +80,10 @@ inline void cpu_relax() {
 #endif
 }
 
-// FUTEX_WAIT / FUTEX_WAKE on a word that may be shared between processes.
-void futex_wait_shared(const std::atomic<uint32_t>& word, uint32_t expected);
-void futex_wake_shared(const std::atomic<uint32_t>& word);
+// FUTEX_WAIT / FUTEX_WAKE on a word shared between processes, or (`shared`
+// false: cheaper) between the threads of one.
+void futex_wait(const std::atomic<uint32_t>& word, uint32_t expected, bool shared);
+void futex_wake(const std::atomic<uint32_t>& word, bool shared);
 
 // A 32-bit word one side changes and the other waits on, with a count of
 // sleepers so that the changing side makes a system call only when someone
@@ -81,6 +94,10 @@ struct alignas(64) Signal {
 
   std::atomic<uint32_t> value{0};
   std::atomic<uint32_t> sleepers{0};
+  bool shared = true;  // false when only threads of one process use it
+
+  // Shared between processes, or only between threads of this one.
+  void use_by(Parties parties) { shared = parties == Parties::kProcesses; }
 
   uint32_t load() const { return value.load(std::memory_order_acquire); }
 
@@ -111,7 +128,7 @@ struct alignas(64) Signal {
         sleepers.fetch_sub(1, std::memory_order_relaxed);
         return v;
       }
-      futex_wait_shared(value, v);
+      futex_wait(value, v, shared);
     }
   }
   uint32_t wait_change(uint32_t seen) {
@@ -123,7 +140,7 @@ struct alignas(64) Signal {
 
  private:
   void wake() {
-    if (sleepers.load(std::memory_order_seq_cst) > 0) futex_wake_shared(value);
+    if (sleepers.load(std::memory_order_seq_cst) > 0) futex_wake(value, shared);
   }
 };
 
@@ -164,45 +181,55 @@ struct alignas(64) SpinLock {
   void unlock() { spin_unlock(word); }
 };
 
-// A fork()ed party: runs `body`, then _exit(0); joined by the destructor.
-class ForkedParty {
+// A party of a floor: runs `body` in a fork()ed child (which then _exit()s)
+// or in a thread; joined by the destructor.
+class Party {
  public:
   template <class F>
-  explicit ForkedParty(F body) {
+  Party(Parties kind, F body) {
+    if (kind == Parties::kThreads) {
+      thread_ = std::thread(std::move(body));
+      return;
+    }
     pid_ = fork_or_die();
     if (pid_ == 0) {
       body();
       exit_child();
     }
   }
-  ForkedParty(const ForkedParty&) = delete;
-  ForkedParty& operator=(const ForkedParty&) = delete;
-  ~ForkedParty();
+  Party(const Party&) = delete;
+  Party& operator=(const Party&) = delete;
+  ~Party();
 
  private:
   static pid_t fork_or_die();
   [[noreturn]] static void exit_child();
-  pid_t pid_;
+  pid_t pid_ = -1;
+  std::thread thread_;
 };
 
-// The floor of every request/response between two processes: a fork()ed
-// partner and this process hand a mailbox in MAP_SHARED memory back and
-// forth through a Signal. Per item, for each (request, reply) of `trips`:
-// `request` bytes copied in and out by the partner, `reply` bytes copied in
-// and out by this process. With {{0, 0}} it is a bare handoff and back (an
-// event's ping-pong).
-void roundtrip_floor(benchmark::State& state,
-                     const std::vector<std::pair<int64_t, int64_t>>& trips);
+// Registers `fn` as a scenario's floors: "floor" (Parties::kProcesses) and
+// "floor-threads" (Parties::kThreads).
+void add_floors(const std::string& scenario, const Args& args,
+                std::function<void(benchmark::State&, Parties)> fn, benchmark::TimeUnit unit);
 
-// roundtrip_floor(state, {{0, 0}}).
-void handoff_floor(benchmark::State& state);
+// The floor of every request/response between two parties: a partner and
+// this thread hand a mailbox in MAP_SHARED memory back and forth through a
+// Signal. Per item, for each (request, reply) of `trips`: `request` bytes
+// copied in and out by the partner, `reply` bytes copied in and out by this
+// thread. With {{0, 0}} it is a bare handoff and back (an event's
+// ping-pong).
+void roundtrip_floor(benchmark::State& state, const std::vector<std::pair<int64_t, int64_t>>& trips,
+                     Parties parties);
 
-// The floor of two parties adding 1 to a shared counter under a lock,
-// `increments` times each per iteration (lock.contended,
-// value.increment_locked/parties:2): two fork()ed parties, spin_lock() and
-// spin_unlock() on a word beside the counter, rounds started and finished
-// through Signals. Per increment.
-void contended_increment_floor(benchmark::State& state, int64_t increments);
+// The floor of two parties adding 1 to a shared counter, `increments` times
+// each per iteration: under a lock (lock.contended,
+// value.increment_locked/parties:2: spin_lock() and spin_unlock() on a word
+// beside the counter) or with an atomic add (rawvalue.atomic_increment: the
+// work itself). Rounds start and finish through Signals. Per increment.
+enum class Increment { kLocked, kAtomic };
+void contended_increment_floor(benchmark::State& state, int64_t increments, Increment how,
+                               Parties parties);
 
 // The program's other lives, for the process.start_join floors: main()
 // checks its first argument for these before anything else.

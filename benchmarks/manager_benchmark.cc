@@ -176,7 +176,7 @@ const bool registered = [] {
   const auto release = message_sizes<void>("release");
   auto floor = [](const char* scenario, std::vector<std::pair<int64_t, int64_t>> trips) {
     add(scenario, "floor", {}, [trips](benchmark::State& s) {
-      roundtrip_floor(s, trips);
+      roundtrip_floor(s, trips, Parties::kProcesses);
     })->Unit(benchmark::kMicrosecond);
     add(scenario, "socket-reference", {}, [trips](benchmark::State& s) {
       socket_roundtrip_reference(s, trips);

@@ -18,15 +18,15 @@
 // handoff, as a pool's apply is).
 //
 // floor: the same tasks over the same width, shared out the cheapest way: the
-// calling process and width - 1 fork()ed workers each take a contiguous
-// lane of a task array in shared memory, claim chunks of it with an atomic
-// counter of their own (chunksize, or Python's 4 chunks per worker for 0;
-// one task per claim for chunksize 1), then take chunks from the other
-// lanes until none is left. Rounds start and end through spin-then-futex
-// handoffs (floor.h). No encoding, no messages: the cost of the work itself
-// and of sharing it out, task by task where a row asks for that.
-// pool.apply.roundtrip's floor is a round trip of 8 bytes each way through
-// shared memory (roundtrip_floor).
+// caller and width - 1 fork()ed workers (floor-threads: threads) each take a
+// contiguous lane of a task array in shared memory, claim chunks of it with
+// an atomic counter of their own (chunksize, or Python's 4 chunks per worker
+// for 0; one task per claim for chunksize 1), then take chunks from the
+// other lanes until none is left. Rounds start and end through
+// spin-then-futex handoffs (floor.h). No encoding, no messages: the cost of
+// the work itself and of sharing it out, task by task where a row asks for
+// that. pool.apply.roundtrip's floors are a round trip of 8 bytes each way
+// through shared memory (roundtrip_floor).
 
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -168,8 +168,8 @@ void drain(FloorPool& p, int own, int width, int64_t chunk, const std::pair<int6
   }
 }
 
-void floor_map(benchmark::State& state, int64_t tasks, int64_t grain, int64_t chunksize,
-               int width) {
+void floor_map(benchmark::State& state, int64_t tasks, int64_t grain, int64_t chunksize, int width,
+               Parties parties) {
   const int64_t chunk =
       chunksize > 0 ? chunksize : std::max<int64_t>(1, (tasks + 4 * width - 1) / (4 * width));
   Shared<FloorPool> pool(static_cast<size_t>(tasks) *
@@ -178,9 +178,11 @@ void floor_map(benchmark::State& state, int64_t tasks, int64_t grain, int64_t ch
   auto* out = reinterpret_cast<int64_t*>(in + tasks);
   for (int64_t i = 0; i < tasks; ++i) in[i] = {i, grain};
   FloorPool& p = *pool;
-  std::vector<std::unique_ptr<ForkedParty>> workers;
+  p.round.use_by(parties);
+  p.left.use_by(parties);
+  std::vector<std::unique_ptr<Party>> workers;
   for (int w = 1; w < width; ++w) {
-    workers.push_back(std::make_unique<ForkedParty>([&p, w, width, chunk, in, out] {
+    workers.push_back(std::make_unique<Party>(parties, [&p, w, width, chunk, in, out] {
       for (uint32_t seen = 0;;) {
         seen = p.round.wait_change(seen);
         if (p.stop.load()) return;
@@ -275,9 +277,12 @@ const bool registered = [] {
       add("pool.map", "tbb", args, [=](benchmark::State& s) {
         tbb_map(s, tasks, grain, chunksize, kWorkers);
       })->Unit(benchmark::kMillisecond);
-      add("pool.map", "floor", args, [=](benchmark::State& s) {
-        floor_map(s, tasks, grain, chunksize, kWorkers);
-      })->Unit(benchmark::kMillisecond);
+      add_floors(
+          "pool.map", args,
+          [=](benchmark::State& s, Parties p) {
+            floor_map(s, tasks, grain, chunksize, kWorkers, p);
+          },
+          benchmark::kMillisecond);
     }
   }
   for (int p = 1; p <= kWorkers; ++p) {
@@ -285,17 +290,22 @@ const bool registered = [] {
     add("pool.map", "tbb", args, [p](benchmark::State& s) {
       tbb_map(s, 1000, 100000, 0, p);
     })->Unit(benchmark::kMillisecond);
-    add("pool.map", "floor", args, [p](benchmark::State& s) {
-      floor_map(s, 1000, 100000, 0, p);
-    })->Unit(benchmark::kMillisecond);
+    add_floors(
+        "pool.map", args,
+        [p](benchmark::State& s, Parties parties) { floor_map(s, 1000, 100000, 0, p, parties); },
+        benchmark::kMillisecond);
   }
   add("pool.apply.roundtrip", "tbb", {}, tbb_apply)->Unit(benchmark::kMicrosecond);
-  add("pool.imap_unordered", "floor", {{"tasks", 100000}, {"chunksize", 1}},
-      [](benchmark::State& s) { floor_map(s, 100000, 0, 1, kWorkers); })
-      ->Unit(benchmark::kMillisecond);
-  add("pool.apply.roundtrip", "floor", {}, [](benchmark::State& s) {
-    roundtrip_floor(s, {{8, 8}});
-  })->Unit(benchmark::kMicrosecond);
+  add_floors(
+      "pool.imap_unordered", {{"tasks", 100000}, {"chunksize", 1}},
+      [](benchmark::State& s, Parties p) { floor_map(s, 100000, 0, 1, kWorkers, p); },
+      benchmark::kMillisecond);
+  add_floors(
+      "pool.apply.roundtrip", {},
+      [](benchmark::State& s, Parties p) {
+        roundtrip_floor(s, {{8, 8}}, p);
+      },
+      benchmark::kMicrosecond);
   return true;
 }();
 

@@ -168,12 +168,13 @@ struct SpscRing {
 };
 
 template <class Item>
-void throughput_floor(benchmark::State& state) {
+void throughput_floor(benchmark::State& state, Parties parties) {
   using Ring = SpscRing<Item>;
   Shared<Ring> shared;
   Ring& ring = *shared;
+  ring.rounds.use_by(parties);
   {
-    ForkedParty producer([&ring] {
+    Party producer(parties, [&ring] {
       uint64_t tail = 0, cached_head = 0;
       Item item{};
       for (uint32_t seen = 0;;) {
@@ -341,7 +342,7 @@ void add_throughput(int64_t payload) {
   add("queue.throughput", "tbb", one, [](benchmark::State& s) {
     throughput_tbb<Item>(s, 1, 1);
   })->Unit(benchmark::kMillisecond);
-  add("queue.throughput", "floor", one, throughput_floor<Item>)->Unit(benchmark::kMillisecond);
+  add_floors("queue.throughput", one, throughput_floor<Item>, benchmark::kMillisecond);
 }
 
 const bool registered = [] {
@@ -375,15 +376,18 @@ const bool registered = [] {
     pingpong<mp::dummy::Queue<int64_t>>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
   add("queue.pingpong", "tbb", {{"payload", 8}}, pingpong_tbb)->Unit(benchmark::kMicrosecond);
-  add("queue.pingpong", "floor", {{"payload", 8}}, [](benchmark::State& s) {
-    roundtrip_floor(s, {{8, 8}});
-  })->Unit(benchmark::kMicrosecond);
+  add_floors(
+      "queue.pingpong", {{"payload", 8}},
+      [](benchmark::State& s, Parties p) {
+        roundtrip_floor(s, {{8, 8}}, p);
+      },
+      benchmark::kMicrosecond);
   add("simplequeue.throughput", "threads", {{"payload", 8}}, [](benchmark::State& s) {
     simple_throughput<mp::dummy::SimpleQueue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event>(
         s, thread_party());
   })->Unit(benchmark::kMillisecond);
-  add("simplequeue.throughput", "floor", {{"payload", 8}}, throughput_floor<Payload8>)
-      ->Unit(benchmark::kMillisecond);
+  add_floors("simplequeue.throughput", {{"payload", 8}}, throughput_floor<Payload8>,
+             benchmark::kMillisecond);
   add("joinablequeue.task_done", "threads", {}, [](benchmark::State& s) {
     task_done_rounds<mp::dummy::JoinableQueue<int64_t>>(s, thread_party());
   })->Unit(benchmark::kMillisecond);

@@ -13,10 +13,11 @@
 //   barrier.cycle/parties:2
 //       two parties pass a barrier; per pass.
 // Multi-party rows run the partner under each start method (the primitive is
-// the same; the rows show it), on a thread (threads, tbb) and, for the floor,
-// in a fork()ed child sharing MAP_SHARED memory (floor.h): a spin lock with
-// backoff for the locks, a spin-then-futex handoff of a turn word for the
-// ping-pongs, a sense-reversing barrier on the same handoff.
+// the same; the rows show it), on a thread (threads, tbb) and, for the
+// floors, in a fork()ed child (floor) or a thread (floor-threads) sharing
+// MAP_SHARED memory (floor.h): a spin lock with backoff for the locks, a
+// spin-then-futex handoff of a turn word for the ping-pongs, a
+// sense-reversing barrier on the same handoff.
 
 #include <oneapi/tbb/mutex.h>
 #include <sys/syscall.h>
@@ -300,8 +301,9 @@ void barrier_cycle(benchmark::State& state, MakeParty make_party) {
   per_item(state, 1);
 }
 
-void barrier_floor(benchmark::State& state) {
+void barrier_floor(benchmark::State& state, Parties parties) {
   Shared<FloorShared> f;
+  f->sense.use_by(parties);
   // Sense-reversing: the second to arrive starts the next round.
   auto pass = [&f] {
     uint32_t round = f->sense.load();
@@ -315,7 +317,7 @@ void barrier_floor(benchmark::State& state) {
   {
     // The partner leaves after the pass numbered `stop` (set before the
     // parent's last pass, so it can never miss it).
-    ForkedParty partner([&f, pass] {
+    Party partner(parties, [&f, pass] {
       for (uint32_t passes = 1;; ++passes) {
         pass();
         if (f->stop.load() == passes) return;
@@ -374,22 +376,26 @@ const bool registered = [] {
       ->Unit(benchmark::kMicrosecond);
   add("lock.contended", "tbb-spin", two, contended_std_threads<tbb::spin_mutex>)
       ->Unit(benchmark::kMicrosecond);
-  add("lock.contended", "floor", two, [](benchmark::State& s) {
-    contended_increment_floor(s, kIncrements);
-  })->Unit(benchmark::kMicrosecond);
+  add_floors(
+      "lock.contended", two,
+      [](benchmark::State& s, Parties p) {
+        contended_increment_floor(s, kIncrements, Increment::kLocked, p);
+      },
+      benchmark::kMicrosecond);
   add("event.pingpong", "threads", {}, [](benchmark::State& s) {
     event_pingpong<mp::dummy::Event>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("event.pingpong", "floor", {}, handoff_floor)->Unit(benchmark::kMicrosecond);
+  auto handoff = [](benchmark::State& s, Parties p) { roundtrip_floor(s, {{0, 0}}, p); };
+  add_floors("event.pingpong", {}, handoff, benchmark::kMicrosecond);
   add("condition.pingpong", "threads", {}, [](benchmark::State& s) {
     condition_pingpong<mp::dummy::Condition, mp::dummy::Semaphore, mp::dummy::Event>(
         s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("condition.pingpong", "floor", {}, handoff_floor)->Unit(benchmark::kMicrosecond);
+  add_floors("condition.pingpong", {}, handoff, benchmark::kMicrosecond);
   add("barrier.cycle", "threads", two, [](benchmark::State& s) {
     barrier_cycle<mp::dummy::Barrier>(s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("barrier.cycle", "floor", two, barrier_floor)->Unit(benchmark::kMicrosecond);
+  add_floors("barrier.cycle", two, barrier_floor, benchmark::kMicrosecond);
   return true;
 }();
 

@@ -9,11 +9,13 @@
 //       floor (a spin lock and a counter in MAP_SHARED memory, floor.h).
 //   value.increment_locked/parties:2
 //       two parties each add 1 under the lock, 100 000 times per iteration;
-//       per increment. The floor: the same spin lock, two fork()ed parties.
+//       per increment. The floors: the same spin lock, two fork()ed parties
+//       (floor) or two threads (floor-threads).
 //   rawvalue.atomic_increment/parties:2
 //       two parties each add 1 to a RawValue<int64_t> through std::atomic_ref,
-//       100 000 times per iteration; per increment. The floor: a std::atomic
-//       between two threads.
+//       100 000 times per iteration; per increment. The floors: the same
+//       fetch_add on a counter in MAP_SHARED memory, two fork()ed parties or
+//       two threads: the work itself, which mp can match but not beat.
 //   array.fill/size:1048576
 //       copy 1 Mi doubles (8 MiB) into an Array under its lock (Python:
 //       `arr[:] = src`); the floor: memcpy into a MAP_SHARED memfd mapping.
@@ -24,9 +26,7 @@
 
 #include <atomic>
 #include <cstring>
-#include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "floor.h"
@@ -116,49 +116,6 @@ void two_parties(benchmark::State& state, MakeParty make_party) {
   per_item(state, 2 * kIncrements);
 }
 
-void atomic_floor_2(benchmark::State& state) {
-  // The counter on a cache line of its own, as a RawValue's is on its own
-  // page (sharing the line with the words the main thread polls would slow
-  // the floor down).
-  struct alignas(128) Shared {
-    alignas(128) std::atomic<int64_t> counter{0};
-    alignas(128) std::atomic<uint32_t> go{0};
-    std::atomic<uint32_t> done{0};
-    std::atomic<bool> stop{false};
-  };
-  auto shared = std::make_unique<Shared>();
-  auto& [counter, go, done, stop] = *shared;
-  auto worker = [&] {
-    uint32_t seen = 0;
-    for (;;) {
-      go.wait(seen);
-      seen = go.load();
-      if (stop) return;
-      for (int64_t i = 0; i < kIncrements; ++i) counter.fetch_add(1, std::memory_order_relaxed);
-      done.fetch_add(1);
-      done.notify_all();
-    }
-  };
-  std::thread a(worker), b(worker);
-  auto round = [&] {
-    uint32_t target = done.load() + 2;
-    go.fetch_add(1);
-    go.notify_all();
-    for (uint32_t d = done.load(); d < target; d = done.load()) done.wait(d);
-  };
-  round();  // both threads are running
-  for (auto _ : state) round();
-  stop = true;
-  go.fetch_add(1);
-  go.notify_all();
-  a.join();
-  b.join();
-  if (counter.load() != (static_cast<int64_t>(state.iterations()) + 1) * 2 * kIncrements) {
-    state.SkipWithError("lost increments");
-  }
-  per_item(state, 2 * kIncrements);
-}
-
 // array.fill/size:1048576 ------------------------------------------------------------
 
 template <class Array>
@@ -217,14 +174,22 @@ const bool registered = [] {
     two_parties<mp::dummy::Value<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, false>(
         s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("value.increment_locked", "floor", two, [](benchmark::State& s) {
-    contended_increment_floor(s, kIncrements);
-  })->Unit(benchmark::kMicrosecond);
+  add_floors(
+      "value.increment_locked", two,
+      [](benchmark::State& s, Parties p) {
+        contended_increment_floor(s, kIncrements, Increment::kLocked, p);
+      },
+      benchmark::kMicrosecond);
   add("rawvalue.atomic_increment", "threads", two, [](benchmark::State& s) {
     two_parties<mp::dummy::RawValue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, true>(
         s, thread_party());
   })->Unit(benchmark::kMicrosecond);
-  add("rawvalue.atomic_increment", "floor", two, atomic_floor_2)->Unit(benchmark::kMicrosecond);
+  add_floors(
+      "rawvalue.atomic_increment", two,
+      [](benchmark::State& s, Parties p) {
+        contended_increment_floor(s, kIncrements, Increment::kAtomic, p);
+      },
+      benchmark::kMicrosecond);
 
   const Args fill = {{"size", kFillSize}};
   add("array.fill", "processes", fill, array_fill<mp::Array<double>>)

@@ -35,6 +35,9 @@ MP_IMPLS = MP_PROCESS_IMPLS + ["threads", "tbb", "tbb-spin", "tbb-queuing"]
 TBB_IMPLS = ["tbb", "tbb-spin", "tbb-queuing"]
 CPYTHON_PROCESS_IMPLS = ["cpython-" + i for i in MP_PROCESS_IMPLS]
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+FLOORS_NOTE = ("floor-threads: the same with threads of one process, the floor of mp::dummy's, "
+               "TBB's and CPython's threads (a switch between threads is cheaper than between "
+               "processes).")
 # A row is unsteady when the interquartile range of its repetitions is more
 # than this fraction of their median; an implementation is an anomaly when
 # its median is below this fraction of its floor's.
@@ -234,10 +237,13 @@ def collect(doc):
 
 def floor_for(impl, impls):
     """The floor an implementation is judged against: its own kind's where
-    the case has one (floor-spawn for spawn, ...), else the case's floor."""
+    the case has one (floor-spawn for spawn, floor-forkserver for forkserver,
+    floor-threads for mp's, TBB's and CPython's threads), else the case's
+    floor."""
     base = impl[len("cpython-"):] if impl.startswith("cpython-") else impl
-    own = {"spawn": "floor-spawn", "forkserver": "floor-forkserver",
-           "threads": "floor-threads"}.get(base)
+    own = {"spawn": "floor-spawn", "forkserver": "floor-forkserver", "threads": "floor-threads",
+           "tbb": "floor-threads", "tbb-spin": "floor-threads",
+           "tbb-queuing": "floor-threads"}.get(base)
     if own in impls:
         return own
     return "floor" if "floor" in impls else None
@@ -431,6 +437,8 @@ def render_markdown(doc):
         lines += ["", "## " + title, ""]
         if scenario in NOTES:
             lines += [NOTES[scenario], ""]
+        if "floor-threads" in impls and scenario != "process.start_join":
+            lines += [FLOORS_NOTE, ""]
         for impl in impls:
             if (scenario, impl) in DIFFERENT_WORK:
                 lines += ["‡ %s: %s; not held to the floor." % (impl, DIFFERENT_WORK[scenario,

@@ -95,6 +95,11 @@ class Floors(unittest.TestCase):
         self.assertEqual(rb.floor_for("cpython-forkserver", impls), "floor-forkserver")
         self.assertEqual(rb.floor_for("threads", impls), "floor-threads")
         self.assertEqual(rb.floor_for("tbb", {"tbb", "floor"}), "floor")
+        self.assertEqual(rb.floor_for("tbb-spin", {"tbb-spin", "floor", "floor-threads"}),
+                         "floor-threads")
+        self.assertEqual(rb.floor_for("cpython-threads", {"floor", "floor-threads"}),
+                         "floor-threads")
+        self.assertEqual(rb.floor_for("fork", {"floor", "floor-threads"}), "floor")
         self.assertEqual(rb.floor_for("spawn", {"spawn", "floor"}), "floor")
         self.assertIsNone(rb.floor_for("spawn", {"spawn"}))
 
