@@ -4,7 +4,9 @@
 # Runs mp's rows (benchmarks/mp_benchmarks) and CPython's (cpython_bench.py)
 # with the same filter, merges them into DIR/benchmarks.json and renders
 # DIR/benchmarks.md and DIR/plots/ (and, for a publish run into reports/, the
-# README's results section). DIR defaults to reports/ in the workspace.
+# README's results section). DIR defaults to reports/ in the workspace for a
+# publish run and to scratch/benchmarks/ (not tracked) for a quick one, which
+# leaves the committed reports alone.
 #   quick    (default) short repetitions, a few of them: a look, not a result
 #   publish  the run behind the committed reports: longer repetitions, more
 #            of them; about 40 minutes on the 2-vCPU benchmark VM. Make it on
@@ -21,7 +23,7 @@ set -euo pipefail
 
 runfiles="${RUNFILES_DIR:-$0.runfiles}/mp"
 workspace="${BUILD_WORKSPACE_DIRECTORY:-$PWD}"
-out="$workspace/reports"
+out=""
 mode=quick
 filter=""
 extra=()
@@ -41,6 +43,10 @@ esac
 if [ "$mode" = publish ] && [ -n "$filter" ]; then
   echo "a publish run runs every row: no --benchmark_filter" >&2
   exit 2
+fi
+if [ -z "$out" ]; then
+  out="$workspace/scratch/benchmarks"
+  [ "$mode" = publish ] && out="$workspace/reports"
 fi
 
 load="$(cut -d' ' -f1 /proc/loadavg)"
@@ -128,4 +134,4 @@ command="bazel run //benchmarks -- --mode=$mode${filter:+ --benchmark_filter=$fi
   --context="mp_benchmark_library=Google Benchmark $(dpkg-query -W -f='${Version}' libbenchmark-dev 2>/dev/null || echo '?')" \
   ${notes[@]+"${notes[@]/#/--context=mp_notes=}"} \
   "$tmp"/mp-*.json "$tmp"/cpython-*.json
-echo "== done in $(((finished - started) / 60)) min $(((finished - started) % 60)) s"
+echo "== done in $(((finished - started) / 60)) min $(((finished - started) % 60)) s: $out/benchmarks.md"
