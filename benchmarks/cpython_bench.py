@@ -509,6 +509,7 @@ def joinablequeue_task_done(impl, ctx):
 
 
 def _spin(ns):
+    """ns of wall time, as mp's tasks spin (pool_benchmark.cc says why)."""
     if ns:
         end = time.perf_counter_ns() + ns
         while time.perf_counter_ns() < end:

@@ -47,6 +47,11 @@ namespace {
 
 constexpr int kWorkers = 2;
 
+// Spins for `ns` of wall time. A task on a thread that waits for a CPU
+// meanwhile finishes as if it had worked, so these rows mean what they say
+// only on a quiet machine with a CPU per worker (the publish run's); the
+// thread's CPU time would not have that flaw, but reading it costs ~3 µs on
+// the benchmark VM, three times a 1 µs task.
 inline int64_t spin(int64_t ns) {
   if (ns == 0) return 0;
   auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);

@@ -455,7 +455,8 @@ def render_markdown(doc):
         judged = [i for i in impls if is_judged(i, scenario)]
         if judged:
             lines += ["", "Against the floor (time ÷ its floor's: 1× is the floor) and, for mp, "
-                      "against CPython (CPython's time ÷ mp's: how many times faster):", ""]
+                      "against CPython (`cpython-<method> N×`: CPython's time ÷ mp's; above 1× "
+                      "mp is faster):", ""]
             body = []
             for args in ordered:
                 here = by_args[args]
@@ -471,7 +472,7 @@ def render_markdown(doc):
                         parts.append("%s %s" % (fmt_ratio(t / here[fl].median), fl))
                     cp = "cpython-" + impl
                     if impl in MP_IMPLS and cp in here:
-                        parts.append("%s faster than %s" % (fmt_ratio(here[cp].median / t), cp))
+                        parts.append("%s %s" % (cp, fmt_ratio(here[cp].median / t)))
                     cells.append(", ".join(parts))
                 body.append(cells)
             lines += table(arg_names + judged, body, len(arg_names))
