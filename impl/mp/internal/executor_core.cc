@@ -1,0 +1,407 @@
+#include "mp/internal/executor_core.h"
+
+#include <pthread.h>
+
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+
+#include "mp/errors.h"
+#include "mp/internal/remote_exception.h"
+
+namespace mp::internal {
+namespace {
+
+// Python: process.EXTRA_QUEUED_CALLS. Calls handed over beyond one per
+// worker keep the workers from idling between calls; any more would only be
+// calls that cancel() can no longer reach.
+constexpr size_t kExtraQueuedCalls = 1;
+
+std::string describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return demangle(typeid(x).name()) + ": " + x.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
+
+}  // namespace
+
+// The process executor ------------------------------------------------------------------------
+
+class ProcessExecutorCore::Job final : public PoolJob {
+ public:
+  explicit Job(ProcessExecutorCore* owner) : owner_(owner) {}
+  bool deliver(uint32_t chunk, Reader& answer) override {
+    owner_->answered(chunk, answer);
+    return false;  // the executor's one job lasts as long as the pool
+  }
+  bool fail(uint32_t chunk, std::exception_ptr error) override {
+    owner_->failed(chunk, std::move(error));
+    return false;
+  }
+  void fail_all(std::exception_ptr error) override { owner_->failed_all(std::move(error)); }
+
+ private:
+  ProcessExecutorCore* owner_;
+};
+
+ProcessExecutorCore::ProcessExecutorCore(ProcessExecutorConfig config)
+    : config_(std::move(config)),
+      on_demand_(config_.context->get_start_method() != "fork"),
+      window_(static_cast<size_t>(config_.max_workers) + kExtraQueuedCalls) {
+  PoolConfig pc;
+  pc.processes = config_.max_workers;
+  pc.maxtasksperchild = config_.max_tasks_per_child;
+  pc.initializer = config_.initializer;
+  pc.context = config_.context;
+  pc.on_demand = true;
+  pc.on_worker_death = [this](const WorkerDeath& death) { return worker_died(death); };
+  pool_ = std::make_shared<PoolCore>(std::move(pc));
+  job_ = pool_->add_job(std::make_shared<Job>(this));
+}
+
+ProcessExecutorCore::~ProcessExecutorCore() {
+  try {
+    shutdown(true, false);
+  } catch (...) {
+  }
+}
+
+void ProcessExecutorCore::throw_unless_open_locked() const {
+  if (!broken_.empty()) throw futures::BrokenProcessPool(broken_);
+  if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
+}
+
+void ProcessExecutorCore::check_open() const {
+  std::lock_guard lock(mu_);
+  throw_unless_open_locked();
+}
+
+void ProcessExecutorCore::submit(ProcessCall call) {
+  Failures failures;
+  {
+    std::lock_guard lock(mu_);
+    throw_unless_open_locked();
+    start_workers_locked();
+    pending_.push_back(std::move(call));
+    dispatch_locked(failures);
+  }
+  fail(failures);
+}
+
+void ProcessExecutorCore::start_workers_locked() {
+  if (!on_demand_) {
+    // Python launches every fork worker before its manager thread runs.
+    if (!launched_) {
+      while (pool_->start_worker_on_demand()) {
+      }
+      launched_ = true;
+    }
+    return;
+  }
+  // Python's _adjust_process_count: a new worker only when none is idle.
+  if (idle_ <= 0 && pool_->started_workers() < static_cast<uint32_t>(config_.max_workers)) {
+    if (pool_->start_worker_on_demand()) ++idle_;
+  }
+  --idle_;
+}
+
+void ProcessExecutorCore::dispatch_locked(Failures& failures) {
+  while (broken_.empty() && in_flight_.size() < window_ && !pending_.empty()) {
+    ProcessCall call = std::move(pending_.front());
+    pending_.pop_front();
+    bool run = false;
+    try {
+      run = call.future->set_running_or_notify_cancel();
+    } catch (const RuntimeError&) {
+      // Settled by hand (Future::set_result): there is nothing left to run.
+    }
+    if (!run) {
+      ++idle_;
+      continue;
+    }
+    const uint32_t chunk = next_chunk_++;
+    try {
+      pool_->submit(job_, chunk, call.code,
+                    [&call](Writer& w) { w.write(call.args.data(), call.args.size()); });
+    } catch (...) {
+      ++idle_;
+      failures.emplace_back(std::move(call.future), std::current_exception());
+      continue;
+    }
+    in_flight_.emplace(chunk, std::move(call));
+  }
+  close_if_drained_locked();
+}
+
+void ProcessExecutorCore::close_if_drained_locked() {
+  // The workers' stop records go after every call: only once none waits.
+  if (!shutdown_ || closed_ || !broken_.empty() || !pending_.empty()) return;
+  pool_->close();
+  closed_ = true;
+  cv_.notify_all();
+}
+
+void ProcessExecutorCore::fail(Failures& failures) {
+  for (auto& [future, error] : failures) future->try_set_exception(std::move(error));
+  failures.clear();
+}
+
+std::optional<ProcessCall> ProcessExecutorCore::take_in_flight(uint32_t chunk) {
+  Failures failures;
+  std::optional<ProcessCall> call;
+  {
+    std::lock_guard lock(mu_);
+    auto it = in_flight_.find(chunk);
+    if (it == in_flight_.end()) return std::nullopt;  // broken: it has failed already
+    call = std::move(it->second);
+    in_flight_.erase(it);
+    ++idle_;
+    dispatch_locked(failures);
+  }
+  fail(failures);
+  return call;
+}
+
+void ProcessExecutorCore::answered(uint32_t chunk, Reader& answer) {
+  if (auto call = take_in_flight(chunk)) settle(*call, answer);
+}
+
+void ProcessExecutorCore::failed(uint32_t chunk, std::exception_ptr error) {
+  if (auto call = take_in_flight(chunk)) call->future->try_set_exception(std::move(error));
+}
+
+void ProcessExecutorCore::failed_all(std::exception_ptr error) {
+  Failures failures;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [_, call] : in_flight_) failures.emplace_back(std::move(call.future), error);
+    in_flight_.clear();
+  }
+  fail(failures);
+}
+
+void ProcessExecutorCore::settle(ProcessCall& call, Reader& answer) {
+  std::exception_ptr trouble;
+  std::string why;
+  try {
+    switch (answer.read_pod<Answer>()) {
+      case Answer::kValue:
+        call.set_value(*call.future, answer);
+        return;
+      case Answer::kRaised:
+        call.future->try_set_exception(decode_exception(answer));
+        return;
+      case Answer::kUndecodable:
+        trouble = decode_exception(answer);
+        why = "a worker could not decode its task (" + describe(trouble) + ")";
+        break;
+      default:
+        throw PicklingError("an executor's answer begins with an unknown byte");
+    }
+  } catch (...) {
+    // Python: a result that does not unpickle breaks the pool.
+    trouble = std::current_exception();
+    why = "a result could not be decoded (" + describe(trouble) + ")";
+  }
+  if (config_.replace_dead_workers) {  // as a Pool does: only this call fails
+    call.future->try_set_exception(trouble);
+    return;
+  }
+  break_pool(why);
+  call.future->try_set_exception(std::make_exception_ptr(futures::BrokenProcessPool(
+      "the process pool is not usable anymore: " + why + "; this future was running")));
+}
+
+bool ProcessExecutorCore::worker_died(const WorkerDeath& death) {
+  {
+    std::lock_guard lock(mu_);
+    // An initializer that raised (the worker exits 1 before taking a task)
+    // would fail again in every replacement.
+    const bool initializer_failed = death.exitcode == 1 && !death.held_task;
+    if (config_.replace_dead_workers && !forced_ && !initializer_failed) return false;
+  }
+  break_pool("a worker process terminated abruptly: " + death.how);
+  return true;
+}
+
+void ProcessExecutorCore::break_pool(const std::string& why) {
+  std::vector<ProcessCall> calls;
+  {
+    std::lock_guard lock(mu_);
+    if (!broken_.empty()) return;
+    broken_ = "the process pool is not usable anymore: " + why;
+    shutdown_ = true;
+    for (auto& call : pending_) calls.push_back(std::move(call));
+    pending_.clear();
+    for (auto& [_, call] : in_flight_) calls.push_back(std::move(call));
+    in_flight_.clear();
+    cv_.notify_all();
+  }
+  for (auto& call : calls) {
+    call.future->try_set_exception(std::make_exception_ptr(futures::BrokenProcessPool(
+        "A process in the process pool was terminated abruptly while the future was running "
+        "or pending: " +
+        why)));
+  }
+  // Python terminates the rest: the queues may be in a state nobody can use.
+  pool_->signal_workers(false);
+}
+
+void ProcessExecutorCore::shutdown(bool wait, bool cancel_futures) {
+  std::deque<ProcessCall> dropped;
+  {
+    std::lock_guard lock(mu_);
+    shutdown_ = true;
+    if (cancel_futures) dropped.swap(pending_);
+    close_if_drained_locked();
+  }
+  for (auto& call : dropped) call.future->cancel();
+  if (!wait) return;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || !broken_.empty(); });
+  }
+  join_pool();
+}
+
+void ProcessExecutorCore::join_pool() {
+  std::lock_guard one(join_mu_);
+  if (joined_) return;
+  bool broken;
+  {
+    std::lock_guard lock(mu_);
+    broken = !broken_.empty();
+  }
+  if (broken) pool_->terminate();  // no stop records went in: end the workers
+  pool_->join();
+  joined_ = true;
+}
+
+void ProcessExecutorCore::force_shutdown(bool kill) {
+  {
+    std::lock_guard lock(mu_);
+    forced_ = true;
+  }
+  shutdown(false, true);
+  pool_->signal_workers(kill);
+}
+
+// The thread executor -------------------------------------------------------------------------
+
+ThreadExecutorCore::ThreadExecutorCore(int max_workers, std::string name_prefix,
+                                       std::function<void()> initializer)
+    : max_workers_(max_workers),
+      name_prefix_(std::move(name_prefix)),
+      initializer_(std::move(initializer)) {}
+
+ThreadExecutorCore::~ThreadExecutorCore() {
+  try {
+    shutdown(true, false);
+  } catch (...) {
+  }
+}
+
+void ThreadExecutorCore::throw_unless_open_locked() const {
+  if (!broken_.empty()) throw futures::BrokenThreadPool(broken_);
+  if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
+}
+
+void ThreadExecutorCore::check_open() const {
+  std::lock_guard lock(mu_);
+  throw_unless_open_locked();
+}
+
+void ThreadExecutorCore::submit(ThreadCall call) {
+  std::lock_guard lock(mu_);
+  throw_unless_open_locked();
+  queue_.push_back(std::move(call));
+  // Python's _adjust_thread_count: a new thread only when none is idle.
+  if (idle_ > 0) {
+    --idle_;
+  } else if (threads_.size() < static_cast<size_t>(max_workers_)) {
+    const size_t index = threads_.size();
+    threads_.emplace_back([this, index] { work(index); });
+  }
+  cv_.notify_one();
+}
+
+size_t ThreadExecutorCore::worker_count() const {
+  std::lock_guard lock(mu_);
+  return threads_.size();
+}
+
+void ThreadExecutorCore::work(size_t index) {
+  const std::string name = (name_prefix_ + "_" + std::to_string(index)).substr(0, 15);
+  ::pthread_setname_np(::pthread_self(), name.c_str());
+  if (initializer_) {
+    try {
+      initializer_();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "Exception in initializer: %s: %s\n", demangle(typeid(e).name()).c_str(),
+                   e.what());
+      initializer_failed();
+      return;
+    } catch (...) {
+      std::fprintf(stderr, "Exception in initializer\n");
+      initializer_failed();
+      return;
+    }
+  }
+  for (;;) {
+    ThreadCall call;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || shutdown_ || !broken_.empty(); });
+      if (queue_.empty()) return;
+      call = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    call.run();
+    call = {};  // the call's arguments and result go now, not at the next call
+    std::lock_guard lock(mu_);
+    ++idle_;
+  }
+}
+
+void ThreadExecutorCore::initializer_failed() {
+  std::deque<ThreadCall> calls;
+  {
+    std::lock_guard lock(mu_);
+    if (broken_.empty()) {
+      broken_ = "A thread initializer failed, the thread pool is not usable anymore";
+    }
+    calls.swap(queue_);
+    cv_.notify_all();
+  }
+  for (auto& call : calls) {
+    call.future->try_set_exception(std::make_exception_ptr(futures::BrokenThreadPool(broken_)));
+  }
+}
+
+void ThreadExecutorCore::shutdown(bool wait, bool cancel_futures) {
+  std::deque<ThreadCall> dropped;
+  {
+    std::lock_guard lock(mu_);
+    shutdown_ = true;
+    if (cancel_futures) dropped.swap(queue_);
+    cv_.notify_all();
+  }
+  for (auto& call : dropped) call.future->cancel();
+  if (!wait) return;
+  // No thread starts after shutdown_ is set: the list is final.
+  std::lock_guard one(join_mu_);
+  for (auto& t : threads_) {
+    if (!t.joinable()) continue;
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // shut down from one of its own calls: that thread ends by itself
+    } else {
+      t.join();
+    }
+  }
+}
+
+}  // namespace mp::internal
