@@ -534,6 +534,18 @@ inline bool start_call(FutureCore& future) {
 template <class T>
 using call_result_t = std::conditional_t<std::is_void_v<T>, void, std::decay_t<T>>;
 
+// What a thread pool's map() yields: F called on an item of each range (or,
+// with no range, what F returns).
+template <class F, class... Ranges>
+struct thread_map_result {
+  using type = call_result_t<
+      std::invoke_result_t<F&, std::ranges::range_value_t<std::views::all_t<Ranges>>...>>;
+};
+template <class F>
+struct thread_map_result<F> {
+  using type = call_result_t<typename pool_fn<fn_ptr_t<F>>::result>;
+};
+
 // Process calls -----------------------------------------------------------------------------
 
 // Appends a value's answer, or the exception that computing or encoding it
@@ -990,8 +1002,7 @@ class ThreadPoolExecutor {
   template <class F, class... Ranges>
   auto map_ranges(F f, const MapOptions& options, Ranges&&... ranges) {
     using Args = std::tuple<std::ranges::range_value_t<std::views::all_t<Ranges>>...>;
-    using R = internal::call_result_t<
-        std::invoke_result_t<F&, std::ranges::range_value_t<std::views::all_t<Ranges>>...>>;
+    using R = typename internal::thread_map_result<F, Ranges...>::type;
     static_assert(!std::is_void_v<R>, "map() calls return a value");
     core_->check_open();
     auto submit_chunk = [core = core_, f](std::vector<Args>&& items) {
@@ -1005,7 +1016,10 @@ class ThreadPoolExecutor {
                       for (Args& args : *box) {
                         internal::Outcome<R>& o = outcomes.emplace_back();
                         try {
-                          o.value.emplace(std::apply(f, std::move(args)));
+                          // (Without ranges there is no call to make.)
+                          if constexpr (sizeof...(Ranges) > 0) {
+                            o.value.emplace(std::apply(f, std::move(args)));
+                          }
                         } catch (...) {
                           o.error = std::current_exception();
                         }

@@ -52,15 +52,37 @@ ProcessExecutorCore::ProcessExecutorCore(ProcessExecutorConfig config)
     : config_(std::move(config)),
       on_demand_(config_.context->get_start_method() != "fork"),
       window_(static_cast<size_t>(config_.max_workers) + kExtraQueuedCalls) {
+  // Under spawn and forkserver the pool is there from the start and its
+  // workers start one by one; under fork it comes with the first submit.
+  if (on_demand_) make_pool_locked();
+}
+
+void ProcessExecutorCore::make_pool_locked() {
   PoolConfig pc;
   pc.processes = config_.max_workers;
   pc.maxtasksperchild = config_.max_tasks_per_child;
   pc.initializer = config_.initializer;
   pc.context = config_.context;
-  pc.on_demand = true;
+  // Under fork every worker starts in PoolCore's constructor, before its
+  // threads do: a fork while another thread is inside a lock or a static's
+  // first initialization leaves the child waiting forever (CPython's
+  // gh-90622, the reason it launches fork workers before its manager thread).
+  pc.on_demand = on_demand_;
   pc.on_worker_death = [this](const WorkerDeath& death) { return worker_died(death); };
-  pool_ = std::make_shared<PoolCore>(std::move(pc));
-  job_ = pool_->add_job(std::make_shared<Job>(this));
+  auto pool = std::make_shared<PoolCore>(std::move(pc));
+  job_ = pool->add_job(std::make_shared<Job>(this));
+  pool_ = std::move(pool);
+  idle_ = on_demand_ ? 0 : config_.max_workers;
+}
+
+std::shared_ptr<PoolCore> ProcessExecutorCore::pool() const {
+  std::lock_guard lock(mu_);
+  return pool_;
+}
+
+std::vector<pid_t> ProcessExecutorCore::worker_pids() const {
+  auto p = pool();
+  return p ? p->worker_pids() : std::vector<pid_t>{};
 }
 
 ProcessExecutorCore::~ProcessExecutorCore() {
@@ -94,12 +116,7 @@ void ProcessExecutorCore::submit(ProcessCall call) {
 
 void ProcessExecutorCore::start_workers_locked() {
   if (!on_demand_) {
-    // Python launches every fork worker before its manager thread runs.
-    if (!launched_) {
-      while (pool_->start_worker_on_demand()) {
-      }
-      launched_ = true;
-    }
+    if (!pool_) make_pool_locked();  // fork: every worker, now
     return;
   }
   // Python's _adjust_process_count: a new worker only when none is idle.
@@ -140,7 +157,7 @@ void ProcessExecutorCore::dispatch_locked(Failures& failures) {
 void ProcessExecutorCore::close_if_drained_locked() {
   // The workers' stop records go after every call: only once none waits.
   if (!shutdown_ || closed_ || !broken_.empty() || !pending_.empty()) return;
-  pool_->close();
+  if (pool_) pool_->close();
   closed_ = true;
   cv_.notify_all();
 }
@@ -248,7 +265,7 @@ void ProcessExecutorCore::break_pool(const std::string& why) {
         why)));
   }
   // Python terminates the rest: the queues may be in a state nobody can use.
-  pool_->signal_workers(false);
+  if (auto p = pool()) p->signal_workers(false);
 }
 
 void ProcessExecutorCore::shutdown(bool wait, bool cancel_futures) {
@@ -272,12 +289,16 @@ void ProcessExecutorCore::join_pool() {
   std::lock_guard one(join_mu_);
   if (joined_) return;
   bool broken;
+  std::shared_ptr<PoolCore> p;
   {
     std::lock_guard lock(mu_);
     broken = !broken_.empty();
+    p = pool_;
   }
-  if (broken) pool_->terminate();  // no stop records went in: end the workers
-  pool_->join();
+  if (p) {
+    if (broken) p->terminate();  // no stop records went in: end the workers
+    p->join();
+  }
   joined_ = true;
 }
 
@@ -287,7 +308,7 @@ void ProcessExecutorCore::force_shutdown(bool kill) {
     forced_ = true;
   }
   shutdown(false, true);
-  pool_->signal_workers(kill);
+  if (auto p = pool()) p->signal_workers(kill);
 }
 
 // The thread executor -------------------------------------------------------------------------

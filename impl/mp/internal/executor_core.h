@@ -8,8 +8,8 @@
 //     reach them; at most max_workers + 1 of them are handed to the workers
 //     at a time, and a call handed over is RUNNING (Python's call queue);
 //   - workers start on demand, one per submit that finds none idle, up to
-//     max_workers; under fork every worker starts at the first submit (a
-//     fork from a process with threads running is kept to the one moment);
+//     max_workers; under fork every worker starts at the first submit,
+//     before the pool's threads do;
 //   - a worker that ends abruptly, cannot decode its task, or whose
 //     initializer fails breaks the executor: every call not yet answered,
 //     and every later submit, fails with BrokenProcessPool, and the other
@@ -86,7 +86,7 @@ class ProcessExecutorCore {
   // terminate_workers() (SIGTERM) / kill_workers() (SIGKILL).
   void force_shutdown(bool kill);
 
-  std::vector<pid_t> worker_pids() const { return pool_->worker_pids(); }
+  std::vector<pid_t> worker_pids() const;
   int max_workers() const noexcept { return config_.max_workers; }
   Context& context() const noexcept { return *config_.context; }
 
@@ -95,6 +95,8 @@ class ProcessExecutorCore {
   // Futures to fail once the lock is released (their callbacks run then).
   using Failures = std::vector<std::pair<std::shared_ptr<FutureCore>, std::exception_ptr>>;
 
+  void make_pool_locked();
+  std::shared_ptr<PoolCore> pool() const;
   void throw_unless_open_locked() const;
   void start_workers_locked();
   void dispatch_locked(Failures& failures);
@@ -121,7 +123,6 @@ class ProcessExecutorCore {
   std::unordered_map<uint32_t, ProcessCall> in_flight_;  // by PoolCore chunk number
   uint32_t next_chunk_ = 0;
   int64_t idle_ = 0;  // workers started and not busy (Python's _idle_worker_number)
-  bool launched_ = false;
   bool shutdown_ = false;
   bool closed_ = false;  // every call handed over, and the pool closed
   bool forced_ = false;  // terminate_workers() / kill_workers()
@@ -131,7 +132,9 @@ class ProcessExecutorCore {
   bool joined_ = false;
 
   uint64_t job_ = 0;
-  std::shared_ptr<PoolCore> pool_;  // last: it goes first, while the rest still stands
+  // Null under fork until the first submit. Last: it goes first, while the
+  // rest still stands.
+  std::shared_ptr<PoolCore> pool_;
 };
 
 // One call for a thread worker: `run` checks that the future may start,

@@ -546,6 +546,7 @@ void PoolCore::close() {
   // One stop record per worker slot, after every task: each slot's worker
   // leaves once the work is done.
   put_stops();
+  wake_handler();  // with no worker started (on demand), nothing else would
 }
 
 void PoolCore::terminate() {
