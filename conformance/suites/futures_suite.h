@@ -178,6 +178,18 @@ int wait_gate(int x) {
   kit<Impl>().gate.wait(60s);
   return x;
 }
+// Reports x.
+template <class Impl>
+int report(int x) {
+  kit<Impl>().q.put(x);
+  return x;
+}
+// Reports x, then blocks until the test opens the gate.
+template <class Impl>
+int report_then_wait_gate(int x) {
+  kit<Impl>().q.put(x);
+  return wait_gate<Impl>(x);
+}
 // Blocks on the gate when x is 1; returns x.
 template <class Impl>
 int block_on_one(int x) {
@@ -600,11 +612,13 @@ TYPED_TEST_P(FuturesSuite, FutureStatesAndCallbacks) {
   mp_id("mp.futures.future_states");
   fu::TestKit<TypeParam> kit;
   auto ex = TypeParam::Executor({.max_workers = 1, .initializer = kit.initializer()});
-  auto blocker = ex.submit(&fu::wait_gate<TypeParam>, 1);
-  // One worker: with a call queue of max_workers + 1, the third call waits
-  // in the executor's own queue, where cancel() reaches it.
+  auto blocker = ex.submit(&fu::report_then_wait_gate<TypeParam>, 1);
+  EXPECT_EQ(kit.q.get(60s), 1) << "the first call started";
+  EXPECT_TRUE(blocker.running());
+  EXPECT_FALSE(blocker.cancel()) << "running";
+  // One worker, busy: the next calls wait, and cancel() reaches them.
   auto second = ex.submit(&fu::identity, 2);
-  auto third = ex.submit(&fu::identity, 3);
+  auto third = ex.submit(&fu::report<TypeParam>, 3);
   std::atomic<int> callbacks{0};
   third.add_done_callback([&](const Future<int>& f) {
     EXPECT_TRUE(f.cancelled());
@@ -624,6 +638,8 @@ TYPED_TEST_P(FuturesSuite, FutureStatesAndCallbacks) {
   blocker.add_done_callback([&](const Future<int>& f) { callbacks.fetch_add(f.result(0s)); });
   EXPECT_EQ(callbacks.load(), 2) << "added to a done future: runs at once";
   EXPECT_THROW(blocker.set_result(5), mp::futures::InvalidStateError);
+  ex.shutdown();
+  EXPECT_THROW(kit.q.get_nowait(), mp::Empty) << "the cancelled call never ran";
 }
 
 TYPED_TEST_P(FuturesSuite, WaitReturnsWhenAsked) {

@@ -573,6 +573,10 @@ void answer(Writer& out, Call&& call) {
 template <class Fn, class Args, class R>
 void run_call(const void* target, Reader& in, Writer& out, std::span<char>) {
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
+  if (!claim_call(in)) {
+    out.write_pod(Answer::kSkipped);
+    return;
+  }
   std::optional<Args> args;
   try {
     args.emplace(decode_tuple<Args>(in));
@@ -588,6 +592,10 @@ void run_call(const void* target, Reader& in, Writer& out, std::span<char>) {
 template <class Fn, class Args, class R>
 void run_chunk_calls(const void* target, Reader& in, Writer& out, std::span<char>) {
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
+  if (!claim_call(in)) {
+    out.write_pod(Answer::kSkipped);
+    return;
+  }
   std::vector<Args> items;
   try {
     const auto n = in.read_pod<uint32_t>();

@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <new>
 #include <optional>
 #include <stdexcept>
 
@@ -12,10 +14,14 @@
 namespace mp::internal {
 namespace {
 
-// Python: process.EXTRA_QUEUED_CALLS. Calls handed over beyond one per
-// worker keep the workers from idling between calls; any more would only be
-// calls that cancel() can no longer reach.
-constexpr size_t kExtraQueuedCalls = 1;
+// Calls handed to the workers at most, and their arguments' bytes (at least
+// one call goes, whatever its size): enough to keep the workers and the
+// result thread from ever waiting on one another, and far from filling the
+// rings. Cancelling reaches every call a worker has not taken, so the
+// number costs cancel() nothing (Python keeps max_workers + 1 in its call
+// queue, because cancel() cannot reach those).
+constexpr size_t kMaxInFlight = 256;
+constexpr size_t kMaxBytesInFlight = size_t{64} << 20;
 
 std::string describe(std::exception_ptr e) {
   try {
@@ -51,7 +57,7 @@ class ProcessExecutorCore::Job final : public PoolJob {
 ProcessExecutorCore::ProcessExecutorCore(ProcessExecutorConfig config)
     : config_(std::move(config)),
       on_demand_(config_.context->get_start_method() != "fork"),
-      window_(static_cast<size_t>(config_.max_workers) + kExtraQueuedCalls) {
+      max_in_flight_(std::max(kMaxInFlight, 2 * static_cast<size_t>(config_.max_workers) + 2)) {
   // Under spawn and forkserver the pool is there from the start and its
   // workers start one by one; under fork it comes with the first submit.
   if (on_demand_) make_pool_locked();
@@ -71,6 +77,13 @@ void ProcessExecutorCore::make_pool_locked() {
   pc.on_worker_death = [this](const WorkerDeath& death) { return worker_died(death); };
   auto pool = std::make_shared<PoolCore>(std::move(pc));
   job_ = pool->add_job(std::make_shared<Job>(this));
+  // The board: one word per call in flight, at the start of the pool's
+  // arena (the executor sends nothing through the arena otherwise).
+  board_ = reinterpret_cast<std::atomic<uint32_t>*>(pool->arena_bytes());
+  for (size_t i = 0; i < max_in_flight_; ++i) {
+    new (&board_[i]) std::atomic<uint32_t>(0);
+    free_slots_.push_back(static_cast<uint32_t>(max_in_flight_ - 1 - i));
+  }
   pool_ = std::move(pool);
   idle_ = on_demand_ ? 0 : config_.max_workers;
 }
@@ -127,29 +140,31 @@ void ProcessExecutorCore::start_workers_locked() {
 }
 
 void ProcessExecutorCore::dispatch_locked(Failures& failures) {
-  while (broken_.empty() && in_flight_.size() < window_ && !pending_.empty()) {
+  while (broken_.empty() && !pending_.empty() && in_flight_.size() < max_in_flight_ &&
+         (in_flight_bytes_ < kMaxBytesInFlight || in_flight_.empty())) {
     ProcessCall call = std::move(pending_.front());
     pending_.pop_front();
-    bool run = false;
-    try {
-      run = call.future->set_running_or_notify_cancel();
-    } catch (const RuntimeError&) {
-      // Settled by hand (Future::set_result): there is nothing left to run.
-    }
-    if (!run) {
+    const uint32_t slot = free_slots_.back();
+    if (!call.future->dispatch(&board_[slot])) {  // cancelled, or settled by hand
       ++idle_;
       continue;
     }
+    free_slots_.pop_back();
     const uint32_t chunk = next_chunk_++;
     try {
-      pool_->submit(job_, chunk, call.code,
-                    [&call](Writer& w) { w.write(call.args.data(), call.args.size()); });
+      pool_->submit(job_, chunk, call.code, [&](Writer& w) {
+        w.write_pod(slot);
+        w.write(call.args.data(), call.args.size());
+      });
     } catch (...) {
+      call.future->begin_settle();
+      free_slots_.push_back(slot);
       ++idle_;
       failures.emplace_back(std::move(call.future), std::current_exception());
       continue;
     }
-    in_flight_.emplace(chunk, std::move(call));
+    in_flight_bytes_ += call.args.size();
+    in_flight_.emplace(chunk, InFlight{std::move(call), slot});
   }
   close_if_drained_locked();
 }
@@ -174,7 +189,11 @@ std::optional<ProcessCall> ProcessExecutorCore::take_in_flight(uint32_t chunk) {
     std::lock_guard lock(mu_);
     auto it = in_flight_.find(chunk);
     if (it == in_flight_.end()) return std::nullopt;  // broken: it has failed already
-    call = std::move(it->second);
+    call = std::move(it->second.call);
+    // Its word is free again once the future no longer looks at it.
+    call->future->begin_settle();
+    free_slots_.push_back(it->second.slot);
+    in_flight_bytes_ -= call->args.size();
     in_flight_.erase(it);
     ++idle_;
     dispatch_locked(failures);
@@ -195,7 +214,7 @@ void ProcessExecutorCore::failed_all(std::exception_ptr error) {
   Failures failures;
   {
     std::lock_guard lock(mu_);
-    for (auto& [_, call] : in_flight_) failures.emplace_back(std::move(call.future), error);
+    for (auto& [_, f] : in_flight_) failures.emplace_back(std::move(f.call.future), error);
     in_flight_.clear();
   }
   fail(failures);
@@ -211,6 +230,8 @@ void ProcessExecutorCore::settle(ProcessCall& call, Reader& answer) {
         return;
       case Answer::kRaised:
         call.future->try_set_exception(decode_exception(answer));
+        return;
+      case Answer::kSkipped:  // cancelled before a worker took it
         return;
       case Answer::kUndecodable:
         trouble = decode_exception(answer);
@@ -254,7 +275,7 @@ void ProcessExecutorCore::break_pool(const std::string& why) {
     shutdown_ = true;
     for (auto& call : pending_) calls.push_back(std::move(call));
     pending_.clear();
-    for (auto& [_, call] : in_flight_) calls.push_back(std::move(call));
+    for (auto& [_, f] : in_flight_) calls.push_back(std::move(f.call));
     in_flight_.clear();
     cv_.notify_all();
   }
@@ -270,13 +291,20 @@ void ProcessExecutorCore::break_pool(const std::string& why) {
 
 void ProcessExecutorCore::shutdown(bool wait, bool cancel_futures) {
   std::deque<ProcessCall> dropped;
+  std::vector<std::shared_ptr<FutureCore>> handed_over;
   {
     std::lock_guard lock(mu_);
     shutdown_ = true;
-    if (cancel_futures) dropped.swap(pending_);
+    if (cancel_futures) {
+      dropped.swap(pending_);
+      for (auto& [_, f] : in_flight_) handed_over.push_back(f.call.future);
+    }
     close_if_drained_locked();
   }
   for (auto& call : dropped) call.future->cancel();
+  // Handed over and not taken by a worker yet: pending too (a worker skips
+  // a call that was cancelled).
+  for (auto& future : handed_over) future->cancel();
   if (!wait) return;
   {
     std::unique_lock lock(mu_);
@@ -309,6 +337,20 @@ void ProcessExecutorCore::force_shutdown(bool kill) {
   }
   shutdown(false, true);
   if (auto p = pool()) p->signal_workers(kill);
+}
+
+bool claim_call(Reader& in) {
+  const auto slot = in.read_pod<uint32_t>();
+  const WorkerLink* link = current_worker_link();
+  if (link == nullptr) return true;
+  auto* board = reinterpret_cast<std::atomic<uint32_t>*>(link->arena->data());
+  if ((slot + 1) * sizeof(uint32_t) > link->arena->size()) {
+    throw PicklingError("a call's board word lies outside the pool's arena");
+  }
+  uint32_t queued = CallClaim::kQueued;
+  return board[slot].compare_exchange_strong(queued, CallClaim::kStarted,
+                                             std::memory_order_acq_rel) ||
+         queued != CallClaim::kCancelled;
 }
 
 // The thread executor -------------------------------------------------------------------------

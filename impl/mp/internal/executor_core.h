@@ -4,9 +4,13 @@
 // ProcessExecutorCore runs calls on a PoolCore (the machinery of mp::Pool:
 // its task and result rings, its workers and their watch), in Python's
 // manner:
-//   - submitted calls wait in a queue of their own, where cancel() can still
-//     reach them; at most max_workers + 1 of them are handed to the workers
-//     at a time, and a call handed over is RUNNING (Python's call queue);
+//   - submitted calls wait in a queue of their own; a bounded number of them
+//     is handed to the workers (through PoolCore's task ring), each with a
+//     word on a board in shared memory (the pool's arena): the worker that
+//     takes the call and cancel() race for that word, so a call is
+//     cancellable until a worker starts it, and running() is true exactly
+//     while one runs it (Python's call queue makes a call RUNNING, and
+//     beyond cancel(), as soon as it is queued for the workers);
 //   - workers start on demand, one per submit that finds none idle, up to
 //     max_workers; under fork every worker starts at the first submit,
 //     before the pool's threads do;
@@ -50,7 +54,13 @@ enum class Answer : uint8_t {
   kValue = 0,        // the value (or a chunk's outcomes) follows
   kRaised = 1,       // the call's exception follows
   kUndecodable = 2,  // the worker could not decode the task; the exception follows
+  kSkipped = 3,      // cancelled before a worker took it: nothing ran
 };
+
+// In a worker, first thing for a call: reads its board word's number from
+// `in` and takes the call (CallClaim::kStarted); false when it was
+// cancelled, and must not run.
+bool claim_call(Reader& in);
 
 // One call for a process worker.
 struct ProcessCall {
@@ -114,13 +124,20 @@ class ProcessExecutorCore {
   static void fail(Failures& failures);
 
   const ProcessExecutorConfig config_;
-  const bool on_demand_;  // not fork: workers start as submits need them
-  const size_t window_;   // calls handed to the workers at most
+  const bool on_demand_;        // not fork: workers start as submits need them
+  const size_t max_in_flight_;  // calls handed to the workers at most
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // closed_ or broken_ changed
+  struct InFlight {
+    ProcessCall call;
+    uint32_t slot;  // its word on the board
+  };
   std::deque<ProcessCall> pending_;
-  std::unordered_map<uint32_t, ProcessCall> in_flight_;  // by PoolCore chunk number
+  std::unordered_map<uint32_t, InFlight> in_flight_;  // by PoolCore chunk number
+  size_t in_flight_bytes_ = 0;
+  std::atomic<uint32_t>* board_ = nullptr;  // in the pool's arena; max_in_flight_ words
+  std::vector<uint32_t> free_slots_;
   uint32_t next_chunk_ = 0;
   int64_t idle_ = 0;  // workers started and not busy (Python's _idle_worker_number)
   bool shutdown_ = false;

@@ -57,6 +57,15 @@ bool FutureCore::cancel() {
     std::lock_guard lock(mu_);
     if (status_ == Status::kRunning || status_ == Status::kFinished) return false;
     if (status_ != Status::kPending) return true;
+    if (claim_) {
+      // Handed to the workers: cancelled only if none has taken it yet.
+      uint32_t queued = CallClaim::kQueued;
+      if (!claim_->compare_exchange_strong(queued, CallClaim::kCancelled,
+                                           std::memory_order_acq_rel)) {
+        return false;
+      }
+      claim_ = nullptr;
+    }
     status_ = Status::kCancelled;
     // Unlike Python, waiters learn of it now, not when the executor drops
     // the call: wait() and as_completed() count a cancelled future as done.
@@ -74,7 +83,23 @@ bool FutureCore::cancelled() const {
 
 bool FutureCore::running() const {
   std::lock_guard lock(mu_);
-  return status_ == Status::kRunning;
+  return status_ == Status::kRunning ||
+         (status_ == Status::kPending && claim_ != nullptr &&
+          claim_->load(std::memory_order_acquire) == CallClaim::kStarted);
+}
+
+bool FutureCore::dispatch(std::atomic<uint32_t>* claim) {
+  std::lock_guard lock(mu_);
+  if (status_ != Status::kPending) return false;
+  claim->store(CallClaim::kQueued, std::memory_order_release);
+  claim_ = claim;
+  return true;
+}
+
+void FutureCore::begin_settle() {
+  std::lock_guard lock(mu_);
+  claim_ = nullptr;
+  if (status_ == Status::kPending) status_ = Status::kRunning;
 }
 
 bool FutureCore::done() const {
@@ -95,6 +120,7 @@ bool FutureCore::set_running_or_notify_cancel() {
   }
   if (status_ == Status::kPending) {
     status_ = Status::kRunning;
+    claim_ = nullptr;
     return true;
   }
   throw RuntimeError("Future in unexpected state");
@@ -118,6 +144,7 @@ void FutureCore::set_exception(std::exception_ptr error) {
 
 void FutureCore::complete_locked(bool raised) {
   status_ = Status::kFinished;
+  claim_ = nullptr;
   for (FutureWaiter* w : waiters_) w->completed(this, raised);
   cv_.notify_all();
 }

@@ -15,6 +15,7 @@
 #ifndef MP_INTERNAL_FUTURE_CORE_H_
 #define MP_INTERNAL_FUTURE_CORE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -61,6 +62,15 @@ class FutureWaiter {
   std::vector<FutureCore*> finished_;
 };
 
+// The states of a call's word on a process executor's board: the owner
+// writes kQueued when it hands the call over; the worker that takes it, and
+// cancel(), race to move it on, and only one of them can.
+struct CallClaim {
+  static constexpr uint32_t kQueued = 1;
+  static constexpr uint32_t kStarted = 2;
+  static constexpr uint32_t kCancelled = 3;
+};
+
 class FutureCore : public std::enable_shared_from_this<FutureCore> {
  public:
   enum class Status : uint8_t { kPending, kRunning, kCancelled, kCancelledAndNotified, kFinished };
@@ -77,6 +87,15 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   bool done() const;
   // True when finished by an exception (not cancelled).
   bool raised() const;
+
+  // Process executors: a call handed to the workers stays PENDING with its
+  // word on a board the workers share (CallClaim), until a worker takes it
+  // (running() is then true) or cancel() gets there first. False (send
+  // nothing) when the future is no longer pending.
+  bool dispatch(std::atomic<uint32_t>* claim);
+  // The call's answer is in: from now on it cannot be cancelled (RUNNING,
+  // unless cancelled already), and its board word is no longer looked at.
+  void begin_settle();
 
   // Python's set_running_or_notify_cancel(): true (now running) for a pending
   // future; false for a cancelled one, whose waiters learn of it now; another
@@ -132,6 +151,7 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   Status status_ = Status::kPending;
+  std::atomic<uint32_t>* claim_ = nullptr;  // while dispatched and pending
   std::exception_ptr error_;
   std::vector<std::function<void(FutureCore&)>> callbacks_;
   std::vector<FutureWaiter*> waiters_;

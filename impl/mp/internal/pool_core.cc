@@ -74,7 +74,14 @@ int64_t now_ns() {
 
 // The worker ------------------------------------------------------------------------------
 
+namespace {
+thread_local const WorkerLink* t_worker_link = nullptr;
+}  // namespace
+
+const WorkerLink* current_worker_link() noexcept { return t_worker_link; }
+
 void pool_worker_main(WorkerLink link) {
+  t_worker_link = &link;
   auto* shared = static_cast<PoolShared*>(link.shared->data());
   PoolSlot& me = shared->slot[link.index];
   if (link.init_call) link.init_call();

@@ -111,6 +111,10 @@ struct WorkerLink {
 // The loop every worker runs, in a process or a thread.
 void pool_worker_main(WorkerLink link);
 
+// In a worker (its ChunkRunner), the link of the loop running it; null
+// outside one. Lets a runner reach the pool's shared segments.
+const WorkerLink* current_worker_link() noexcept;
+
 struct TaskHeader {
   uint64_t seq;
   uint64_t job;  // 0: a stop record
@@ -238,6 +242,10 @@ class PoolCore {
   // Sends SIGTERM (or SIGKILL) to every live worker process; no-op for
   // threads. The handler sees them end.
   void signal_workers(bool kill);
+  // The arena's bytes, for an owner that never calls submit_in_arena and so
+  // may keep state of its own there, which every worker sees
+  // (current_worker_link()->arena).
+  char* arena_bytes() const noexcept { return static_cast<char*>(arena_->data()); }
 
  private:
   enum class State { kRun, kClose, kTerminate };
