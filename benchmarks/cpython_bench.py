@@ -734,7 +734,7 @@ def _executor_rows(impl, ctx, make_op, items):
     def setup():
         executor = _make_executor(impl, ctx)
         op = make_op(executor)
-        op()  # the workers are up
+        list(executor.map(_identity, range(8)))  # the workers are up
 
         def teardown():
             executor.shutdown(wait=True)

@@ -65,6 +65,12 @@ TEST(BenchmarksSmoke, EveryRowRuns) {
                           "pool.map/impl:floor/tasks:1000/grain_ns:100000/processes:2\"",
                           "pool.apply.roundtrip/impl:spawn\"",
                           "pool.create_close_join/impl:threads\"",
+                          "executor.submit.roundtrip/impl:spawn\"",
+                          "executor.submit.roundtrip/impl:floor\"",
+                          "executor.map/impl:forkserver/tasks:100000/chunksize:64\"",
+                          "executor.map/impl:tbb/tasks:100000/chunksize:1\"",
+                          "executor.as_completed/impl:threads/futures:10000\"",
+                          "executor.as_completed/impl:floor/futures:10000\"",
                           "manager.dict_get/impl:fork\"",
                           "manager.dict_get/impl:floor\"",
                           "manager.dict_set/impl:spawn\"",
@@ -93,7 +99,8 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
   ASSERT_EQ(run({"python3", "benchmarks/cpython_bench.py", "--benchmark_min_time=0.001",
                  // One row or two of each scenario: CPython's rows are slow.
                  "--benchmark_filter=^(process|lock[.]uncontended|event|pipe|listener|queue|"
-                 "simplequeue|joinablequeue|pool[.](apply|create)|manager[.]dict_get)"
+                 "simplequeue|joinablequeue|pool[.](apply|create)|manager[.]dict_get|"
+                 "executor[.]submit)"
                  ".*impl:cpython-(fork|threads)(/|$)",
                  "--out=" + out}),
             0);
@@ -108,6 +115,8 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
             std::string::npos)
       << json;
   EXPECT_NE(json.find("\"pool.apply.roundtrip/impl:cpython-threads\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"executor.submit.roundtrip/impl:cpython-fork\""), std::string::npos)
+      << json;
   EXPECT_NE(json.find("\"manager.dict_get/impl:cpython-fork\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"manager.dict_get/impl:cpython-fork/clients:2\""), std::string::npos)
       << json;
