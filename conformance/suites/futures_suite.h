@@ -50,6 +50,12 @@ inline int power(int x, int y) {
   for (int i = 0; i < y; ++i) r *= x;
   return r;
 }
+// Python's pow(x, y) has no overflow; this one stays within a long long.
+inline long long power_mod(int x, int y) {
+  long long r = 1;
+  for (int i = 0; i < y; ++i) r = r * x % 1'000'000'007;
+  return r;
+}
 inline int mul(int x, int y) { return x * y; }
 inline int add(int x, int y) { return x + y; }
 inline int absolute(int x) { return x < 0 ? -x : x; }
@@ -754,17 +760,17 @@ TYPED_TEST_P(ProcessPoolExecutorSuite, KilledWorkerBreaksThePool) {
 TYPED_TEST_P(ProcessPoolExecutorSuite, MapChunksize) {
   cpython_id("cf.ppe_map_chunksize");
   auto ex = TypeParam::Executor({.max_workers = 2});
-  std::vector<int> expected;
-  for (int i = 0; i < 40; ++i) expected.push_back(fu::power(i, i));
+  std::vector<long long> expected;
+  for (int i = 0; i < 40; ++i) expected.push_back(fu::power_mod(i, i));
   for (int chunksize : {6, 50, 40}) {
-    std::vector<int> out;
-    for (int y : ex.map(&fu::power, std::views::iota(0, 40), std::views::iota(0, 40),
-                        {.chunksize = chunksize}))
+    std::vector<long long> out;
+    for (long long y : ex.map(&fu::power_mod, std::views::iota(0, 40), std::views::iota(0, 40),
+                              {.chunksize = chunksize}))
       out.push_back(y);
     EXPECT_EQ(out, expected) << "chunksize " << chunksize;
   }
   EXPECT_THROW(
-      ex.map(&fu::power, std::views::iota(0, 40), std::views::iota(0, 40), {.chunksize = -1}),
+      ex.map(&fu::power_mod, std::views::iota(0, 40), std::views::iota(0, 40), {.chunksize = -1}),
       mp::ValueError);
 }
 

@@ -944,6 +944,7 @@ class ThreadPoolExecutor {
         std::forward<F>(f), std::forward<A>(args)...);
     core_->submit({state, [state, call] {
                      if (!internal::start_call(*state)) return;
+                     std::exception_ptr error;
                      try {
                        auto invoke = [](auto& fn, auto&... items) -> decltype(auto) {
                          return std::invoke(fn, std::move(items)...);
@@ -954,9 +955,13 @@ class ThreadPoolExecutor {
                        } else {
                          state->try_set_result(std::apply(invoke, *call));
                        }
+                       return;
                      } catch (...) {
-                       state->try_set_exception(std::current_exception());
+                       error = std::current_exception();
                      }
+                     // Published once the catch is over: this thread then
+                     // holds no reference to the exception but `error`.
+                     state->try_set_exception(std::move(error));
                    }});
     return future;
   }
