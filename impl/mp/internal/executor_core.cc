@@ -328,6 +328,20 @@ void ProcessExecutorCore::join_pool() {
     p->join();
   }
   joined_ = true;
+  // Every call has been answered or failed by now; should one not have
+  // been, it fails here rather than wait forever (and stops looking at a
+  // board that goes with the pool).
+  Failures failures;
+  {
+    std::lock_guard lock(mu_);
+    auto error = std::make_exception_ptr(
+        RuntimeError("the executor's workers ended before this call was answered"));
+    for (auto& [_, f] : in_flight_) failures.emplace_back(std::move(f.call.future), error);
+    in_flight_.clear();
+    for (auto& call : pending_) failures.emplace_back(std::move(call.future), error);
+    pending_.clear();
+  }
+  fail(failures);
 }
 
 void ProcessExecutorCore::force_shutdown(bool kill) {
