@@ -742,6 +742,59 @@ def manager_dict_get_2(impl, ctx):
     yield [("clients", 2)], setup
 
 
+# Executors (concurrent.futures): the scenarios of executor_benchmark.cc, two
+# workers; `threads` is ThreadPoolExecutor.
+
+
+def _make_executor(impl, ctx):
+    import concurrent.futures
+    if impl == "threads":
+        return concurrent.futures.ThreadPoolExecutor(2)
+    return concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx)
+
+
+def _executor_rows(impl, ctx, make_op, items):
+    def setup():
+        executor = _make_executor(impl, ctx)
+        op = make_op(executor)
+        list(executor.map(_identity, range(8)))  # the workers are up
+
+        def teardown():
+            executor.shutdown(wait=True)
+        return op, items, teardown
+    return setup
+
+
+def executor_submit_roundtrip(impl, ctx):
+    def make_op(executor):
+        return lambda: executor.submit(_identity, 7).result()
+    yield [], _executor_rows(impl, ctx, make_op, 1)
+
+
+def executor_map(impl, ctx):
+    xs = list(range(100000))
+    for chunksize in (1, 64):
+        def make_op(executor, chunksize=chunksize):
+            def op():
+                for _ in executor.map(_identity, xs, chunksize=chunksize):
+                    pass
+            return op
+        yield [("tasks", len(xs)), ("chunksize", chunksize)], _executor_rows(impl, ctx, make_op, len(xs))
+
+
+def executor_as_completed(impl, ctx):
+    import concurrent.futures
+    n = 10000
+
+    def make_op(executor):
+        def op():
+            fs = [executor.submit(_identity, i) for i in range(n)]
+            for f in concurrent.futures.as_completed(fs):
+                f.result()
+        return op
+    yield [("futures", n)], _executor_rows(impl, ctx, make_op, n)
+
+
 SCENARIOS = [
     ("process.start_join", process_start_join, "us", METHODS + ["threads"]),
     ("lock.uncontended", uncontended("Lock"), "ns", ["processes", "threads"]),
@@ -770,6 +823,9 @@ SCENARIOS = [
     ("manager.list_append", _manager_rows(_list_append), "us", METHODS),
     ("manager.lock_acquire_release", _manager_rows(_lock_pair), "us", METHODS),
     ("manager.dict_get", manager_dict_get_2, "us", METHODS),
+    ("executor.submit.roundtrip", executor_submit_roundtrip, "us", METHODS + ["threads"]),
+    ("executor.map", executor_map, "ms", METHODS + ["threads"]),
+    ("executor.as_completed", executor_as_completed, "ms", METHODS + ["threads"]),
 ]
 
 

@@ -112,6 +112,12 @@ TEST(BenchmarksSmoke, EveryRowRuns) {
                           "pool.imap_unordered/impl:floor/tasks:100000/chunksize:1",
                           "pool.apply.roundtrip/impl:tbb",
                           "pool.create_close_join/impl:threads",
+                          "executor.submit.roundtrip/impl:spawn",
+                          "executor.submit.roundtrip/impl:floor",
+                          "executor.map/impl:forkserver/tasks:100000/chunksize:64",
+                          "executor.map/impl:tbb/tasks:100000/chunksize:1",
+                          "executor.as_completed/impl:threads/futures:10000",
+                          "executor.as_completed/impl:floor/futures:10000",
                           "manager.dict_get/impl:fork",
                           "manager.dict_get/impl:floor",
                           "manager.dict_get/impl:socket-reference",
@@ -179,7 +185,8 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
                  // One row or two of each scenario: CPython's rows are slow.
                  "--benchmark_filter=^process[.]start_join/impl:cpython-(fork|threads)/"
                  "parent_mib:(0|256)$|^(lock[.]uncontended|event|value|pipe|listener|queue|"
-                 "simplequeue|joinablequeue|pool[.](apply|create)|manager[.]dict_get)"
+                 "simplequeue|joinablequeue|pool[.](apply|create)|manager[.]dict_get|"
+                 "executor[.]submit)"
                  ".*impl:cpython-(fork|threads)(/|$)",
                  "--out=" + out},
                 tmp("cpython.progress")),
@@ -194,8 +201,8 @@ TEST(BenchmarksSmoke, CpythonRowsRun) {
         "listener.roundtrip/impl:cpython-threads/family:unix",
         "queue.throughput/impl:cpython-fork/producers:1/consumers:1/payload:8",
         "value.increment_locked/impl:cpython-fork/parties:2",
-        "pool.apply.roundtrip/impl:cpython-threads", "manager.dict_get/impl:cpython-fork",
-        "manager.dict_get/impl:cpython-fork/clients:2"}) {
+        "pool.apply.roundtrip/impl:cpython-threads", "executor.submit.roundtrip/impl:cpython-fork",
+        "manager.dict_get/impl:cpython-fork", "manager.dict_get/impl:cpython-fork/clients:2"}) {
     EXPECT_NE(json.find(std::string("\"name\": \"") + row + "\""), std::string::npos) << row;
   }
   std::string progress = slurp(tmp("cpython.progress"));

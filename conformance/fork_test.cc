@@ -3,6 +3,7 @@
 #include "implementations/processes.h"
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
+#include "suites/futures_suite.h"
 #include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
@@ -20,6 +21,8 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ContextSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SynchronizeSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(QueueSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PoolSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FuturesSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessPoolExecutorSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConnectionSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedctypesSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedMemorySuite);
@@ -31,6 +34,8 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ContextSuite, Implementation, Implementatio
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, PoolSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, FuturesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ProcessPoolExecutorSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, ConnectionSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SharedctypesSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Fork, SharedMemorySuite, Implementation, ImplementationName);

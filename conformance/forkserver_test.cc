@@ -3,6 +3,7 @@
 #include "implementations/processes.h"
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
+#include "suites/futures_suite.h"
 #include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
@@ -18,6 +19,9 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ContextSuite, Implementation, Impleme
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, PoolSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, FuturesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ProcessPoolExecutorSuite, Implementation,
+                               ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, ConnectionSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SharedctypesSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Forkserver, SharedMemorySuite, Implementation, ImplementationName);

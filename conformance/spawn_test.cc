@@ -3,6 +3,7 @@
 #include "implementations/processes.h"
 #include "suites/connection_suite.h"
 #include "suites/context_suite.h"
+#include "suites/futures_suite.h"
 #include "suites/pool_suite.h"
 #include "suites/process_suite.h"
 #include "suites/queue_suite.h"
@@ -18,6 +19,8 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ContextSuite, Implementation, Implementati
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SynchronizeSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, QueueSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, PoolSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, FuturesSuite, Implementation, ImplementationName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ProcessPoolExecutorSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, ConnectionSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SharedctypesSuite, Implementation, ImplementationName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Spawn, SharedMemorySuite, Implementation, ImplementationName);

@@ -42,6 +42,12 @@ struct Processes {
   using SimpleQueue = mp::SimpleQueue<T>;
   using Barrier = mp::Barrier;
   static mp::Pool Pool(const mp::PoolOptions& options) { return mp::Pool(context(), options); }
+  // Python: ProcessPoolExecutor(mp_context=ctx, ...).
+  static mp::futures::ProcessPoolExecutor Executor(
+      mp::futures::ProcessPoolExecutorOptions options = {}) {
+    if (!options.mp_context) options.mp_context = &context();
+    return mp::futures::ProcessPoolExecutor(options);
+  }
   template <class T, class L = RLock>
   using Value = mp::Value<T, L>;
   template <class T>

@@ -38,6 +38,14 @@ struct Threads {
   using SimpleQueue = mp::dummy::SimpleQueue<T>;
   using Barrier = mp::dummy::Barrier;
   static mp::dummy::Pool Pool(const mp::PoolOptions& options) { return mp::dummy::Pool(options); }
+  // Python: ThreadPoolExecutor; of a process pool's options, those threads
+  // have (max_workers, initializer).
+  static mp::futures::ThreadPoolExecutor Executor(
+      const mp::futures::ProcessPoolExecutorOptions& options = {}) {
+    mp::futures::ThreadPoolExecutorOptions t{.max_workers = options.max_workers};
+    if (options.initializer) t.initializer = options.initializer.spec()->target.call;
+    return mp::futures::ThreadPoolExecutor(t);
+  }
   template <class T, class L = RLock>
   using Value = mp::dummy::Value<T, L>;
   template <class T>

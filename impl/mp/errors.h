@@ -2,7 +2,8 @@
 //
 // Every class derives from mp::Error (itself a std::runtime_error), and the
 // sub-hierarchy follows Python's: BufferTooShort, AuthenticationError and
-// TimeoutError are ProcessErrors; BrokenBarrierError is a RuntimeError.
+// TimeoutError are ProcessErrors; BrokenBarrierError is a RuntimeError; so are
+// mp::futures::BrokenExecutor and its BrokenProcessPool and BrokenThreadPool.
 // Failing system calls throw std::system_error instead. Destructors never throw.
 
 #ifndef MP_ERRORS_H_
@@ -144,6 +145,43 @@ class WorkerLostError : public ProcessError {
  public:
   using ProcessError::ProcessError;
 };
+
+// Python: concurrent.futures' exceptions.
+namespace futures {
+
+// Future.result() / exception() of a cancelled future.
+class CancelledError : public Error {
+ public:
+  CancelledError() : Error("the future was cancelled") {}
+  using Error::Error;
+};
+
+// set_result() / set_exception() on a future that is already done.
+class InvalidStateError : public Error {
+ public:
+  using Error::Error;
+};
+
+// An executor that can no longer run anything (Python: a RuntimeError).
+class BrokenExecutor : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+
+// A worker process of a ProcessPoolExecutor ended abruptly, or could not
+// decode its task, or its initializer failed.
+class BrokenProcessPool : public BrokenExecutor {
+ public:
+  using BrokenExecutor::BrokenExecutor;
+};
+
+// An initializer of a ThreadPoolExecutor failed.
+class BrokenThreadPool : public BrokenExecutor {
+ public:
+  using BrokenExecutor::BrokenExecutor;
+};
+
+}  // namespace futures
 
 }  // namespace mp
 

@@ -1,4 +1,5 @@
-// mp/mp.h — everything: `#include "mp/mp.h"` is `import multiprocessing as mp`.
+// mp/mp.h — everything: `#include "mp/mp.h"` is `import multiprocessing as mp`
+// (and concurrent.futures: mp/futures.h).
 
 #ifndef MP_MP_H_
 #define MP_MP_H_
@@ -7,6 +8,7 @@
 #include "mp/context.h"
 #include "mp/dummy/dummy.h"
 #include "mp/errors.h"
+#include "mp/futures.h"
 #include "mp/managers.h"
 #include "mp/pool.h"
 #include "mp/process.h"

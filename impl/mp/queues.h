@@ -27,6 +27,7 @@
 #ifndef MP_QUEUES_H_
 #define MP_QUEUES_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -63,9 +64,10 @@ struct ThreadQueues {
 };
 
 // This process's view of a queue: closed by this process, used by it.
+// Atomic: the threads of a process (mp::dummy's in particular) share it.
 struct QueueLocal {
-  bool closed = false;
-  bool used = false;
+  std::atomic<bool> closed{false};
+  std::atomic<bool> used{false};
 };
 
 // Encodes an item into a per-thread buffer reused from put to put.
@@ -152,7 +154,8 @@ class BasicQueue {
   size_t qsize() const { return static_cast<size_t>(ring_->qsize()); }
   // After close() on a queue this process used -> std::system_error(EBADF).
   bool empty() const {
-    if (local_->closed && local_->used)
+    if (local_->closed.load(std::memory_order_relaxed) &&
+        local_->used.load(std::memory_order_relaxed))
       throw std::system_error(EBADF, std::generic_category(), "Queue is closed");
     return qsize() == 0;
   }
@@ -163,11 +166,11 @@ class BasicQueue {
 
   // No more put() or get() through this process's handles (Python: the
   // queue's end in this process is closed). Items already put stay.
-  void close() { local_->closed = true; }
+  void close() { local_->closed.store(true, std::memory_order_relaxed); }
   // Python waits for the feeder thread; mp has none (items are in shared
   // memory when put() returns). Before close() -> mp::AssertionError.
   void join_thread() {
-    if (!local_->closed) throw AssertionError("Queue not closed");
+    if (!local_->closed.load(std::memory_order_relaxed)) throw AssertionError("Queue not closed");
   }
   void cancel_join_thread() {}
 
@@ -194,8 +197,10 @@ class BasicQueue {
   explicit BasicQueue(std::shared_ptr<Ring> ring)
       : ring_(std::move(ring)), local_(std::make_shared<QueueLocal>()) {}
   void check_open() {
-    if (local_->closed) throw ValueError("Queue is closed");
-    local_->used = true;
+    if (local_->closed.load(std::memory_order_relaxed)) throw ValueError("Queue is closed");
+    if (!local_->used.load(std::memory_order_relaxed)) {
+      local_->used.store(true, std::memory_order_relaxed);
+    }
   }
   void put_until(const T& item, const Deadline& deadline) {
     check_open();

@@ -74,7 +74,14 @@ int64_t now_ns() {
 
 // The worker ------------------------------------------------------------------------------
 
+namespace {
+thread_local const WorkerLink* t_worker_link = nullptr;
+}  // namespace
+
+const WorkerLink* current_worker_link() noexcept { return t_worker_link; }
+
 void pool_worker_main(WorkerLink link) {
+  t_worker_link = &link;
   auto* shared = static_cast<PoolShared*>(link.shared->data());
   PoolSlot& me = shared->slot[link.index];
   if (link.init_call) link.init_call();
@@ -170,7 +177,9 @@ PoolCore::PoolCore(PoolConfig config) : config_(std::move(config)) {
   workers_.resize(n);
   timed_out_.assign(n, 0);
   try {
-    for (uint32_t i = 0; i < n; ++i) start_worker(i);
+    const uint32_t initial = config_.on_demand ? 0 : n;
+    for (uint32_t i = 0; i < initial; ++i) start_worker(i);
+    started_.store(initial, std::memory_order_release);
   } catch (...) {
     // Workers already started do not outlive the failure.
     shared_->terminated.store(1);
@@ -430,9 +439,10 @@ void PoolCore::worker_ended(uint32_t index) {
   Worker& w = workers_[index];
   PoolSlot& s = slot(index);
   std::string how = "it ended";
+  int code = 0;
   if (w.process) {
     w.process->join();
-    int code = w.process->exitcode().value_or(0);
+    code = w.process->exitcode().value_or(0);
     how = code < 0 ? "it was killed by signal " + std::to_string(-code)
                    : "it exited with code " + std::to_string(code);
   }
@@ -442,6 +452,11 @@ void PoolCore::worker_ended(uint32_t index) {
   }
   const uint64_t held = s.task.load(std::memory_order_seq_cst);
   const bool stopped = s.stopped.load() != 0;
+  if (config_.on_worker_death && w.process && (held != 0 || code != 0) &&
+      config_.on_worker_death(WorkerDeath{index, code, held != 0, how})) {
+    timed_out_[index] = 0;
+    return;
+  }
   if (held != 0) {
     std::exception_ptr why;
     if (timed_out_[index] == held) {
@@ -480,7 +495,8 @@ void PoolCore::handler_loop() {
     }
     if (state == State::kTerminate) return;
     bool any_alive = false;
-    for (uint32_t i = 0; i < workers_.size(); ++i) {
+    const uint32_t started = started_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < started; ++i) {
       if (!workers_[i].alive) continue;
       any_alive = true;
       if (workers_[i].process) {
@@ -537,6 +553,7 @@ void PoolCore::close() {
   // One stop record per worker slot, after every task: each slot's worker
   // leaves once the work is done.
   put_stops();
+  wake_handler();  // with no worker started (on demand), nothing else would
 }
 
 void PoolCore::terminate() {
@@ -590,6 +607,28 @@ void PoolCore::join() {
 bool PoolCore::running() const {
   std::lock_guard lock(mu_);
   return state_ == State::kRun;
+}
+
+bool PoolCore::start_worker_on_demand() {
+  std::lock_guard one(start_mu_);
+  const uint32_t index = started_.load(std::memory_order_relaxed);
+  if (index >= workers_.size() || !running()) return false;
+  start_worker(index);
+  started_.store(index + 1, std::memory_order_release);
+  wake_handler();  // it watches the new worker from its next round
+  return true;
+}
+
+void PoolCore::signal_workers(bool kill) {
+  std::lock_guard lock(mu_);
+  for (auto& w : workers_) {
+    if (!w.process || !w.alive) continue;
+    if (kill) {
+      w.process->kill();
+    } else {
+      w.process->terminate();
+    }
+  }
 }
 
 std::vector<pid_t> PoolCore::worker_pids() const {

@@ -111,6 +111,10 @@ struct WorkerLink {
 // The loop every worker runs, in a process or a thread.
 void pool_worker_main(WorkerLink link);
 
+// In a worker (its ChunkRunner), the link of the loop running it; null
+// outside one. Lets a runner reach the pool's shared segments.
+const WorkerLink* current_worker_link() noexcept;
+
 struct TaskHeader {
   uint64_t seq;
   uint64_t job;  // 0: a stop record
@@ -165,6 +169,15 @@ class PoolJob {
   virtual void fail_all(std::exception_ptr error) = 0;
 };
 
+// A process worker that ended abruptly: it held a task, or its exit code is
+// not 0 (see PoolConfig::on_worker_death).
+struct WorkerDeath {
+  uint32_t index = 0;
+  int exitcode = 0;  // -N: killed by signal N
+  bool held_task = false;
+  std::string how;  // "it was killed by signal 9", "it exited with code 1"
+};
+
 struct PoolConfig {
   int processes = 0;
   int64_t maxtasksperchild = 0;
@@ -172,6 +185,14 @@ struct PoolConfig {
   std::shared_ptr<const InitializerSpec> initializer;  // may be null
   Context* context = nullptr;                          // nullptr: the default
   bool threads = false;
+  // For executors (mp::futures): no worker starts with the pool; each one
+  // starts at start_worker_on_demand().
+  bool on_demand = false;
+  // Called by the handler thread (no pool lock held) when a process worker
+  // ended abruptly. True: the owner takes it from there, and the pool
+  // neither fails the task the worker held nor replaces it. False, or
+  // unset: the task fails with WorkerLostError and a new worker starts.
+  std::function<bool(const WorkerDeath&)> on_worker_death;
 };
 
 class PoolCore {
@@ -212,6 +233,19 @@ class PoolCore {
 
   // Worker pids (processes) for tests and introspection; empty for threads.
   std::vector<pid_t> worker_pids() const;
+
+  // With PoolConfig::on_demand: starts the next worker; false when every
+  // slot has been started, or the pool is not running.
+  bool start_worker_on_demand();
+  // Workers started so far (with PoolConfig::on_demand), replacements aside.
+  uint32_t started_workers() const noexcept { return started_.load(std::memory_order_acquire); }
+  // Sends SIGTERM (or SIGKILL) to every live worker process; no-op for
+  // threads. The handler sees them end.
+  void signal_workers(bool kill);
+  // The arena's bytes, for an owner that never calls submit_in_arena and so
+  // may keep state of its own there, which every worker sees
+  // (current_worker_link()->arena).
+  char* arena_bytes() const noexcept { return static_cast<char*>(arena_->data()); }
 
  private:
   enum class State { kRun, kClose, kTerminate };
@@ -270,6 +304,10 @@ class PoolCore {
   std::thread result_thread_;
   std::thread handler_thread_;
   bool joined_ = false;
+
+  // Slots [0, started_) have had a worker; the handler watches only those.
+  std::atomic<uint32_t> started_{0};
+  std::mutex start_mu_;  // one start_worker_on_demand() at a time
 };
 
 }  // namespace mp::internal
