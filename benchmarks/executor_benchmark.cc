@@ -10,15 +10,13 @@
 // fork, spawn, forkserver: ProcessPoolExecutor; threads: ThreadPoolExecutor.
 // tbb: the same hand-off to TBB's worker threads: task_group tasks enqueued
 // into an arena with no slot for this thread (so no call runs here), each
-// completion published through an atomic this thread waits on. floor: fork()ed
-// workers and shared memory, nothing else: the round trip is the futex
-// ping-pong; for map and as_completed the workers claim chunks of a shared
-// array with an atomic counter and the last one to finish wakes this
-// process, which then reads every result (one wake-up per round, not one
-// per result: a lower bound for taking them one at a time).
+// completion published through an atomic this thread waits on. floor and
+// floor-threads (floor.h): the round trip is roundtrip_floor's 8 bytes each
+// way; map and as_completed are map_floor's trivial tasks over the same
+// width, claimed in chunks of the same size from a shared array (one
+// wake-up per round, not one per result: a lower bound for taking them one
+// at a time).
 
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -29,9 +27,9 @@
 #include <numeric>
 #include <vector>
 
+#include "floor.h"
 #include "harness.h"
 #include "mp/futures.h"
-#include "mp/internal/futex.h"
 
 namespace mp::bench {
 namespace {
@@ -166,75 +164,6 @@ void tbb_as_completed(benchmark::State& state) {
   per_item(state, kFutures);
 }
 
-// The floor ------------------------------------------------------------------------------
-
-struct HandoffShared {
-  alignas(64) std::atomic<uint32_t> round{0};
-  std::atomic<uint32_t> stop{0};
-  alignas(64) std::atomic<int64_t> next{0};     // first unclaimed task of the round
-  alignas(64) std::atomic<uint32_t> parked{0};  // workers done with the round (a futex word)
-  int64_t tasks = 0;
-  int64_t chunk = 1;
-};
-
-// Runs `tasks` trivial tasks in chunks of `chunk` on fork()ed workers, which
-// claim them with an atomic counter; the last worker to run out of tasks
-// wakes this process, which then takes every result. Nobody is woken per
-// task: a lower bound for taking them one by one, in order or not.
-void floor_handoff(benchmark::State& state, int64_t tasks, int64_t chunk) {
-  const size_t bytes = sizeof(HandoffShared) + static_cast<size_t>(tasks) * 2 * sizeof(int64_t);
-  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) {
-    state.SkipWithError("mmap");
-    return;
-  }
-  auto* s = new (mem) HandoffShared();
-  auto* in = reinterpret_cast<int64_t*>(s + 1);
-  int64_t* out = in + tasks;
-  std::iota(in, in + tasks, int64_t{0});
-  s->tasks = tasks;
-  s->chunk = chunk;
-  constexpr auto kShared = internal::Sharing::kProcesses;
-  std::vector<pid_t> kids;
-  for (int w = 0; w < kWorkers; ++w) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      for (uint32_t seen = 0;;) {
-        while (s->round.load(std::memory_order_acquire) == seen) {
-          internal::futex_wait(s->round, seen, std::nullopt, kShared);
-        }
-        if (s->stop.load()) ::_exit(0);
-        seen = s->round.load();
-        for (int64_t first; (first = s->next.fetch_add(s->chunk)) < s->tasks;) {
-          for (int64_t i = first, end = std::min(s->tasks, first + s->chunk); i < end; ++i) {
-            out[i] = identity(in[i]);
-          }
-        }
-        if (s->parked.fetch_add(1, std::memory_order_acq_rel) + 1 == kWorkers) {
-          internal::futex_wake(s->parked, 1, kShared);
-        }
-      }
-    }
-    kids.push_back(pid);
-  }
-  for (auto _ : state) {
-    s->next.store(0);
-    s->parked.store(0);
-    s->round.fetch_add(1, std::memory_order_release);
-    internal::futex_wake(s->round, INT32_MAX, kShared);
-    for (uint32_t p; (p = s->parked.load(std::memory_order_acquire)) < kWorkers;) {
-      internal::futex_wait(s->parked, p, std::nullopt, kShared);
-    }
-    benchmark::DoNotOptimize(std::accumulate(out, out + tasks, int64_t{0}));
-  }
-  s->stop.store(1);
-  s->round.fetch_add(1);
-  internal::futex_wake(s->round, INT32_MAX, kShared);
-  for (pid_t pid : kids) ::waitpid(pid, nullptr, 0);
-  ::munmap(mem, bytes);
-  per_item(state, tasks);
-}
-
 // Registration ---------------------------------------------------------------------------
 
 void add_all(const std::string& impl, auto make) {
@@ -265,22 +194,30 @@ const bool registered = [] {
   }
   add_all("threads", [] { return mp::futures::ThreadPoolExecutor(kWorkers); });
   add("executor.submit.roundtrip", "tbb", {}, tbb_roundtrip)->Unit(benchmark::kMicrosecond);
-  add("executor.submit.roundtrip", "floor", {}, futex_pingpong_floor)
-      ->Unit(benchmark::kMicrosecond);
+  add_floors(
+      "executor.submit.roundtrip", {},
+      [](benchmark::State& s, Parties p) {
+        roundtrip_floor(s, {{8, 8}}, p);
+      },
+      benchmark::kMicrosecond);
   for (int chunksize : {1, 64}) {
     const Args args = {{"tasks", kMapTasks}, {"chunksize", chunksize}};
     add("executor.map", "tbb", args, [chunksize](benchmark::State& s) {
       tbb_map(s, chunksize);
     })->Unit(benchmark::kMillisecond);
-    add("executor.map", "floor", args, [chunksize](benchmark::State& s) {
-      floor_handoff(s, kMapTasks, chunksize);
-    })->Unit(benchmark::kMillisecond);
+    add_floors(
+        "executor.map", args,
+        [chunksize](benchmark::State& s, Parties p) {
+          map_floor(s, kMapTasks, 0, chunksize, kWorkers, p);
+        },
+        benchmark::kMillisecond);
   }
   add("executor.as_completed", "tbb", {{"futures", kFutures}}, tbb_as_completed)
       ->Unit(benchmark::kMillisecond);
-  add("executor.as_completed", "floor", {{"futures", kFutures}}, [](benchmark::State& s) {
-    floor_handoff(s, kFutures, 1);
-  })->Unit(benchmark::kMillisecond);
+  add_floors(
+      "executor.as_completed", {{"futures", kFutures}},
+      [](benchmark::State& s, Parties p) { map_floor(s, kFutures, 0, 1, kWorkers, p); },
+      benchmark::kMillisecond);
   return true;
 }();
 

@@ -231,6 +231,28 @@ enum class Increment { kLocked, kAtomic };
 void contended_increment_floor(benchmark::State& state, int64_t increments, Increment how,
                                Parties parties);
 
+// The task of the pool and executor rows, and their floor ----------------------------------
+
+// Spins for `ns` of wall time. A task on a thread that waits for a CPU
+// meanwhile finishes as if it had worked, so rows with a grain mean what
+// they say only on a quiet machine with a CPU per worker (the publish run's);
+// the thread's CPU time would not have that flaw, but reading it costs ~3 µs
+// on the benchmark VM, three times a 1 µs task.
+int64_t spin(int64_t ns);
+
+// A pool task: spins for `work.second` ns and returns something that depends
+// on `work.first` and on the spin.
+int64_t pool_task(std::pair<int64_t, int64_t> work);
+
+// The floor of mapping `tasks` pool_task()s of `grain` ns over `width`
+// parties: the caller and width - 1 partners each take a contiguous lane of
+// a task array in shared memory, claim chunks of it with an atomic counter
+// of their own (`chunksize`, or Python's 4 chunks per worker for 0), then
+// take chunks from the other lanes until none is left. Rounds start and end
+// through Signals. No encoding, no messages. Per task.
+void map_floor(benchmark::State& state, int64_t tasks, int64_t grain, int64_t chunksize, int width,
+               Parties parties);
+
 // The program's other lives, for the process.start_join floors: main()
 // checks its first argument for these before anything else.
 //   kExitFlag        exit at once (floor-spawn's child)
