@@ -329,8 +329,17 @@ void set_event(mp::Event ran) { ran.set(); }
 // A child whose first thread cannot start (no address space left for its
 // stack: EAGAIN) ends with exit code 1 without running its target, under
 // every start method; nothing of it returns into the parent's code.
+// The sanitizers' runtimes cannot work with the address space capped or the
+// descriptor table full themselves: those faults are plain-build tests.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 TEST_P(DefectsByMethod, ChildWhoseThreadCannotStartExitsAlone) {
   mp_id("reliability.child.entry");
+  if (kSanitized) GTEST_SKIP() << "a sanitizer's runtime needs the address space this caps";
   std::atomic<int>& escaped = shared_counter();
   escaped = 0;
   const pid_t me = ::getpid();
@@ -354,6 +363,7 @@ TEST_P(DefectsByMethod, ChildWhoseThreadCannotStartExitsAlone) {
 
 TEST(DefectsFork, PoolWorkerWhoseThreadCannotStartIsReplaced) {
   mp_id("reliability.child.entry");
+  if (kSanitized) GTEST_SKIP() << "a sanitizer's runtime needs the address space this caps";
   std::atomic<int>& escaped = shared_counter();
   escaped = 0;
   const pid_t me = ::getpid();
@@ -387,6 +397,7 @@ void nothing() {}
 // hygiene check after the test finds no child and no zombie).
 TEST_P(DefectsByMethod, ChildIsReapedWhenItsPidfdCannotBeOpened) {
   mp_id("reliability.child.reaped");
+  if (kSanitized) GTEST_SKIP() << "a sanitizer's runtime needs the descriptors this takes";
   if (forkserver()) {
     // The fork server opens its children's pidfds itself; the parent opens
     // only the server's.

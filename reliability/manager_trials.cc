@@ -44,18 +44,9 @@ Outcome manager_trial(mp::Context& ctx, std::mt19937_64& random) {
   for (auto& c : clients) c.start();
   const int victim = static_cast<int>(random() % kClients);
   const uint64_t at = random() % static_cast<uint64_t>(rounds);
-  if (!wait_until([&] { return b.load(kRounds + victim) >= at; }, 30s)) {
-    out.hung = true;
-    out.fail("the victim made no progress for 30 s");
-  }
-  spin_for(std::chrono::microseconds(random() % 100));
-  kill_and_reap(clients[victim], 10s, out);
-  for (int i = 0; i < kClients; ++i) {
-    if (i != victim && !join_within(clients[i], 60s)) {
-      out.hung = true;
-      out.fail("a surviving client never finished");
-    }
-  }
+  kill_when(
+      clients[victim], [&] { return b.load(kRounds + victim) >= at; }, random, 100, out);
+  join_survivors(clients, 0, kClients, victim, 60s, "surviving client", out);
   if (b.load(kWrong)) {
     ++out.corrupted;
     out.fail("a client read back another value than it set");

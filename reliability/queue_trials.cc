@@ -67,7 +67,7 @@ void produce(Q q, Board b, int me, int count, bool large) {
       return;
     }
     b.store(kDone + me, static_cast<uint64_t>(seq) + 1);
-    if (!large) spin_for(std::chrono::microseconds(2));  // a kill may land mid-stream
+    if (!large) spin_for(std::chrono::microseconds(10));  // a kill may land mid-stream
   }
 }
 
@@ -131,20 +131,9 @@ Outcome queue_trial(mp::Context& ctx, std::mt19937_64& random, Variant v) {
     return victim_consumes ? b.load(kCount + victim - kProducers) >= at || producers_done()
                            : b.load(kDone + victim) >= at;
   };
-  if (!wait_until(reached, 30s)) {
-    out.hung = true;
-    out.fail("the victim made no progress for 30 s");
-  }
-  spin_for(std::chrono::microseconds(random() % 50));
-  kill_and_reap(parties[victim], 10s, out);
+  kill_when(parties[victim], reached, random, 50, out);
   out.allowed_lost = victim_consumes ? 1 : 0;
-
-  for (int p = 0; p < kProducers; ++p) {
-    if (p != victim && !join_within(parties[p], 30s)) {
-      out.hung = true;
-      out.fail("a producer never finished");
-    }
-  }
+  join_survivors(parties, 0, kProducers, victim, 30s, "producer", out);
   // An idle consumer sleeps: measured on a quarter of the trials, once the
   // consumers have drained the queue.
   if (random() % 4 == 0 && wait_until([&] { return q.qsize() == 0; }, 10s)) {
@@ -161,33 +150,33 @@ Outcome queue_trial(mp::Context& ctx, std::mt19937_64& random, Variant v) {
     }
   }
   b.store(kStop, 1);
-  for (int c = 0; c < kConsumers; ++c) {
-    if (kProducers + c != victim && !join_within(parties[kProducers + c], 30s)) {
-      out.hung = true;
-      out.fail("a consumer never finished");
-    }
-  }
+  join_survivors(parties, kProducers, kProducers + kConsumers, victim, 30s, "consumer", out);
   if (b.load(kOverruns)) {
     out.hung = true;
     out.fail("a get() or put() overran its timeout");
   }
 
-  // What is left: qsize() says how much, and a drain must find exactly that.
+  // What is left: qsize() says how much, and a drain must find exactly that
+  // (the consumer lock may need taking over from the killed consumer).
   const size_t reported = q.qsize();
   std::vector<std::string> rest;
-  for (;;) {
-    auto cpu = thread_cpu_time();
-    auto wall = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < reported; ++i) {
     try {
-      rest.push_back(q.get(20ms));
+      rest.push_back(q.get(5s));
     } catch (const mp::Empty&) {
-      auto took = std::chrono::steady_clock::now() - wall;
-      if ((thread_cpu_time() - cpu) * 2 > took) out.fail("an idle get() spun");
-      if (took > 5s) {
-        out.hung = true;
-        out.fail("get(20ms) took " + std::to_string(took.count() / 1000000) + " ms");
-      }
       break;
+    }
+  }
+  auto cpu = thread_cpu_time();
+  auto wall = std::chrono::steady_clock::now();
+  try {
+    rest.push_back(q.get(3ms));
+  } catch (const mp::Empty&) {
+    auto took = std::chrono::steady_clock::now() - wall;
+    if ((thread_cpu_time() - cpu) * 2 > took + 1ms) out.fail("an idle get() spun");
+    if (took > 5s) {
+      out.hung = true;
+      out.fail("get(3ms) took " + std::to_string(took.count() / 1000000) + " ms");
     }
   }
   if (reported != rest.size()) {

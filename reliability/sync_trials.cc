@@ -119,19 +119,10 @@ int run_parties(std::vector<mp::Process>& parties, const Board& b, std::mt19937_
   for (auto& p : parties) p.start();
   const int victim = static_cast<int>(random() % kParties);
   const uint64_t at = random() % static_cast<uint64_t>(rounds * 4 / 5);
-  if (!wait_until([&] { return b.load(kRounds + victim) >= at || b.load(kBroken + victim); },
-                  30s)) {
-    out.hung = true;
-    out.fail("the victim made no progress for 30 s");
-  }
-  spin_for(std::chrono::microseconds(random() % 30));
-  kill_and_reap(parties[victim], 10s, out);
-  for (int i = 0; i < kParties; ++i) {
-    if (i != victim && !join_within(parties[i], 60s)) {
-      out.hung = true;
-      out.fail("a survivor never finished its rounds");
-    }
-  }
+  kill_when(
+      parties[victim], [&] { return b.load(kRounds + victim) >= at || b.load(kBroken + victim); },
+      random, 30, out);
+  join_survivors(parties, 0, kParties, victim, 60s, "survivor", out);
   if (b.load(kOverruns)) {
     out.hung = true;
     out.fail("an acquire waited past its 20 s timeout");

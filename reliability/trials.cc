@@ -175,4 +175,24 @@ bool kill_and_reap(mp::Process& victim, std::chrono::milliseconds bound, Outcome
   return out.killed;
 }
 
+void kill_when(mp::Process& victim, const std::function<bool()>& reached, std::mt19937_64& random,
+               uint32_t jitter_us, Outcome& out) {
+  if (!wait_until(reached, std::chrono::seconds(30))) {
+    out.hung = true;
+    out.fail("the victim made no progress for 30 s");
+  }
+  spin_for(std::chrono::microseconds(random() % jitter_us));
+  kill_and_reap(victim, std::chrono::seconds(10), out);
+}
+
+void join_survivors(std::vector<mp::Process>& parties, size_t first, size_t last, size_t victim,
+                    std::chrono::milliseconds bound, const char* who, Outcome& out) {
+  for (size_t i = first; i < last; ++i) {
+    if (i != victim && !join_within(parties[i], bound)) {
+      out.hung = true;
+      out.fail(std::string("a ") + who + " never finished");
+    }
+  }
+}
+
 }  // namespace mp::reliability

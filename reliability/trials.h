@@ -108,6 +108,14 @@ bool join_within(mp::Process& p, std::chrono::milliseconds bound);
 void spin_for(std::chrono::microseconds d);
 // Kills `victim`; true if it died of it (it had not finished already).
 bool kill_and_reap(mp::Process& victim, std::chrono::milliseconds bound, Outcome& out);
+// The instant of a trial: once `reached()` (a hang after 30 s), a random few
+// microseconds (< `jitter_us`) later, `victim` is killed.
+void kill_when(mp::Process& victim, const std::function<bool()>& reached, std::mt19937_64& random,
+               uint32_t jitter_us, Outcome& out);
+// Joins parties[first, last) but the victim, each within `bound`; one that
+// does not finish is a hang ("a <who> never finished").
+void join_survivors(std::vector<mp::Process>& parties, size_t first, size_t last, size_t victim,
+                    std::chrono::milliseconds bound, const char* who, Outcome& out);
 
 // Each file's scenarios.
 std::vector<Scenario> queue_scenarios();
