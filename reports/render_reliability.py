@@ -1,10 +1,11 @@
 """Renders reports/reliability.md from the fault-injection tallies.
 
-    python3 reports/render_reliability.py MP_JSON [CPYTHON_JSON] [--out=PATH]
+    python3 reports/render_reliability.py MP_JSON... [--cpython=PATH] [--out=PATH]
         [--title=TEXT] [--note=TEXT]...
 
-MP_JSON is what //reliability:fault_suite_test writes (--json=PATH, or
-reliability.json among the test's undeclared outputs); CPYTHON_JSON what
+Each MP_JSON is what //reliability:fault_suite_test writes (--json=PATH, or
+reliability.json among each shard's undeclared outputs); rows of the same
+scenario and implementation are added up. --cpython names what
 reliability/cpython_faults.py writes. Both hold rows of scenario,
 implementation, trials, killed, survived, hung, lost, duplicated, corrupted.
 """
@@ -40,23 +41,38 @@ def totals(rows):
     return t
 
 
+def merge(rows):
+    merged = {}
+    for r in rows:
+        key = (r["scenario"], r["implementation"])
+        if key not in merged:
+            merged[key] = dict(r)
+        else:
+            for c in COLUMNS:
+                merged[key][c] = int(merged[key].get(c, 0)) + int(r.get(c, 0))
+    return list(merged.values())
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     out_path = "reports/reliability.md"
     title = "Reliability: parties SIGKILLed at random instants"
     notes = []
+    cpython_path = None
     for a in sys.argv[1:]:
         if a.startswith("--out="):
             out_path = a[len("--out="):]
         elif a.startswith("--title="):
             title = a[len("--title="):]
+        elif a.startswith("--cpython="):
+            cpython_path = a[len("--cpython="):]
         elif a.startswith("--note="):
             notes.append(a[len("--note="):])
     if not args:
         print(__doc__)
         return 2
-    mp_rows = json.load(open(args[0]))["rows"]
-    cpy = json.load(open(args[1])) if len(args) > 1 else {"rows": []}
+    mp_rows = merge([r for path in args for r in json.load(open(path))["rows"]])
+    cpy = json.load(open(cpython_path)) if cpython_path else {"rows": []}
     rows = mp_rows + cpy["rows"]
     lines = ["# " + title, ""]
     lines += notes + [""] if notes else []
@@ -80,7 +96,8 @@ def main():
               "chunk); `hung` counts trials where a party or call overran its bound.", ""]
     for fam in sorted({family(r["scenario"]) for r in rows}, key=order):
         lines += ["## " + fam, ""]
-        lines += table([r for r in rows if family(r["scenario"]) == fam])
+        lines += table(sorted((r for r in rows if family(r["scenario"]) == fam),
+                             key=lambda r: (r["scenario"], r["implementation"])))
         lines.append("")
     with open(out_path, "w") as f:
         f.write("\n".join(lines))
