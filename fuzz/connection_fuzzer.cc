@@ -7,8 +7,9 @@
 // other end then shuts down its writing side. Frame decoding
 // is checked against a reference decoder (wire::decode_header over the whole
 // input); any disagreement aborts. Built two ways: by tools/fuzz with clang's
-// -fsanitize=fuzzer,address for real fuzzing, and into //fuzz:regression_test
-// (gcc) that replays the seed corpus and a few thousand mutated inputs.
+// -fsanitize=fuzzer,address for real fuzzing, and into
+// //fuzz:connection_fuzzer_regression_test (gcc) that replays the seed corpus
+// (fuzz/corpus/connection, made by hand) and a few thousand mutated inputs.
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <tuple>
 #include <vector>
 
+#include "fuzz_target.h"
 #include "mp/connection.h"
 #include "mp/internal/auth.h"
 #include "mp/internal/fd.h"
@@ -169,6 +171,11 @@ void fuzz_auth_pure(std::string_view in) {
 }
 
 }  // namespace
+
+namespace mp::fuzz {
+// The corpus files are the seeds (fuzz/corpus/connection, made by hand).
+std::vector<std::string> seeds() { return {}; }
+}  // namespace mp::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -50,7 +50,8 @@ namespace mp {
 struct QueueOptions {
   int maxsize = 0;  // <= 0: unbounded
   // Bytes of pending items the queue can hold (rounded up to a power of
-  // two); a put that does not fit waits.
+  // two; at most 16 GiB, more -> mp::ValueError); a put that does not fit
+  // waits.
   uint64_t buffer_bytes = internal::Ring::kDefaultCapacity;
 };
 
@@ -204,12 +205,9 @@ class BasicQueue {
   }
   void put_until(const T& item, const Deadline& deadline) {
     check_open();
-    auto bytes = encode_item(item);
-    if constexpr (kJoinable) ring_->add_unfinished();
-    if (!ring_->put(bytes, deadline)) {
-      if constexpr (kJoinable) ring_->task_done();
-      throw Full();
-    }
+    // A JoinableQueue counts the item unfinished once the put commits
+    // (a producer killed before that put nothing).
+    if (!ring_->put(encode_item(item), deadline)) throw Full();
   }
   T get_until(const Deadline& deadline) {
     check_open();

@@ -90,9 +90,18 @@ class Reader {
   template <class T>
   T read_pod() {
     static_assert(std::is_trivially_copyable_v<T>);
-    T value;
-    read(&value, sizeof(T));
-    return value;
+    if constexpr (std::is_same_v<T, bool>) {
+      // Any other byte than 0 or 1 is no bool (reading it as one is
+      // undefined): a corrupt or hostile message (found by fuzz/codec_fuzzer).
+      uint8_t byte;
+      read(&byte, 1);
+      if (byte > 1) throw PicklingError("a bool that is neither 0 nor 1");
+      return byte == 1;
+    } else {
+      T value;
+      read(&value, sizeof(T));
+      return value;
+    }
   }
   std::string_view read_view(size_t size) {
     if (size > data_.size() - pos_) throw PicklingError("truncated message");

@@ -138,6 +138,22 @@ TEST(Codec, BadVariantIndexIsRefused) {
   EXPECT_THROW((mp::decode<std::variant<int, double>>(r)), mp::PicklingError);
 }
 
+// A bool's byte is 0 or 1; any other (a corrupt or hostile message) is no
+// bool, and reading it as one would be undefined (found by fuzz/codec_fuzzer).
+TEST(Codec, BoolOtherThanZeroOrOneIsRefused) {
+  for (uint8_t byte : {uint8_t{2}, uint8_t{0x80}, uint8_t{0xff}}) {
+    mp::Writer w;
+    w.write_pod<uint8_t>(byte);
+    mp::Reader r(w.bytes());
+    EXPECT_THROW(mp::decode<bool>(r), mp::PicklingError) << int{byte};
+  }
+  for (bool value : {false, true}) {
+    mp::Writer w = mp::dumps(value);
+    mp::Reader r(w.bytes());
+    EXPECT_EQ(mp::decode<bool>(r), value);
+  }
+}
+
 // Fixed-size encodings are written and read in place (Pool's chunks): the
 // bytes must be exactly what the Codec writes, and read back the same value.
 template <class T>

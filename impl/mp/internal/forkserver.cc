@@ -82,7 +82,7 @@ void start_server_locked(Client& c) {
     throw_errno("setsockopt(SO_PASSCRED)");
   }
   pid_t pid = spawn_self("--mp-internal-forkserver", theirs.get());
-  c.pidfd = pidfd_open(pid);
+  c.pidfd = pidfd_of_new_child(pid);
   c.pid = pid;
   c.control = std::move(ours);
   send_preload_locked(c);
@@ -410,29 +410,42 @@ class Server {
     for (auto& [_, fd] : status_of_) fd.release();
   }
 
-  void make_spare() {
-    auto [ours, theirs] = socket_pair(SOCK_SEQPACKET);
-    pid_t pid = ::fork();
-    if (pid < 0) return;  // start() reports it to the parent
-    if (pid == 0) {
+  // In the spare: waits for its channel and becomes the process it names.
+  // Nothing may unwind from here into the server's loop.
+  [[noreturn]] void be_spare(UniqueFd link) noexcept {
+    UniqueFd channel;
+    try {
       char name[16] = {};
       ::prctl(PR_GET_NAME, name);
       ::prctl(PR_SET_NAME, "mp-spare");
-      ours.release();
-      become_child(theirs.get());
+      become_child(link.get());
       char tag = 0;
       std::vector<UniqueFd> fds;
-      size_t got = 0;
-      try {
-        got = recv_with_fds(theirs.get(), &tag, 1, fds);
-      } catch (const std::exception&) {
-      }
+      size_t got = recv_with_fds(link.get(), &tag, 1, fds);
       // End of file: the server is gone (a message it queued before dying
       // still arrives, so a started process always starts).
       if (got != 1 || tag != 'G' || fds.size() != 1) ::_exit(0);
       ::prctl(PR_SET_NAME, name);
-      theirs.reset();
-      run_child_from_channel(std::move(fds[0]), ChildExit::kQuick);
+      channel = std::move(fds[0]);
+    } catch (...) {
+      ::_exit(0);  // nobody asked for this spare yet: nobody misses it
+    }
+    link.reset();
+    run_child_from_channel(std::move(channel), ChildExit::kQuick);
+  }
+
+  void make_spare() {
+    UniqueFd ours, theirs;
+    try {
+      std::tie(ours, theirs) = socket_pair(SOCK_SEQPACKET);
+    } catch (const std::exception&) {
+      return;  // out of descriptors: start() reports it to the parent
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) return;  // start() reports it to the parent
+    if (pid == 0) {
+      ours.release();
+      be_spare(std::move(theirs));
     }
     // The pidfd is taken while the spare waits: once it runs, it may exit
     // and (with automatic reaping) vanish before a later pidfd_open.
@@ -462,6 +475,16 @@ class Server {
 
 }  // namespace
 
-void run_forkserver(int control_fd) { Server(UniqueFd(control_fd)).run(); }
+void run_forkserver(int control_fd) noexcept {
+  try {
+    Server(UniqueFd(control_fd)).run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mp: the fork server failed: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "mp: the fork server failed\n");
+  }
+  std::fflush(nullptr);
+  ::_exit(1);
+}
 
 }  // namespace mp::internal

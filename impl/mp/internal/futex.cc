@@ -1,5 +1,6 @@
 #include "mp/internal/futex.h"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -10,8 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <string>
 
 namespace mp::internal {
 
@@ -28,17 +27,24 @@ timespec to_timespec(Clock::time_point t) {
 }
 
 // The start time of a live process (0 if none, or it has ended: a zombie
-// counts as ended).
+// counts as ended). Plain system calls: waiters call it on held locks.
 uint64_t read_start_time(int32_t pid) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  std::ifstream in(path);
-  std::string line;
-  if (!std::getline(in, line)) return 0;
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char line[1024];
+  ssize_t n;
+  do {
+    n = ::read(fd, line, sizeof(line) - 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(fd);
+  if (n <= 0) return 0;
+  line[n] = '\0';
   // Field 22 (starttime) counted after the command, which ends at the last ')'.
-  size_t close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return 0;
-  const char* p = line.c_str() + close + 2;  // field 3: the state
+  const char* close = std::strrchr(line, ')');
+  if (close == nullptr || close + 2 >= line + n) return 0;
+  const char* p = close + 2;  // field 3: the state
   if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;
   for (int field = 3; field < 22 && *p; ++field) {
     p = std::strchr(p, ' ');
@@ -68,9 +74,10 @@ bool futex_wait(const std::atomic<uint32_t>& word, uint32_t expected, const Dead
   }
 }
 
-void futex_wake(const std::atomic<uint32_t>& word, int count, Sharing sharing) {
+int futex_wake(const std::atomic<uint32_t>& word, int count, Sharing sharing) {
   auto* addr = const_cast<uint32_t*>(reinterpret_cast<const uint32_t*>(&word));
-  ::syscall(SYS_futex, addr, op(FUTEX_WAKE, sharing), count, nullptr, nullptr, 0);
+  long woken = ::syscall(SYS_futex, addr, op(FUTEX_WAKE, sharing), count, nullptr, nullptr, 0);
+  return woken > 0 ? static_cast<int>(woken) : 0;
 }
 
 namespace {
@@ -118,7 +125,8 @@ const Holder& this_holder() {
         delete mine;
       }
     }
-    me = Holder{pid, static_cast<int32_t>(::syscall(SYS_gettid)), part->start_time};
+    me = Holder{pid, static_cast<int32_t>(::syscall(SYS_gettid)), part->start_time,
+                Holder::identity_of(pid, part->start_time)};
   }
   return me;
 }
@@ -126,7 +134,7 @@ const Holder& this_holder() {
 bool holder_is_gone(int32_t pid, uint64_t start_time) {
   if (pid <= 0) return false;
   uint64_t now = read_start_time(pid);
-  return now == 0 || now != start_time;
+  return now == 0 || (start_time != 0 && now != start_time);
 }
 
 }  // namespace mp::internal

@@ -23,8 +23,19 @@ enum class Sharing { kProcesses, kThreads };
 bool futex_wait(const std::atomic<uint32_t>& word, uint32_t expected, const Deadline& deadline,
                 Sharing sharing);
 
-// Wakes up to `count` sleepers on `word`.
-void futex_wake(const std::atomic<uint32_t>& word, int count, Sharing sharing);
+// Wakes up to `count` sleepers on `word`; returns how many it woke.
+int futex_wake(const std::atomic<uint32_t>& word, int count, Sharing sharing);
+
+// How often a sleeper looks again on its own, whoever was to wake it: a
+// process killed between changing shared state and its futex_wake() cannot
+// wake anyone. One wake-up per 100 ms costs an idle sleeper nothing
+// measurable.
+inline constexpr auto kWakeupCheck = std::chrono::milliseconds(100);
+// The deadline of one sleep: `deadline`, or the next look if sooner.
+inline Deadline wakeup_check_slice(const Deadline& deadline) {
+  auto look = Clock::now() + kWakeupCheck;
+  return deadline && *deadline < look ? deadline : Deadline(look);
+}
 
 // Looking again before sleeping: both return true as soon as `ready()`
 // holds, false once their budget is spent. A sleep and its wake-up cost
@@ -65,13 +76,25 @@ struct Holder {
   int32_t pid = 0;
   int32_t tid = 0;
   uint64_t start_time = 0;  // the process's start time, in clock ticks since boot
+  uint64_t identity = 0;    // identity_of(pid, start_time)
+
+  // A process as one word: its start time above its pid (pids fit in 22
+  // bits, PID_MAX_LIMIT).
+  static constexpr uint64_t identity_of(int32_t pid, uint64_t start_time) {
+    return (start_time << 22) | static_cast<uint32_t>(pid);
+  }
+  static constexpr int32_t pid_of(uint64_t identity) {
+    return static_cast<int32_t>(identity & ((uint64_t{1} << 22) - 1));
+  }
+  static constexpr uint64_t start_time_of(uint64_t identity) { return identity >> 22; }
 };
 
 // This thread, as a Holder (cached per process and per thread).
 const Holder& this_holder();
 
-// Whether the process described by (pid, start_time) has ended. Reads
-// /proc/<pid>/stat; a pid that now names another process counts as ended.
+// Whether the process `pid` has ended, as the kernel tells (/proc/<pid>/stat):
+// no such process, or a zombie; or, when `start_time` is known (non-zero),
+// a process with that pid that started at another time.
 bool holder_is_gone(int32_t pid, uint64_t start_time);
 
 }  // namespace mp::internal

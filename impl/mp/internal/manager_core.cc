@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <deque>
 #include <map>
 #include <span>
 #include <system_error>
@@ -16,6 +15,7 @@
 #include <unordered_map>
 
 #include "mp/internal/ring.h"
+#include "mp/internal/snapshot.h"
 #include "mp/process.h"
 
 namespace mp::internal {
@@ -93,18 +93,18 @@ std::optional<std::string> channel_recv(Ring& ring, Connection& socket) {
 }
 
 // Links, interned by address and key; each has a slot in the per-thread cache
-// and an epoch that forget_connections() advances.
+// and an epoch that forget_connections() advances. A snapshot (see
+// snapshot.h): a fork child interns links whatever the parent's threads were
+// doing.
 struct LinkTable {
-  std::mutex mutex;
-  std::map<std::pair<std::string, std::string>, std::weak_ptr<const ManagerLink>> links;
-  std::map<std::pair<std::string, std::string>, size_t> slots;
-  std::deque<std::atomic<uint64_t>> epochs;
+  struct Entry {
+    std::weak_ptr<const ManagerLink> link;
+    size_t slot = 0;
+    std::atomic<uint64_t>* epoch = nullptr;  // never freed: links point at it
+  };
+  std::map<std::pair<std::string, std::string>, Entry> entries;
 };
-
-LinkTable& link_table() {
-  static auto* table = new LinkTable();  // never destroyed: threads may outlive static destruction
-  return *table;
-}
+constinit Snapshots<LinkTable> g_links;
 
 std::string address_key(const Address& address) {
   if (const auto* path = std::get_if<std::string>(&address)) {
@@ -199,19 +199,35 @@ void throw_signature_mismatch(std::string_view what, std::string_view expected,
 
 std::shared_ptr<const ManagerLink> ManagerLink::get(const Address& address,
                                                     const std::string& authkey) {
-  auto& table = link_table();
   auto key = std::make_pair(address_key(address), authkey);
-  std::lock_guard lock(table.mutex);
-  if (auto existing = table.links[key].lock()) return existing;
-  auto [slot, inserted] = table.slots.try_emplace(key, table.epochs.size());
-  if (inserted) table.epochs.emplace_back(0);
-  auto link = std::make_shared<ManagerLink>();
-  link->address = address;
-  link->authkey = authkey;
-  link->slot = slot->second;
-  link->epoch = &table.epochs[slot->second];
-  table.links[key] = link;
-  return link;
+  // A new key's epoch, made at most once; freed if another thread's link wins.
+  std::unique_ptr<std::atomic<uint64_t>> fresh_epoch;
+  for (;;) {
+    const LinkTable* table = g_links.current();
+    LinkTable::Entry entry;
+    if (table) {
+      if (auto it = table->entries.find(key); it != table->entries.end()) {
+        if (auto existing = it->second.link.lock()) return existing;
+        entry = it->second;  // its slot and epoch, for a new link
+      }
+    }
+    if (entry.epoch == nullptr) {
+      if (!fresh_epoch) fresh_epoch = std::make_unique<std::atomic<uint64_t>>(0);
+      entry.epoch = fresh_epoch.get();
+      entry.slot = table ? table->entries.size() : 0;
+    }
+    auto link = std::make_shared<ManagerLink>();
+    link->address = address;
+    link->authkey = authkey;
+    link->slot = entry.slot;
+    link->epoch = entry.epoch;
+    LinkTable next = table ? *table : LinkTable();
+    next.entries[key] = {link, entry.slot, entry.epoch};
+    if (g_links.replace(table, std::move(next))) {
+      if (entry.epoch == fresh_epoch.get()) fresh_epoch.release();  // the table holds it now
+      return link;
+    }
+  }
 }
 
 void begin_request(Writer& w, ManagerOp op, uint64_t id, std::string_view name,
@@ -271,33 +287,26 @@ void forget_connections(const ManagerLink& link) {
 // Registry -----------------------------------------------------------------------------
 
 namespace {
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, ServantFactory> factories;
-};
-Registry& registry() {
-  static auto* r = new Registry();
-  return *r;
-}
+// Type name -> factory; a snapshot (see snapshot.h), like the link table.
+using Registry = std::map<std::string, ServantFactory>;
+constinit Snapshots<Registry> g_registry;
 }  // namespace
 
 void register_servant(const std::string& name, ServantFactory factory) {
-  auto& r = registry();
-  std::lock_guard lock(r.mutex);
-  r.factories[name] = factory;
+  g_registry.update([&](Registry& r) { r[name] = factory; });
 }
 
 ServantFactory find_servant(const std::string& name) {
-  auto& r = registry();
-  std::lock_guard lock(r.mutex);
-  auto it = r.factories.find(name);
-  return it == r.factories.end() ? nullptr : it->second;
+  const Registry* r = g_registry.current();
+  if (r == nullptr) return nullptr;
+  auto it = r->find(name);
+  return it == r->end() ? nullptr : it->second;
 }
 
 std::vector<std::pair<std::string, ServantFactory>> registered_servants() {
-  auto& r = registry();
-  std::lock_guard lock(r.mutex);
-  return {r.factories.begin(), r.factories.end()};
+  const Registry* r = g_registry.current();
+  if (r == nullptr) return {};
+  return {r->begin(), r->end()};
 }
 
 // The server ---------------------------------------------------------------------------

@@ -266,11 +266,16 @@ class ManagerServer {
     return static_cast<T*>(find(id).object(typeid(T)));
   }
 
+  // One request's reply: status 0 and the result, 1 and the exception, or 2
+  // for a shutdown request (the connection's thread then ends the process).
+  // Any bytes are a request: what makes no sense is answered with an
+  // exception (//fuzz:manager_fuzzer calls this directly).
+  std::string handle(std::string_view request);
+
  private:
   struct State;
   Servant& find(uint64_t id);
   void serve_connection(Connection connection);
-  std::string handle(std::string_view request);
 
   std::shared_ptr<State> state_;
 };

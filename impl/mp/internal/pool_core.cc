@@ -407,18 +407,21 @@ void PoolCore::wake_handler() const {
 
 void PoolCore::lost_task(uint32_t index, uint64_t seq, std::exception_ptr why) {
   // (1) Still in the ring: the next worker takes it.
-  if (tasks_->control().consumers.items.load(std::memory_order_acquire) <= seq) return;
+  if (!Ring::reached(tasks_->records_consumed(), seq + 1)) return;
   // (2) Held by a live worker.
   for (uint32_t j = 0; j < shared_->slots; ++j) {
     if (j != index && slot(j).task.load(std::memory_order_seq_cst) == seq + 1) return;
   }
   // (3) Answered: wait until every result published so far has been handled.
-  const uint64_t published = results_->control().producers.items.load(std::memory_order_acquire);
+  const uint32_t published = results_->records_published();
   std::shared_ptr<PoolJob> job;
   Outstanding what{};
   {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return dispatched_ >= published || state_ == State::kTerminate; });
+    cv_.wait(lock, [&] {
+      return Ring::reached(static_cast<uint32_t>(dispatched_), published) ||
+             state_ == State::kTerminate;
+    });
     auto it = outstanding_.find(seq);
     if (it == outstanding_.end()) return;
     what = it->second;

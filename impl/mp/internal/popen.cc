@@ -13,6 +13,7 @@
 
 #include "mp/context.h"
 #include "mp/errors.h"
+#include "mp/internal/fault.h"
 #include "mp/internal/target.h"
 #include "mp/reduction.h"
 
@@ -89,6 +90,20 @@ void Popen::send_signal(int sig) {
   if (pidfd_) pidfd_send_signal(pidfd_.get(), sig);
 }
 
+UniqueFd pidfd_of_new_child(pid_t pid) {
+  fault_point(FaultPoint::kChildLaunched);
+  try {
+    return pidfd_open(pid);
+  } catch (...) {
+    // Without a pidfd nobody could wait for it: it must not outlive the
+    // failure, running or as a zombie.
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    throw;
+  }
+}
+
 std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<void()>& body) {
   int parent_pidfd = self_pidfd();
   // Allocated before fork(): a page written while the child runs is copied.
@@ -97,11 +112,13 @@ std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<vo
   pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
   if (pid == 0) {
+    // Nothing may unwind from here into the parent's code (run_child never
+    // throws; the exit is immediate).
     int code = run_child(info, parent_pidfd, body, /*forked=*/true);
     flush_std_streams();
     ::_exit(code);
   }
-  popen->adopt(pid, pidfd_open(pid));
+  popen->adopt(pid, pidfd_of_new_child(pid));
   return popen;
 }
 
@@ -140,7 +157,7 @@ std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& 
   Writer message = encode_child_channel(info, target);  // may throw PicklingError
   auto [parent_end, child_end] = socket_pair(SOCK_STREAM);
   pid_t pid = spawn_self("--mp-internal-spawn", child_end.get());
-  auto popen = std::make_unique<DirectPopen>(pid, pidfd_open(pid));
+  auto popen = std::make_unique<DirectPopen>(pid, pidfd_of_new_child(pid));
   child_end.reset();
   try {
     send_child_channel(parent_end.get(), message);
@@ -150,7 +167,11 @@ std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& 
   return popen;
 }
 
-void run_child_from_channel(UniqueFd channel, ChildExit how) {
+namespace {
+
+// What a spawn or forkserver child was started for, read from its channel
+// and run; returns the exit code.
+int run_from_channel(UniqueFd channel) {
   // A parent that had closed its standard streams must not have us write our
   // output into whatever descriptor takes their numbers.
   for (int fd = 0; fd < 3; ++fd) {
@@ -168,15 +189,15 @@ void run_child_from_channel(UniqueFd channel, ChildExit how) {
   while (got < sizeof(header)) {
     size_t n = recv_with_fds(channel.get(), reinterpret_cast<char*>(&header) + got,
                              sizeof(header) - got, fds);
-    if (n == 0) ::_exit(255);  // the parent went away before telling us anything
+    if (n == 0) return 255;  // the parent went away before telling us anything
     got += n;
   }
   if (header.magic != kChannelMagic) {
     std::fprintf(stderr, "mp: child channel is corrupt\n");
-    ::_exit(255);
+    return 255;
   }
   std::string body(header.size, '\0');
-  if (!read_exact(channel.get(), body.data(), body.size())) ::_exit(255);
+  if (!read_exact(channel.get(), body.data(), body.size())) return 255;
   // Anything the parent's write left unread would be a protocol error; the
   // channel's only other user is the fork server, which writes, never reads.
   channel.reset();
@@ -194,7 +215,21 @@ void run_child_from_channel(UniqueFd channel, ChildExit how) {
     const void* function = resolve_code(decode<CodeLocation>(reader));
     trampoline(function, reader);
   };
-  int code = run_child(info, parent_pidfd.release(), body_of_target, /*forked=*/false);
+  return run_child(info, parent_pidfd.release(), body_of_target, /*forked=*/false);
+}
+
+}  // namespace
+
+void run_child_from_channel(UniqueFd channel, ChildExit how) noexcept {
+  int code = 1;
+  try {
+    code = run_from_channel(std::move(channel));
+  } catch (const std::exception& e) {
+    // Before there was a child to speak of: its start message was unreadable.
+    std::fprintf(stderr, "mp: a child could not start: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "mp: a child could not start\n");
+  }
   if (how == ChildExit::kQuick) {
     flush_std_streams();
     ::_exit(code);
@@ -202,7 +237,7 @@ void run_child_from_channel(UniqueFd channel, ChildExit how) {
   std::exit(code);
 }
 
-void run_spawned_child(int channel_fd) {
+void run_spawned_child(int channel_fd) noexcept {
   run_child_from_channel(UniqueFd(channel_fd), ChildExit::kNormal);
 }
 

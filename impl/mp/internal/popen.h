@@ -47,6 +47,11 @@ struct EncodedTarget {
   const std::function<void(Writer&)>* encode_args = nullptr;
 };
 
+// The pidfd of a child just made by fork() or posix_spawn(). If it cannot be
+// opened the child is killed and reaped before the error propagates: nothing
+// could wait for it otherwise.
+UniqueFd pidfd_of_new_child(pid_t pid);
+
 // posix_spawn of this program (see set_executable) with `channel` as its fd
 // 3 and no other descriptor but 0-2, signals at their defaults, and argv
 // {argv[0], flag, "3"}: init() in the new process dispatches on `flag`.
@@ -76,8 +81,10 @@ enum class ChildExit {
 };
 
 // The child side of spawn and forkserver: reads what to run from `channel`,
-// runs it as run_child() does, and exits.
-[[noreturn]] void run_child_from_channel(UniqueFd channel, ChildExit how);
+// runs it as run_child() does, and exits. Never returns nor throws: a start
+// message that cannot be read ends the child with code 255 (the parent went
+// away) or 1 (it made no sense), with a line on stderr.
+[[noreturn]] void run_child_from_channel(UniqueFd channel, ChildExit how) noexcept;
 
 // The fork server's pid, if this process has one running.
 std::optional<pid_t> forkserver_pid();

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -18,9 +19,11 @@
 #include <typeinfo>
 
 #include "mp/errors.h"
+#include "mp/internal/fault.h"
 #include "mp/internal/per_process.h"
 #include "mp/internal/popen.h"
 #include "mp/internal/process_state.h"
+#include "mp/internal/snapshot.h"
 
 namespace mp::internal {
 
@@ -56,23 +59,17 @@ PerProcess<ExitState> g_exit;
 // none, after exec) in run_child(), before anything else runs.
 Self* g_self = nullptr;
 
-// Constant-initialized, so that a child reading it writes nothing.
-struct Hooks {
-  std::mutex mu;
-  std::vector<void (*)()> at_exit;
-};
-constinit Hooks g_hooks;
-Hooks& hooks() { return g_hooks; }
+// Hooks exit_function() runs first. Snapshots (see snapshot.h): a fork child
+// reads them whole whatever the parent's threads were doing, and writes
+// nothing to read them (constant-initialized).
+using Hooks = std::vector<void (*)()>;
+constinit Snapshots<Hooks> g_hooks;
 
 struct LaunchSettings {
-  std::mutex mu;
-  std::string executable = "/proc/self/exe";
+  std::string executable;  // empty: /proc/self/exe
   std::vector<void (*)()> preload;
 };
-LaunchSettings& launch_settings() {
-  static auto* settings = new LaunchSettings;
-  return *settings;
-}
+constinit Snapshots<LaunchSettings> g_launch_settings;
 
 std::string& program_name_storage() {
   static auto* name = new std::string;
@@ -217,23 +214,21 @@ const std::string& program_name() { return program_name_storage(); }
 void set_program_name(const char* argv0) { program_name_storage() = argv0 ? argv0 : ""; }
 
 std::string executable() {
-  std::lock_guard lock(launch_settings().mu);
-  return launch_settings().executable;
+  const LaunchSettings* settings = g_launch_settings.current();
+  return settings && !settings->executable.empty() ? settings->executable : "/proc/self/exe";
 }
 
 void set_executable_path(std::string path) {
-  std::lock_guard lock(launch_settings().mu);
-  launch_settings().executable = std::move(path);
+  g_launch_settings.update([&](LaunchSettings& s) { s.executable = path; });
 }
 
 std::vector<void (*)()> forkserver_preload() {
-  std::lock_guard lock(launch_settings().mu);
-  return launch_settings().preload;
+  const LaunchSettings* settings = g_launch_settings.current();
+  return settings ? settings->preload : std::vector<void (*)()>();
 }
 
 void set_forkserver_preload_list(std::vector<void (*)()> functions) {
-  std::lock_guard lock(launch_settings().mu);
-  launch_settings().preload = std::move(functions);
+  g_launch_settings.update([&](LaunchSettings& s) { s.preload = functions; });
 }
 
 void flush_std_streams() noexcept {
@@ -270,17 +265,20 @@ std::vector<std::shared_ptr<ProcessState>> registered_children() {
 }
 
 void add_runtime_hooks(void (*at_exit)()) {
-  std::lock_guard lock(hooks().mu);
-  hooks().at_exit.push_back(at_exit);
+  g_hooks.update([at_exit](Hooks& hooks) {
+    if (std::find(hooks.begin(), hooks.end(), at_exit) == hooks.end()) hooks.push_back(at_exit);
+  });
 }
 
 void exit_function() noexcept {
   // A fork child that started nothing has nothing to do here but flush, and
   // does it without marking anything (no write, no copy-on-write fault).
-  bool has_hooks = !hooks().at_exit.empty();
-  if (has_hooks || g_registry.mine() || forkserver_pid()) {
+  const Hooks* hooks = g_hooks.current();
+  if (hooks || g_registry.mine() || forkserver_pid()) {
     if (g_exit.get().ran.exchange(true)) return;
-    for (auto hook : hooks().at_exit) hook();
+    if (hooks) {
+      for (auto hook : *hooks) hook();
+    }
     try {
       for (auto& child : registered_children()) {
         if (child->daemon && child->running()) {
@@ -297,11 +295,26 @@ void exit_function() noexcept {
   flush_std_streams();
 }
 
+namespace {
+
+// "Process <name>:" and the exception in flight, on stderr; never throws.
+void report_child_failure(const std::string& name) noexcept {
+  try {
+    std::string what = describe_current_exception();
+    flush_std_streams();
+    std::fprintf(stderr, "Process %s:\n%s\n", name.c_str(), what.c_str());
+  } catch (...) {
+    std::fputs("mp: a child failed, and reporting it failed too\n", stderr);
+  }
+}
+
+}  // namespace
+
 int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body,
-              bool forked) {
-  forget_forkserver_after_fork();
-  if (g_self == nullptr) g_self = new Self;  // spawned: no key to draw, the parent's comes
-  {
+              bool forked) noexcept {
+  try {
+    forget_forkserver_after_fork();
+    if (g_self == nullptr) g_self = new Self;  // spawned: no key to draw, the parent's comes
     // Another parent thread may have held the mutex at fork time: make it
     // anew, in place (the page is written below anyway).
     new (&g_self->mu) std::mutex;
@@ -316,16 +329,19 @@ int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void(
     me.parent_pid = info.parent_pid;
     assign(me.parent_name, info.parent_name);
     me.parent_pidfd = parent_pidfd;
+    fault_point(FaultPoint::kChildStarting);
+    if (info.daemon && parent_pidfd >= 0) watch_parent_and_die_with_it(parent_pidfd);
+  } catch (...) {
+    // The child could not become itself (no thread for the parent watch:
+    // EAGAIN under a process limit; no memory): its target never ran.
+    report_child_failure(info.name);
+    return 1;
   }
-  if (info.daemon && parent_pidfd >= 0) watch_parent_and_die_with_it(parent_pidfd);
-
   int code = 0;
   try {
     body();
   } catch (...) {
-    std::string what = describe_current_exception();
-    flush_std_streams();
-    std::fprintf(stderr, "Process %s:\n%s\n", info.name.c_str(), what.c_str());
+    report_child_failure(info.name);
     code = 1;
   }
   exit_function();

@@ -92,7 +92,7 @@ void forget_child(const ProcessState* child);
 std::vector<std::shared_ptr<ProcessState>> registered_children();
 
 // Registers a hook that exit_function() runs first (mp::dummy joins its
-// non-daemonic threads there).
+// non-daemonic threads there); registering it again changes nothing.
 void add_runtime_hooks(void (*at_exit)());
 
 // Python's util._exit_function: terminates daemonic children, joins the rest,
@@ -101,17 +101,20 @@ void add_runtime_hooks(void (*at_exit)());
 void exit_function() noexcept;
 
 // Makes this process the child described by `info` and runs `body`; returns
-// the exit code: 0, or 1 after printing "Process <name>:" and the exception.
+// the exit code: 0, or 1 after printing "Process <name>:" and the exception
+// (the body's, or what kept the child from becoming itself, in which case
+// the body never ran). Never throws: a child's exception must not unwind into
+// code of the parent's that it is a copy of.
 // `parent_pidfd` (owned) watches the parent: a daemonic child kills itself
 // when the parent dies, whatever way it dies.
 // `forked`: this process is a copy of the parent (fork start method), which
 // already holds the parent's authkey.
 int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body,
-              bool forked);
+              bool forked) noexcept;
 
-// Entry points that init() dispatches to; they never return.
-[[noreturn]] void run_spawned_child(int channel_fd);
-[[noreturn]] void run_forkserver(int control_fd);
+// Entry points that init() dispatches to; they never return, nor throw.
+[[noreturn]] void run_spawned_child(int channel_fd) noexcept;
+[[noreturn]] void run_forkserver(int control_fd) noexcept;
 
 }  // namespace mp::internal
 

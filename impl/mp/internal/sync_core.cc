@@ -1,7 +1,12 @@
 #include "mp/internal/sync_core.h"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+
+#include "mp/internal/fault.h"
 
 namespace mp::internal {
 
@@ -24,26 +29,44 @@ Deadline earlier(const Deadline& a, Clock::time_point b) {
   return a;
 }
 
+// Sleeps on a held lock ask about the holder after 1 ms, then twice as long
+// each time, up to kOwnerCheckPeriod: a holder killed a moment ago is found
+// soon, a long-held lock costs a look every 100 ms.
+constexpr auto kFirstOwnerCheck = std::chrono::milliseconds(1);
+
+// Names the holder: published right after the word was taken (see LockState).
 void set_owner(LockState& s, const Holder& me) {
-  // Stores only what changed: the same holder again writes nothing.
+  s.owner.store(me.identity, std::memory_order_relaxed);
   if (s.owner_tid.load(std::memory_order_relaxed) != me.tid) {
     s.owner_tid.store(me.tid, std::memory_order_relaxed);
   }
-  if (s.owner_start.load(std::memory_order_relaxed) != me.start_time) {
-    s.owner_start.store(me.start_time, std::memory_order_relaxed);
+}
+
+// Whether the kernel says the holder named by the word `seen` is gone.
+bool holder_died(const LockState& s, uint32_t seen, const Holder& me) {
+  const int32_t pid = static_cast<int32_t>(seen >> 2);
+  if (pid == 0) return false;
+  // Its start time, once it has published its identity (and not before: a
+  // previous holder's identity says nothing about this one).
+  const uint64_t owner = s.owner.load(std::memory_order_acquire);
+  const uint64_t start = Holder::pid_of(owner) == pid ? Holder::start_time_of(owner) : 0;
+  if (pid == me.pid) {
+    // Our own pid: another thread of ours holds it, unless the identity says
+    // an earlier process with this pid took it and died.
+    return start != 0 && me.start_time != 0 && start != me.start_time;
   }
+  return holder_is_gone(pid, start);
 }
 
 // Tries to take over a lock whose holder's process is gone. One waiter wins
 // (compare-and-swap on the word that names the dead holder).
 bool take_from_dead_holder(LockState& s, uint32_t seen, const Holder& me) {
-  int32_t pid = static_cast<int32_t>(seen >> 2);
-  if (pid == 0 || pid == me.pid) return false;
-  if (!holder_is_gone(pid, s.owner_start.load(std::memory_order_relaxed))) return false;
+  if (!holder_died(s, seen, me)) return false;
   if (!s.word.compare_exchange_strong(seen, word_of(me.pid, kContended),
                                       std::memory_order_acquire)) {
     return false;
   }
+  fault_point(FaultPoint::kLockTaken);
   set_owner(s, me);
   s.recoveries.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -55,6 +78,7 @@ Acquired lock_acquire(LockState& s, const Deadline& deadline, Sharing sharing) {
   const Holder& me = this_holder();
   uint32_t c = 0;
   if (s.word.compare_exchange_strong(c, word_of(me.pid, kHeld), std::memory_order_acquire)) {
+    fault_point(FaultPoint::kLockTaken);
     set_owner(s, me);
     return Acquired::kYes;
   }
@@ -64,15 +88,18 @@ Acquired lock_acquire(LockState& s, const Deadline& deadline, Sharing sharing) {
   if (spin_until([&] { return s.word.load(std::memory_order_relaxed) == 0; }, kLockSpin)) {
     c = 0;
     if (s.word.compare_exchange_strong(c, word_of(me.pid, kHeld), std::memory_order_acquire)) {
+      fault_point(FaultPoint::kLockTaken);
       set_owner(s, me);
       return Acquired::kYes;
     }
   }
+  Clock::duration check = kFirstOwnerCheck;
   for (;;) {
     c = s.word.load(std::memory_order_relaxed);
     if (c == 0) {
       // Others may be asleep: take it as contended so our release wakes one.
       if (s.word.compare_exchange_weak(c, word_of(me.pid, kContended), std::memory_order_acquire)) {
+        fault_point(FaultPoint::kLockTaken);
         set_owner(s, me);
         return Acquired::kYes;
       }
@@ -83,7 +110,8 @@ Acquired lock_acquire(LockState& s, const Deadline& deadline, Sharing sharing) {
       if (!s.word.compare_exchange_weak(c, marked, std::memory_order_relaxed)) continue;
       c = marked;
     }
-    Deadline slice = earlier(deadline, Clock::now() + kOwnerCheckPeriod);
+    Deadline slice = earlier(deadline, Clock::now() + check);
+    check = std::min<Clock::duration>(check * 2, kOwnerCheckPeriod);
     if (!futex_wait(s.word, c, slice, sharing)) {
       if (sharing == Sharing::kProcesses && take_from_dead_holder(s, c, me)) {
         return Acquired::kFromDeadHolder;
@@ -94,6 +122,10 @@ Acquired lock_acquire(LockState& s, const Deadline& deadline, Sharing sharing) {
 }
 
 bool lock_release(LockState& s, Sharing sharing) {
+  // The identity goes first: a word that still names this holder then reads
+  // as "identity not yet published", never as another process's.
+  s.owner.store(0, std::memory_order_relaxed);
+  fault_point(FaultPoint::kLockReleasing);
   uint32_t c = s.word.exchange(0, std::memory_order_release);
   if (c == 0) return false;  // was not held (storing 0 again changed nothing)
   if ((c & kStateMask) == kContended) futex_wake(s.word, 1, sharing);
@@ -154,10 +186,10 @@ bool semaphore_acquire(SemaphoreState& s, const Deadline& deadline, Sharing shar
   }
   for (;;) {
     s.sleepers.fetch_add(1, std::memory_order_seq_cst);
-    bool woken = futex_wait(s.value, 0, deadline, sharing);
+    futex_wait(s.value, 0, wakeup_check_slice(deadline), sharing);
     s.sleepers.fetch_sub(1, std::memory_order_relaxed);
     if (try_take()) return true;
-    if (!woken || expired(deadline)) return false;
+    if (expired(deadline)) return false;
   }
 }
 
@@ -193,7 +225,10 @@ bool event_wait(EventState& s, const Deadline& deadline, Sharing sharing) {
       set = true;
       break;
     }
-    if (!futex_wait(s.generation, generation, deadline, sharing) && expired(deadline)) break;
+    if (!futex_wait(s.generation, generation, wakeup_check_slice(deadline), sharing) &&
+        expired(deadline)) {
+      break;
+    }
   }
   s.sleepers.fetch_sub(1, std::memory_order_relaxed);
   return set || s.flag.load(std::memory_order_acquire);
@@ -203,6 +238,7 @@ int condition_enter(ConditionState& s) {
   for (int i = 0; i < ConditionState::kSlots; ++i) {
     uint32_t free = 0;
     if (s.slots[i].state.compare_exchange_strong(free, 1, std::memory_order_acq_rel)) {
+      s.slots[i].waiter = this_holder().pid;
       s.slots[i].ticket.store(s.next_ticket.fetch_add(1, std::memory_order_relaxed),
                               std::memory_order_relaxed);
       s.waiting.fetch_add(1, std::memory_order_release);
@@ -224,7 +260,7 @@ bool condition_sleep(ConditionState& s, int slot, const Deadline& deadline, Shar
         notified = true;
         break;
       }
-      if (!futex_wait(me.state, 1, deadline, sharing) && expired(deadline)) {
+      if (!futex_wait(me.state, 1, wakeup_check_slice(deadline), sharing) && expired(deadline)) {
         // Leave, unless a notify got to the slot first.
         uint32_t waiting = 1;
         notified = !me.state.compare_exchange_strong(waiting, 0, std::memory_order_acq_rel);
@@ -255,9 +291,20 @@ int condition_notify(ConditionState& s, int n, Sharing sharing) {
       }
     }
     if (oldest < 0) break;
+    ConditionSlot& slot = s.slots[oldest];
     uint32_t waiting = 1;
-    if (s.slots[oldest].state.compare_exchange_strong(waiting, 2, std::memory_order_acq_rel)) {
-      futex_wake(s.slots[oldest].state, 1, sharing);
+    if (slot.state.compare_exchange_strong(waiting, 2, std::memory_order_acq_rel)) {
+      // Nobody asleep there: the waiter is about to look (it will see the
+      // notification), or it was killed waiting, and the slot would take
+      // every notification from now on. Only then ask the kernel.
+      if (futex_wake(slot.state, 1, sharing) == 0 && sharing == Sharing::kProcesses &&
+          ::kill(slot.waiter, 0) < 0 && errno == ESRCH) {
+        uint32_t notified = 2;
+        if (slot.state.compare_exchange_strong(notified, 0, std::memory_order_acq_rel)) {
+          s.waiting.fetch_sub(1, std::memory_order_release);
+        }
+        continue;
+      }
       ++woken;
     }
   }
@@ -287,7 +334,7 @@ bool barrier_sleep(BarrierState& s, const Deadline& deadline, Sharing sharing) {
     return true;
   }
   while (s.changes.load(std::memory_order_seq_cst) == seen) {
-    if (!futex_wait(s.changes, seen, deadline, sharing) && expired(deadline)) {
+    if (!futex_wait(s.changes, seen, wakeup_check_slice(deadline), sharing) && expired(deadline)) {
       changed = s.changes.load(std::memory_order_seq_cst) != seen;
       break;
     }
@@ -306,8 +353,8 @@ void barrier_break(BarrierState& s, Sharing sharing) {
 std::optional<int> barrier_wait(BarrierState& s, const Deadline& deadline,
                                 const std::function<void()>& action, Sharing sharing) {
   barrier_lock(s, sharing);
-  // Wait for the previous cycle to drain (or a reset to finish).
-  while (s.phase == 1 || s.phase == -1) {
+  // Wait for the previous cycle to drain.
+  while (s.phase == 1) {
     if (!barrier_sleep(s, deadline, sharing)) {
       barrier_break(s, sharing);
       barrier_unlock(s, sharing);
@@ -320,6 +367,7 @@ std::optional<int> barrier_wait(BarrierState& s, const Deadline& deadline,
   }
   int index = s.count++;
   const uint32_t my_cycle = s.cycle;
+  const uint32_t my_epoch = s.epoch;
   std::optional<int> result = index;
   std::exception_ptr failure;
   if (index + 1 == s.parties) {
@@ -337,16 +385,18 @@ std::optional<int> barrier_wait(BarrierState& s, const Deadline& deadline,
     // Once this cycle has completed this party has passed, even if another
     // party breaks the barrier before this one wakes (threading.Barrier would
     // report that party broken too).
-    while (s.phase == 0 && s.cycle == my_cycle) {
-      if (!barrier_sleep(s, deadline, sharing) && s.phase == 0 && s.cycle == my_cycle) {
+    while (s.phase == 0 && s.cycle == my_cycle && s.epoch == my_epoch) {
+      if (!barrier_sleep(s, deadline, sharing) && s.phase == 0 && s.cycle == my_cycle &&
+          s.epoch == my_epoch) {
         barrier_break(s, sharing);
         break;
       }
     }
-    if (s.cycle == my_cycle && s.phase < 0) result.reset();
+    if (s.cycle == my_cycle && (s.phase < 0 || s.epoch != my_epoch)) result.reset();
   }
-  // Leaving: the last one out of a drain (or reset) opens the next cycle.
-  if (--s.count == 0 && (s.phase == 1 || s.phase == -1)) {
+  // Leaving: the last one out of a drain opens the next cycle. A reset made
+  // a new epoch meanwhile: its count is not this party's to change.
+  if (s.epoch == my_epoch && --s.count == 0 && s.phase == 1) {
     s.phase = 0;
     barrier_changed(s, sharing);
   }
@@ -364,12 +414,13 @@ void barrier_abort(BarrierState& s, Sharing sharing) {
 void barrier_reset(BarrierState& s, Sharing sharing) {
   barrier_lock(s, sharing);
   if (s.count > 0) {
-    // Parties inside wait() leave with BrokenBarrierError; the last one out
-    // makes the barrier usable again.
-    if (s.phase == 0 || s.phase == -2) s.phase = -1;
-  } else {
-    s.phase = 0;
+    // Parties inside wait() leave with BrokenBarrierError (those whose cycle
+    // completed have passed); the barrier is usable at once, even if one of
+    // them never leaves (it was killed).
+    ++s.epoch;
+    s.count = 0;
   }
+  s.phase = 0;
   barrier_changed(s, sharing);
   barrier_unlock(s, sharing);
 }

@@ -20,19 +20,28 @@
 
 namespace mp::internal {
 
-// How often a sleeper on a held lock checks whether the holder's process
-// still exists.
+// How often, at most, a sleeper on a held lock asks the kernel whether the
+// holder's process still exists (it asks sooner while the wait is young).
 inline constexpr auto kOwnerCheckPeriod = std::chrono::milliseconds(100);
 
 // A lock word: 0 when free; else (holder pid << 2) | 1, or | 2 when there may
 // be sleepers (Drepper's three-state mutex, with the holder's pid in the word
 // so that it is published by the same atomic step that takes the lock).
+//
+// The pid alone may name another process by the time a waiter looks (pids
+// are reused), so the holder also publishes its identity, its pid and its
+// process's start time, right after taking the word, and clears it before
+// freeing the word. A waiter declares the holder dead only on the kernel's
+// word: no process with that pid (or a zombie) or, once the identity is
+// published, a process with that pid and another start time. A holder caught
+// between taking the word and publishing its identity is alive for as long as
+// its pid is.
 struct LockState {
   std::atomic<uint32_t> word{0};
-  std::atomic<int32_t> owner_tid{0};     // the holding thread
-  std::atomic<uint64_t> owner_start{0};  // its process's start time (0: not yet known)
-  std::atomic<uint32_t> count{0};        // recursion depth (RLock)
-  std::atomic<uint32_t> recoveries{0};   // locks taken over from dead holders
+  std::atomic<int32_t> owner_tid{0};    // the holding thread
+  std::atomic<uint64_t> owner{0};       // Holder::identity of the holder; 0 while unpublished
+  std::atomic<uint32_t> count{0};       // recursion depth (RLock)
+  std::atomic<uint32_t> recoveries{0};  // locks taken over from dead holders
 };
 
 enum class Acquired { kNo, kYes, kFromDeadHolder };
@@ -86,7 +95,7 @@ bool event_wait(EventState& s, const Deadline& deadline, Sharing sharing);
 // times out gives its slot back and is never counted by notify(n).
 struct ConditionSlot {
   std::atomic<uint32_t> state{0};  // 0 free, 1 waiting, 2 notified
-  uint32_t pad = 0;
+  int32_t waiter = 0;              // its process
   std::atomic<uint64_t> ticket{0};
 };
 struct ConditionState {
@@ -101,17 +110,26 @@ int condition_enter(ConditionState& s);
 // Sleeps in slot `slot` until notified (true) or `deadline` (false). The
 // caller released the lock after condition_enter and takes it back after.
 bool condition_sleep(ConditionState& s, int slot, const Deadline& deadline, Sharing sharing);
-// Wakes up to `n` current waiters, oldest first; returns how many.
+// Wakes up to `n` current waiters, oldest first; returns how many. A waiter
+// whose process the kernel says is gone is not counted: its slot is freed
+// and the notification goes to the next waiter.
 int condition_notify(ConditionState& s, int n, Sharing sharing);
 
 // Barrier: threading.Barrier's state machine, in shared memory.
+//
+// reset() with parties inside starts a new epoch at once: those parties
+// leave broken without touching the new epoch's count. So a party killed
+// inside wait() (which never leaves, and would keep threading.Barrier's
+// count from reaching zero) costs the survivors one BrokenBarrierError (at
+// their timeout, or at an abort()), and reset() makes the barrier whole.
 struct BarrierState {
   LockState lock;
   std::atomic<uint32_t> changes{0};  // futex: advanced on every state change
   uint32_t cycle = 0;                // cycles completed: a party whose cycle completed has passed
   int32_t parties = 0;
-  int32_t count = 0;                // parties inside wait()
-  int32_t phase = 0;                // 0 filling, 1 draining, -1 resetting, -2 broken
+  int32_t count = 0;                // parties inside wait() in this epoch
+  int32_t phase = 0;                // 0 filling, 1 draining, -2 broken
+  uint32_t epoch = 0;               // advanced by reset() while parties are inside
   int64_t default_timeout_ns = -1;  // -1: none
 };
 enum class BarrierOutcome { kPassed, kBroken };
