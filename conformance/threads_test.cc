@@ -1,26 +1,12 @@
-// The conformance suites against threads.
+// The conformance suites against threads (each suite is instantiated in its
+// own unit: conformance/BUILD and testing/instantiate.cc).
 
 #include "implementations/threads.h"
 
-#include "suites/connection_suite.h"
-#include "suites/context_suite.h"
-#include "suites/pool_suite.h"
-#include "suites/process_suite.h"
-#include "suites/queue_suite.h"
-#include "suites/shared_memory_suite.h"
-#include "suites/sharedctypes_suite.h"
-#include "suites/synchronize_suite.h"
+#include "testing/conformance.h"
 
 namespace mp::conformance {
 
-using Implementation = Threads;
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ProcessSuite, Implementation, ImplementationName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ContextSuite, Implementation, ImplementationName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SynchronizeSuite, Implementation, ImplementationName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, QueueSuite, Implementation, ImplementationName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, PoolSuite, Implementation, ImplementationName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, ConnectionSuite, Implementation, ImplementationName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SharedctypesSuite, Implementation, ImplementationName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Threads, SharedMemorySuite, Implementation, ImplementationName);
+const auto* const description = DescribeImplementation<Threads>::add();
 
 }  // namespace mp::conformance

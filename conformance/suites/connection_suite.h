@@ -640,11 +640,6 @@ TYPED_TEST_P(ConnectionSuite, InvalidFamily) {
   EXPECT_EQ(mp::address_type("/tmp/x"), "AF_UNIX");
 }
 
-TYPED_TEST_P(ConnectionSuite, InvalidFamilyWin32) {
-  cpython_id("listener.invalid_family_win32");
-  GTEST_SKIP() << "Windows only: there AF_UNIX paths are the invalid family";
-}
-
 TYPED_TEST_P(ConnectionSuite, BlockingCallsWaitForData) {
   cpython_id("listener.ignores_socket_default_timeout");
   // Python's test sets socket.setdefaulttimeout(0.1) and checks that
@@ -1327,17 +1322,16 @@ REGISTER_TYPED_TEST_SUITE_P(
     HandlesShareAndCloseTheirConnection, SecondListenerOnAnAddressFails,
     ListenerClientAndAcceptedConnection, EmptyAuthkeyAuthenticates, AbstractUnixSocket,
     ClientRoundTripEveryFamily, AcceptAfterTheClientClosed, PollOnClient, InvalidFamily,
-    InvalidFamilyWin32, BlockingCallsWaitForData, PollSeesEmptyMessages,
-    MessageBoundariesWithEmptyMessages, PollNeverConsumesPartOfAMessage, MessagesAreNotMerged,
-    AcceptedConnectionsAndSocketsTravel, SentPipeEndsKeepTheirDirection,
-    ConnectionsAsProcessArguments, InvalidHandle, DeliverChallengeRejectsABogusResponse,
-    AnswerChallengeRejectsABogusWelcome, ChallengeResponseDigests, WaitOnPipes, WaitOnSockets,
-    WaitOnPipesSlow, WaitOnSocketsSlow, WaitTimeout, WaitOnProcessSentinels, WaitNegativeTimeout,
-    WaitOnAListener, SignalsDoNotAbortSendOrRecv, SignalsDoNotAbortAccept,
-    GarbageLengthIsAProtocolError, HugeLengthAllocatesNothingUnsent, TruncatedFramesAreErrors,
-    EightByteLengthFormIsAccepted, ListenerSurvivesPeersThatQuitTheHandshake,
-    HandshakeRepliesAreReadWithASmallLimit, SilentPeersTimeOut, WrongKeyFailsOnBothSides,
-    NobodyListening);
+    BlockingCallsWaitForData, PollSeesEmptyMessages, MessageBoundariesWithEmptyMessages,
+    PollNeverConsumesPartOfAMessage, MessagesAreNotMerged, AcceptedConnectionsAndSocketsTravel,
+    SentPipeEndsKeepTheirDirection, ConnectionsAsProcessArguments, InvalidHandle,
+    DeliverChallengeRejectsABogusResponse, AnswerChallengeRejectsABogusWelcome,
+    ChallengeResponseDigests, WaitOnPipes, WaitOnSockets, WaitOnPipesSlow, WaitOnSocketsSlow,
+    WaitTimeout, WaitOnProcessSentinels, WaitNegativeTimeout, WaitOnAListener,
+    SignalsDoNotAbortSendOrRecv, SignalsDoNotAbortAccept, GarbageLengthIsAProtocolError,
+    HugeLengthAllocatesNothingUnsent, TruncatedFramesAreErrors, EightByteLengthFormIsAccepted,
+    ListenerSurvivesPeersThatQuitTheHandshake, HandshakeRepliesAreReadWithASmallLimit,
+    SilentPeersTimeOut, WrongKeyFailsOnBothSides, NobodyListening);
 
 }  // namespace mp::conformance
 

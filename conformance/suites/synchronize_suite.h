@@ -298,6 +298,11 @@ void thousand_passes(Barrier barrier, Lock lock, mp::Connection out) {
   }
 }
 
+template <class Semaphore>
+void release_it(Semaphore sem) {
+  sem.release();
+}
+
 }  // namespace sync_children
 
 namespace sc = sync_children;
@@ -918,6 +923,38 @@ TYPED_TEST_P(SynchronizeSuite, BarrierThousandPasses) {
   }
 }
 
+TYPED_TEST_P(SynchronizeSuite, SemaphoreCanBeSubclassed) {
+  cpython_id("misc.semlock_subclass");
+  if constexpr (!TypeParam::kProcesses || kIsManager<TypeParam>) {
+    GTEST_SKIP() << "CPython subclasses the process semaphore (_multiprocessing.SemLock)";
+  } else {
+    deviation(
+        "nothing to unlink: mp's semaphores have no name (they live in memfd segments, which the "
+        "kernel frees when the last process lets go), where CPython's SemLock is a named POSIX "
+        "semaphore that its test removes with sem_unlink(name)");
+    using Base = typename TypeParam::Semaphore;
+    struct Counted : Base {
+      using Base::Base;
+      int releases = 0;
+      void release() {
+        ++releases;
+        Base::release();
+      }
+    };
+    Counted sem(0);
+    EXPECT_FALSE(sem.acquire(false));
+    sem.release();
+    EXPECT_EQ(sem.releases, 1);
+    EXPECT_TRUE(sem.acquire(false));
+    // The subclass's semaphore is the one a child receives as the base.
+    auto p = TypeParam::Process(&sc::release_it<Base>, static_cast<const Base&>(sem));
+    p.start();
+    EXPECT_TRUE(sem.acquire(30s)) << "released by the child";
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+  }
+}
+
 // mp's own ----------------------------------------------------------------------
 
 TYPED_TEST_P(SynchronizeSuite, DeadHolderHandsTheLockOver) {
@@ -1079,7 +1116,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     BarrierReturnsUniqueIndexes, BarrierActionRunsOnce, BarrierAbort, BarrierResetReleasesWaiters,
     BarrierAbortThenReset, BarrierTimeoutBreaksIt, BarrierDefaultTimeout, BarrierOfOne,
     BarrierThousandPasses, DeadHolderHandsTheLockOver, SignalsNeitherCutWaitsShortNorLoseWakeups,
-    PrimitivesPassedToAChildAreTheSameObjects, DeadPartyDoesNotHangABarrier);
+    PrimitivesPassedToAChildAreTheSameObjects, DeadPartyDoesNotHangABarrier,
+    SemaphoreCanBeSubclassed);
 
 }  // namespace mp::conformance
 

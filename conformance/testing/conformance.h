@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mp/mp.h"
@@ -37,6 +38,47 @@ inline constexpr bool kIsManager = requires { requires Impl::kManager; };
 
 // Records the id of a test of mp's own, with no CPython twin.
 inline void mp_id(const std::string& id) { ::testing::Test::RecordProperty("mp_id", id); }
+
+// What kind of implementation an adapter is, in the words of CPython's
+// ALLOWED_TYPES: "processes", "threads" or "manager". An adapter may say so
+// itself with `static constexpr const char* kKind`.
+template <class Impl>
+constexpr const char* kind_of() {
+  if constexpr (requires { Impl::kKind; }) {
+    return Impl::kKind;
+  } else if constexpr (kIsManager<Impl>) {
+    return "manager";
+  } else if constexpr (Impl::kProcesses) {
+    return "processes";
+  } else {
+    return "threads";
+  }
+}
+
+// Records, for reports/render_conformance.py, which implementation this binary
+// tests: `implementation` (the column), `kind`, and for processes
+// `start_method`. GoogleTest writes them as attributes of <testsuites>.
+template <class Impl>
+class DescribeImplementation : public ::testing::Environment {
+ public:
+  static ::testing::Environment* add() {
+    return ::testing::AddGlobalTestEnvironment(new DescribeImplementation);
+  }
+  void SetUp() override {
+    ::testing::Test::RecordProperty("implementation", Impl::name());
+    ::testing::Test::RecordProperty("kind", kind_of<Impl>());
+    if constexpr (std::string_view(kind_of<Impl>()) == "processes") {
+      ::testing::Test::RecordProperty("start_method", Impl::context().get_start_method());
+    }
+  }
+};
+
+// Records that the test asserts mp's deliberate difference from CPython's row
+// rather than the row itself: `how_and_why` says what mp does instead and
+// why. The report shows the row as **deviates**, not pass.
+inline void deviation(const std::string& how_and_why) {
+  ::testing::Test::RecordProperty("deviation", how_and_why);
+}
 
 // Arms the per-test watchdog: a test still running after `limit` is reported
 // by name and the binary aborts (rather than hang until Bazel's timeout).
