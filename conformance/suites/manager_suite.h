@@ -102,16 +102,6 @@ inline void manager_owner(mp::Connection out, mp::Connection gate, bool exit_at_
   Gate::wait(std::move(gate));
 }
 
-// Whether process `pid` has gone within ~10 s (polling another process's
-// existence: there is nothing to synchronize with).
-inline bool process_goes_away(int pid) {
-  for (int i = 0; i < 1000; ++i) {
-    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
 }  // namespace manager_children
 
 using namespace std::chrono_literals;
@@ -489,7 +479,7 @@ TYPED_TEST_P(ManagerSuite, NoServerOutlivesItsOwner) {
     const int server_pid = reader.template recv<int>();
     if (!exit_at_once) owner.kill();
     owner.join();
-    EXPECT_TRUE(mc::process_goes_away(server_pid))
+    EXPECT_TRUE(wait_process_gone(server_pid, 30s))
         << (exit_at_once ? "the server outlived an owner that exited without shutdown()"
                          : "the server outlived its SIGKILLed owner");
   }

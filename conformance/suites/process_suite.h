@@ -133,11 +133,9 @@ inline void report_fd_count(mp::Connection out, mp::Connection gate) {
 }
 
 inline void start_threads_and_return(mp::Connection out) {
+  // Reports only once the process's main thread is waiting for it at exit.
   mp::dummy::Process slow(
-      [](mp::Connection o) {
-        std::this_thread::sleep_for(500ms);
-        o.send(true);
-      },
+      [](mp::Connection o) { o.send(wait_blocked(::getpid(), ::getpid(), futex_calls(), 60s)); },
       out);
   slow.start();
   mp::dummy::Process idle({.daemon = true}, [] { std::this_thread::sleep_for(20s); });
@@ -245,11 +243,12 @@ void leave_children_to_exit_function(mp::Connection out) {
   auto daemon = Impl::Process({.daemon = true}, &report_pid_and_sleep, daemon_writer);
   daemon.start();
   out.send(daemon_reader.recv<pid_t>());  // the daemon is up
+  // Reports only once its parent waits for it in the exit function.
   auto worker = Impl::Process(
       {.daemon = false},
       [](mp::Connection o) {
-        std::this_thread::sleep_for(300ms);
-        o.send(::getpid());
+        const pid_t parent = mp::parent_process()->pid();
+        if (wait_blocked(parent, parent, descriptor_calls(), 60s)) o.send(::getpid());
       },
       out);
   worker.start();
@@ -935,21 +934,31 @@ TYPED_TEST_P(ProcessSuite, JoinContinuesAcrossSignals) {
     handler.sa_flags = 0;  // no SA_RESTART: poll() and waitid() see EINTR
     ASSERT_EQ(::sigaction(SIGUSR1, &handler, &previous), 0);
     g_usr1_count = 0;
-    auto p = TypeParam::Process(&pc::sleep_ms, 1000);
+    Gate gate;
+    auto p = TypeParam::Process(&pc::block_on, gate.child_end);
     p.start();
+    // Signals the joining thread while join() is blocked, twice, each time
+    // after the handler ran and join() blocked again; then lets the child end.
     pthread_t joiner = ::pthread_self();
-    std::thread interrupter([joiner] {
-      for (int i = 0; i < 5; ++i) {
-        std::this_thread::sleep_for(100ms);
+    const pid_t joiner_id = this_thread_id();
+    std::atomic<int> delivered{0};
+    std::thread interrupter([&] {
+      for (int i = 0; i < 2; ++i) {
+        if (!wait_blocked(::getpid(), joiner_id, descriptor_calls(), 60s)) break;
         ::pthread_kill(joiner, SIGUSR1);
+        while (g_usr1_count.load() == i) std::this_thread::yield();
+        delivered = i + 1;
       }
+      wait_blocked(::getpid(), joiner_id, descriptor_calls(), 60s);
+      gate.open();
     });
     p.join();
-    EXPECT_FALSE(p.is_alive()) << "join() returned only once the child ended";
+    EXPECT_FALSE(p.is_alive()) << "join() returned before the child ended";
     EXPECT_EQ(p.exitcode(), 0);
     interrupter.join();
     ::sigaction(SIGUSR1, &previous, nullptr);
-    EXPECT_GE(g_usr1_count.load(), 1) << "the handler ran";
+    EXPECT_EQ(delivered.load(), 2) << "the signals reached join() while it was blocked";
+    EXPECT_EQ(g_usr1_count.load(), 2);
   }
 }
 

@@ -161,9 +161,9 @@ TYPED_TEST_P(QueueSuite, PutFullAndTimeouts) {
   Stopwatch immediate;
   EXPECT_THROW(q.put(7, false), mp::Full);
   EXPECT_THROW(q.put_nowait(7), mp::Full);
-  EXPECT_THROW(q.put(7, false, 100ms), mp::Full) << "no waiting when not blocking";
+  EXPECT_THROW(q.put(7, false, 10s), mp::Full) << "no waiting when not blocking";
   EXPECT_FALSE(q.try_put(7));
-  EXPECT_LT(immediate.elapsed(), 50ms);
+  EXPECT_LT(immediate.elapsed(), 5s);
   Stopwatch timed;
   EXPECT_THROW(q.put(7, true, 100ms), mp::Full);
   EXPECT_GE(timed.elapsed(), 100ms);
@@ -194,9 +194,9 @@ TYPED_TEST_P(QueueSuite, GetEmptyAndTimeouts) {
   Stopwatch immediate;
   EXPECT_THROW(q.get(false), mp::Empty);
   EXPECT_THROW(q.get_nowait(), mp::Empty);
-  EXPECT_THROW(q.get(false, 100ms), mp::Empty);
+  EXPECT_THROW(q.get(false, 10s), mp::Empty);
   EXPECT_FALSE(q.try_get().has_value());
-  EXPECT_LT(immediate.elapsed(), 50ms);
+  EXPECT_LT(immediate.elapsed(), 5s);
   Stopwatch timed;
   EXPECT_THROW(q.get(true, 100ms), mp::Empty);
   EXPECT_GE(timed.elapsed(), 100ms);
