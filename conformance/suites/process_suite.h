@@ -466,7 +466,7 @@ void expect_ended_by_signal(Signal deliver, int expected_exitcode, bool default_
   Stopwatch immediate;
   p.join(0s);
   p.join(-1s);
-  EXPECT_LT(immediate.elapsed(), 1s) << "join(0) and join(-1) do not wait";
+  EXPECT_LT(immediate.elapsed(), 5s) << "join(0) and join(-1) do not wait";
   EXPECT_TRUE(p.is_alive());
   deliver(p);
   p.join();

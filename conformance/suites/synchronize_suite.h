@@ -1002,7 +1002,7 @@ TYPED_TEST_P(SynchronizeSuite, DeadHolderHandsTheLockOver) {
         p.join();
         Stopwatch clock;
         EXPECT_TRUE(lock.acquire(10s)) << "CPython would wait forever here";
-        EXPECT_LT(clock.elapsed(), 2s);
+        EXPECT_LT(clock.elapsed(), 5s) << "the takeover waited out the timeout";
         EXPECT_TRUE(lock.acquired_from_dead_holder());
         lock.release();
         EXPECT_TRUE(lock.acquire(false));
