@@ -409,6 +409,18 @@ void ShareableList::read_header() {
 
 namespace {
 
+// The length a text item's format "<n>s" gives, if it is one and n is
+// within the slot.
+std::optional<size_t> text_length(const std::string& format, size_t slot) {
+  size_t length = 0;
+  auto [end, ec] = std::from_chars(format.data(), format.data() + format.size(), length);
+  if (ec != std::errc() || std::string_view(end, format.data() + format.size()) != "s" ||
+      length > slot) {
+    return std::nullopt;
+  }
+  return length;
+}
+
 // An index in range, Python-style: negative ones count from the end.
 size_t position(int64_t index, size_t count) {
   const int64_t n = static_cast<int64_t>(count);
@@ -435,14 +447,9 @@ ShareableList::Item ShareableList::operator[](int64_t index) const {
   };
   if (code == kNone) return nullptr;
   if (code == kStr || code == kBytes) {
-    // "<n>s", n within the slot.
-    size_t length = 0;
-    auto [end, ec] = std::from_chars(format.data(), format.data() + format.size(), length);
-    if (ec != std::errc() || std::string_view(end, format.data() + format.size()) != "s" ||
-        length > slot) {
-      return bad("format '" + format + "'");
-    }
-    std::string text(reinterpret_cast<const char*>(at), length);
+    const std::optional<size_t> length = text_length(format, slot);
+    if (!length) return bad("format '" + format + "'");
+    std::string text(reinterpret_cast<const char*>(at), *length);
     text.erase(text.find_last_not_of('\0') + 1);  // CPython strips trailing NULs
     if (code == kStr) return text;
     return Bytes(text);
@@ -466,15 +473,15 @@ void ShareableList::set(int64_t index, const Item& value) {
       throw ValueError("bytes/str item exceeds available storage: " + std::to_string(text->size()) +
                        " bytes for a slot of " + std::to_string(slot));
     }
-    // A text slot keeps its format; another takes the whole slot (CPython).
+    // A text slot keeps its format; another (or one that is not a valid
+    // text format) takes the whole slot (CPython).
     std::string current(reinterpret_cast<const char*>(buf.data() + formats + kAlign * i), kAlign);
     current.erase(current.find_last_not_of('\0') + 1);
-    format = !current.empty() && current.back() == 's' ? current : std::to_string(slot) + "s";
+    format = text_length(current, slot) ? current : std::to_string(slot) + "s";
   } else {
     format = format_of(value, slot);
   }
-  size_t length = format.back() == 's' ? std::stoul(format) : kAlign;
-  if (length > slot) length = slot;
+  const size_t length = format.back() == 's' ? *text_length(format, slot) : kAlign;
   std::memset(buf.data() + formats + kAlign * i, 0, kAlign);
   std::memcpy(buf.data() + formats + kAlign * i, format.data(), format.size());
   store<int8_t>(buf, formats + kAlign * count_ + i, code_of(value));
