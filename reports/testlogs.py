@@ -16,6 +16,17 @@ def xml_files(testlogs):
     return out
 
 
+def suite_properties(path):
+    """What the binary recorded about itself outside any test (GoogleTest
+    writes those properties as attributes of <testsuites>)."""
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return {}
+    standard = {"tests", "failures", "disabled", "errors", "time", "timestamp", "name"}
+    return {k: v for k, v in root.attrib.items() if k not in standard}
+
+
 def test_cases(path):
     """Yields one dict per GoogleTest case in the file: name, outcome
     ("pass", "fail", "skip") and its recorded properties."""
@@ -39,7 +50,13 @@ def test_cases(path):
             outcome = "skip"
         else:
             outcome = "pass"
-        message = failures[0].get("message", "") if failures else ""
+        if failures:
+            message = failures[0].get("message", "")
+        elif case.findall("skipped"):
+            # "conformance/suites/x.h:12\nwhy": the reason without where.
+            message = case.find("skipped").get("message", "").split("\n", 1)[-1]
+        else:
+            message = ""
         suite = case.get("classname", "")
         yield {
             "name": "%s.%s" % (suite, case.get("name", "")),

@@ -135,12 +135,20 @@ TYPED_TEST_P(ContextSuite, AllStartMethodsDefaultFirst) {
   EXPECT_EQ(methods.size(), 3u);
 }
 
-TYPED_TEST_P(ContextSuite, ForkserverPreload) {
-  cpython_id("start.forkserver_preload_resources,start.forkserver_preload_type_check");
-  // Only plain functions can be preloaded (the server finds them by
+TYPED_TEST_P(ContextSuite, ForkserverPreloadTakesOnlyFunctions) {
+  cpython_id("start.forkserver_preload_type_check");
+  // Python refuses anything but a list of module names with TypeError. Only
+  // plain functions can be preloaded here (the server finds them by
   // location); anything else does not compile.
   static_assert(!std::is_invocable_v<decltype(&mp::set_forkserver_preload),
                                      std::vector<std::function<void()>>>);
+  static_assert(!std::is_invocable_v<decltype(&mp::set_forkserver_preload), std::vector<int>>);
+  static_assert(
+      std::is_invocable_v<decltype(&mp::set_forkserver_preload), std::vector<void (*)()>>);
+}
+
+TYPED_TEST_P(ContextSuite, ForkserverPreload) {
+  cpython_id("start.forkserver_preload_resources");
   if constexpr (std::string_view(TypeParam::name()) != "forkserver") {
     GTEST_SKIP() << "forkserver only";
   } else {
@@ -197,7 +205,8 @@ TYPED_TEST_P(ContextSuite, GlobalSemaphoreLeavesNothing) {
 
 REGISTER_TYPED_TEST_SUITE_P(ContextSuite, DescriptorInheritance, GetContextPerMethod,
                             SetAndGetStartMethod, AllStartMethodsDefaultFirst, ForkserverPreload,
-                            NoRecursiveSpawnWithoutInit, GlobalSemaphoreLeavesNothing);
+                            ForkserverPreloadTakesOnlyFunctions, NoRecursiveSpawnWithoutInit,
+                            GlobalSemaphoreLeavesNothing);
 
 }  // namespace mp::conformance
 

@@ -19,13 +19,18 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "mp/internal/runtime.h"
 #include "testing/conformance.h"
 
 namespace mp::conformance {
+
+using namespace std::chrono_literals;
+
 namespace pool_tasks {
 
 using namespace std::chrono_literals;
@@ -617,6 +622,36 @@ TYPED_TEST_P(PoolSuite, LargePool) {
   pool.join();
 }
 
+namespace pool_tasks {
+inline std::atomic<int> g_starts{0};
+// CPython's test patches Process.start to fail the fourth time.
+inline void fail_the_fourth_start() {
+  if (g_starts.fetch_add(1) + 1 == 4) {
+    throw std::system_error(EAGAIN, std::generic_category(), "Manually induced OSError");
+  }
+}
+}  // namespace pool_tasks
+
+TYPED_TEST_P(PoolSuite, WorkerThatFailsToStartLeavesNoneBehind) {
+  cpython_id("pool.no_leak_on_start_failure");
+  if constexpr (!TypeParam::kProcesses) {
+    GTEST_SKIP() << "a thread pool starts no process";
+  } else {
+    pt::g_starts = 0;
+    auto previous = mp::internal::set_start_hook(&pt::fail_the_fourth_start);
+    try {
+      auto pool = TypeParam::Pool({.processes = 5});
+      ADD_FAILURE() << "Pool(5) started although its fourth worker could not";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), EAGAIN);
+      EXPECT_NE(std::string(e.what()).find("Manually induced"), std::string::npos) << e.what();
+    }
+    mp::internal::set_start_hook(previous);
+    EXPECT_EQ(pt::g_starts.load(), 4) << "three workers started, the fourth failed";
+    EXPECT_TRUE(mp::active_children().empty()) << "the three started workers are gone";
+  }
+}
+
 TYPED_TEST_P(PoolSuite, WorkerDeathFailsOnlyItsTask) {
   mp_id("mp.pool.worker_lost");
   if constexpr (!TypeParam::kProcesses) {
@@ -670,8 +705,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     TerminatedPoolRefusesWork, ErrorCallback, UnencodableResultFailsOnlyItsTask,
     MaxTasksPerChildReplacesWorkers, MaxTasksPerChildEarlyClose, MaxTasksPerChildInvalid,
     ExitWithLivePoolDoesNotHang, InitializerRunsInEveryWorker, PoolInsideChild,
-    DaemonWorkerCannotStartAProcessPool, LargePool, WorkerDeathFailsOnlyItsTask,
-    TaskTimeoutKillsTheTask, ImapReadsItsInputLazily);
+    DaemonWorkerCannotStartAProcessPool, LargePool, WorkerThatFailsToStartLeavesNoneBehind,
+    WorkerDeathFailsOnlyItsTask, TaskTimeoutKillsTheTask, ImapReadsItsInputLazily);
 
 }  // namespace mp::conformance
 

@@ -513,7 +513,9 @@ TYPED_TEST_P(SharedctypesSuite, AccessorsTakeTheLock) {
   holder.start();
   ASSERT_TRUE(reader.template recv<bool>());
   std::atomic<int> done{0};
+  std::atomic<pid_t> setter_tid{0};
   std::thread setter([&] {
+    setter_tid = this_thread_id();
     v.set_value(2);
     done += 1;
     shared.set(0, 5);
@@ -521,8 +523,10 @@ TYPED_TEST_P(SharedctypesSuite, AccessorsTakeTheLock) {
   });
   arr.set(0, 3);  // no lock: goes ahead
   EXPECT_EQ(arr.get(0), 3);
-  // The setter must still be waiting; a broken accessor would have finished.
-  std::this_thread::sleep_for(100ms);
+  // The setter must block on the lock; a broken accessor would finish instead.
+  while (setter_tid.load() == 0) std::this_thread::yield();
+  EXPECT_TRUE(wait_blocked(::getpid(), setter_tid.load(), futex_calls(), 60s))
+      << "set_value() did not wait for the lock another party held";
   EXPECT_EQ(done.load(), 0) << "set_value() went ahead while another party held the lock";
   gate.open();
   setter.join();

@@ -16,8 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "mp/mp.h"
@@ -37,6 +42,47 @@ inline constexpr bool kIsManager = requires { requires Impl::kManager; };
 
 // Records the id of a test of mp's own, with no CPython twin.
 inline void mp_id(const std::string& id) { ::testing::Test::RecordProperty("mp_id", id); }
+
+// What kind of implementation an adapter is, in the words of CPython's
+// ALLOWED_TYPES: "processes", "threads" or "manager". An adapter may say so
+// itself with `static constexpr const char* kKind`.
+template <class Impl>
+constexpr const char* kind_of() {
+  if constexpr (requires { Impl::kKind; }) {
+    return Impl::kKind;
+  } else if constexpr (kIsManager<Impl>) {
+    return "manager";
+  } else if constexpr (Impl::kProcesses) {
+    return "processes";
+  } else {
+    return "threads";
+  }
+}
+
+// Records, for reports/render_conformance.py, which implementation this binary
+// tests: `implementation` (the column), `kind`, and for processes
+// `start_method`. GoogleTest writes them as attributes of <testsuites>.
+template <class Impl>
+class DescribeImplementation : public ::testing::Environment {
+ public:
+  static ::testing::Environment* add() {
+    return ::testing::AddGlobalTestEnvironment(new DescribeImplementation);
+  }
+  void SetUp() override {
+    ::testing::Test::RecordProperty("implementation", Impl::name());
+    ::testing::Test::RecordProperty("kind", kind_of<Impl>());
+    if constexpr (std::string_view(kind_of<Impl>()) == "processes") {
+      ::testing::Test::RecordProperty("start_method", Impl::context().get_start_method());
+    }
+  }
+};
+
+// Records that the test asserts mp's deliberate difference from CPython's row
+// rather than the row itself: `how_and_why` says what mp does instead and
+// why. The report shows the row as **deviates**, not pass.
+inline void deviation(const std::string& how_and_why) {
+  ::testing::Test::RecordProperty("deviation", how_and_why);
+}
 
 // Arms the per-test watchdog: a test still running after `limit` is reported
 // by name and the binary aborts (rather than hang until Bazel's timeout).
@@ -89,6 +135,60 @@ struct Gate {
   mp::Connection test_end;
 };
 
+// Waits until none of `names` is in /dev/shm (woken by each removal there),
+// or `limit` passes; false then.
+bool wait_removed(const std::vector<std::string>& names, std::chrono::seconds limit);
+
+// Waits until process `pid` (not necessarily a child of ours) has ended, or
+// `limit` passes; false then.
+bool wait_process_gone(pid_t pid, std::chrono::seconds limit);
+
+// The signals process `pid` ignores and blocks (/proc/<pid>/status SigIgn and
+// SigBlk, as bit masks: bit n-1 for signal n).
+struct SignalDispositions {
+  uint64_t ignored = 0;
+  uint64_t blocked = 0;
+};
+SignalDispositions signal_dispositions(pid_t pid);
+
+// Handshakes with a thread or process that is to be blocked in a system call
+// (waiting on a lock, a pipe, a child) before the test acts on it: read from
+// /proc/<pid>/task/<tid>/syscall, whose first field is the number of the
+// call a sleeping thread is in.
+//
+// The call thread `tid` of process `pid` is blocked in, or nullopt while it
+// runs (or when it is gone).
+std::optional<long> blocked_syscall(pid_t pid, pid_t tid);
+// Waits until thread `tid` of `pid` is blocked in one of `calls` (in any, if
+// empty); false after `limit` or once the thread is gone.
+bool wait_blocked(pid_t pid, pid_t tid, std::vector<long> calls, std::chrono::seconds limit);
+// The calls mp sleeps in: on a futex (locks, events, conditions, semaphores),
+// and on descriptors (connections, listeners, process sentinels).
+std::vector<long> futex_calls();
+std::vector<long> descriptor_calls();
+// This thread's id.
+pid_t this_thread_id();
+
+// From a thread of its own, opens `gate` once thread `tid` of this process is
+// blocked in one of `calls`: the test's own thread blocks in a wait, and the
+// child it started acts only then. After `limit` it opens the gate anyway, so
+// that a wait that never starts fails the test rather than hanging it; the
+// destructor joins the thread.
+class OpenWhenBlocked {
+ public:
+  OpenWhenBlocked(Gate& gate, std::vector<long> calls, pid_t tid = this_thread_id(),
+                  std::chrono::seconds limit = std::chrono::seconds(60));
+  ~OpenWhenBlocked();
+  OpenWhenBlocked(const OpenWhenBlocked&) = delete;
+  OpenWhenBlocked& operator=(const OpenWhenBlocked&) = delete;
+  // Whether the thread was seen blocked (once the gate is open).
+  bool saw_it_blocked();
+
+ private:
+  std::thread watcher_;
+  std::atomic<bool> blocked_{false};
+};
+
 // Runs a program (a path under the test's runfiles) and collects its exit
 // status and output.
 struct Ran {
@@ -97,7 +197,12 @@ struct Ran {
   std::string err;
 };
 
-inline Ran run_program(const std::vector<std::string>& args) {
+// Environment variables a program is run without.
+struct RunOptions {
+  std::vector<std::string> unset;
+};
+
+inline Ran run_program(const std::vector<std::string>& args, const RunOptions& options = {}) {
   auto [out_read, out_write] = mp::Pipe(false);
   auto [err_read, err_write] = mp::Pipe(false);
   posix_spawn_file_actions_t actions;
@@ -107,8 +212,19 @@ inline Ran run_program(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    bool dropped = false;
+    for (const std::string& name : options.unset) {
+      dropped = dropped || (entry.size() > name.size() && entry.substr(0, name.size()) == name &&
+                            entry[name.size()] == '=');
+    }
+    if (!dropped) env.push_back(*e);
+  }
+  env.push_back(nullptr);
   pid_t pid = 0;
-  int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   Ran ran;
   if (err != 0) {

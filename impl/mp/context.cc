@@ -30,6 +30,9 @@ void init(int argc, char** argv) {
     g_initialized = true;
     internal::run_forkserver(std::atoi(argv[2]));
   }
+  // The main process names the session its children share one shared
+  // memory guardian in (they inherit the name through the environment).
+  internal::start_shm_guardian_session();
   if (!g_initialized.exchange(true)) std::atexit(internal::exit_function);
 }
 

@@ -2,8 +2,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
+#include <vector>
 
 namespace mp {
 namespace {
@@ -176,6 +180,92 @@ uint64_t BaseManager::create_id(const std::string& type_name, const std::string&
   std::string reply = internal::transact(*l, w);
   Reader r(std::string_view(reply).substr(1));
   return r.read_pod<uint64_t>();
+}
+
+// SharedMemoryManager ---------------------------------------------------------------
+
+namespace internal {
+
+// In the server: the segments it made for its clients. Each is created
+// tracked, so the guardian removes the names if the server dies; release()
+// unlinks them all.
+struct SharedSegmentsObject {
+  static std::string type_name() { return "SharedMemoryManager.segments"; }
+
+  std::string create(uint64_t size) {
+    mp::SharedMemory shm({.create = true, .size = static_cast<int64_t>(size)});
+    shm.close();  // the server keeps the name, not a mapping
+    names.push_back(shm.name());
+    return shm.name();
+  }
+  void release() {
+    for (const std::string& name : names) {
+      try {
+        mp::SharedMemory(name).unlink();
+      } catch (const std::system_error&) {
+        // Already unlinked by a client: nothing left to do.
+      }
+    }
+    names.clear();
+  }
+  std::vector<std::string> list() const { return names; }
+
+  static constexpr auto exposed() {
+    return std::make_tuple(ExposedMethod{"create", &SharedSegmentsObject::create},
+                           ExposedMethod{"release", &SharedSegmentsObject::release},
+                           ExposedMethod{"list", &SharedSegmentsObject::list});
+  }
+
+  std::vector<std::string> names;
+};
+
+}  // namespace internal
+
+SharedMemoryManager::~SharedMemoryManager() {
+  try {
+    shutdown();
+  } catch (...) {
+    // Destructors never throw; the server's end removes what is left.
+  }
+}
+
+void SharedMemoryManager::start() {
+  BaseManager::start();
+  segments_ = create_builtin<BaseProxy, internal::SharedSegmentsObject>();
+}
+
+std::string SharedMemoryManager::create_segment(size_t size) {
+  if (!segments_) throw ValueError("the SharedMemoryManager is not started");
+  return segments_->call<std::string>("create", uint64_t{size});
+}
+
+mp::SharedMemory SharedMemoryManager::SharedMemory(int64_t size) {
+  if (size <= 0) throw ValueError("'size' must be a positive number different from zero");
+  return mp::SharedMemory(create_segment(static_cast<size_t>(size)));
+}
+
+mp::ShareableList SharedMemoryManager::ShareableList(
+    std::initializer_list<mp::ShareableList::Item> items) {
+  return ShareableList(std::vector<mp::ShareableList::Item>(items));
+}
+
+mp::ShareableList SharedMemoryManager::ShareableList(
+    const std::vector<mp::ShareableList::Item>& items) {
+  const std::string name = create_segment(mp::ShareableList::bytes_for(items));
+  return mp::ShareableList(mp::SharedMemory(name), items);
+}
+
+void SharedMemoryManager::shutdown() {
+  if (segments_) {
+    std::optional<BaseProxy> segments = std::move(segments_);
+    segments_.reset();
+    try {
+      segments->call("release");
+    } catch (const std::exception&) {
+      // The server is gone already: the guardian removes its names.
+    }
+  }
+  BaseManager::shutdown();
 }
 
 }  // namespace mp

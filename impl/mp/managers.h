@@ -67,6 +67,7 @@
 #include "mp/internal/manager_objects.h"
 #include "mp/process.h"
 #include "mp/reduction.h"
+#include "mp/shared_memory.h"
 
 namespace mp {
 
@@ -714,6 +715,51 @@ class Manager : public SyncManager {
   explicit Manager(Context& ctx, const ManagerOptions& options = {}) : SyncManager(ctx, options) {
     start();
   }
+};
+
+namespace internal {
+// The segments a SharedMemoryManager's server owns.
+struct SharedSegmentsObject;
+}  // namespace internal
+
+// Python: multiprocessing.managers.SharedMemoryManager. A server process that
+// owns shared memory segments: SharedMemory(size) and ShareableList(items)
+// make a segment in it and hand back this process's attachment. A segment
+// outlives the process that asked for it, and goes
+//   - at shutdown() (or this object's end): every name is unlinked before it
+//     returns (if the server has died already, the guardian removes them);
+//   - when the server ends any other way: it dies with the process that
+//     started it (daemonic, even when that process is SIGKILLed) and the
+//     shared memory guardian removes its names.
+// Attachments keep their memory until they close it. The server ignores
+// SIGINT, as every manager server does.
+//
+//   mp::SharedMemoryManager smm;  smm.start();
+//   mp::SharedMemory block = smm.SharedMemory(4096);
+//   mp::ShareableList list = smm.ShareableList({1, 2, 3});
+//   smm.shutdown();
+class SharedMemoryManager : public BaseManager {
+ public:
+  using BaseManager::BaseManager;
+  SharedMemoryManager(SharedMemoryManager&&) noexcept = default;
+  SharedMemoryManager& operator=(SharedMemoryManager&&) noexcept = default;
+  ~SharedMemoryManager() override;
+
+  // Starts the server. Twice, or after shutdown() -> mp::ProcessError.
+  void start();
+  // A new segment of `size` bytes (> 0, else mp::ValueError). Before start()
+  // or after shutdown() -> mp::ValueError.
+  mp::SharedMemory SharedMemory(int64_t size);
+  // A new ShareableList holding `items`. Before start() -> mp::ValueError.
+  mp::ShareableList ShareableList(std::initializer_list<mp::ShareableList::Item> items);
+  mp::ShareableList ShareableList(const std::vector<mp::ShareableList::Item>& items);
+  // Unlinks every segment the server owns, then stops it. A second call does
+  // nothing.
+  void shutdown();
+
+ private:
+  std::string create_segment(size_t size);
+  std::optional<BaseProxy> segments_;
 };
 
 }  // namespace mp

@@ -17,5 +17,6 @@
 #include "mp/shared_memory.h"
 #include "mp/sharedctypes.h"
 #include "mp/synchronize.h"
+#include "mp/util.h"
 
 #endif  // MP_MP_H_

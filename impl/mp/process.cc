@@ -87,6 +87,7 @@ void Process::start() {
     info.parent_name = me.name;
   }
   active_children();  // reap finished children, as Python's _cleanup() does
+  internal::run_start_hook();
   internal::StartMethod method = (s.ctx && !s.ctx->is_default())
                                      ? internal::parse_start_method(s.ctx->get_start_method())
                                      : internal::default_start_method();

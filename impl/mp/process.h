@@ -185,17 +185,108 @@ class Process {
   }
 
  protected:
-  // What the child runs: the target. Override in a subclass (fork only).
+  // What the child runs: the target. Override in a subclass; under spawn and
+  // forkserver the subclass must derive from ProcessSubclass (below).
   virtual void run();
+  // A process whose child runs `target` (ProcessSubclass passes one that
+  // rebuilds the subclass there).
+  Process(Context* ctx, const ProcessOptions& options, internal::TargetSpec target);
 
  private:
   friend std::vector<Process> active_children();
-  Process(Context* ctx, const ProcessOptions& options, internal::TargetSpec target);
   explicit Process(std::shared_ptr<internal::ProcessState> state) : state_(std::move(state)) {}
   void join_until(const internal::Deadline& deadline);
   void signal(int sig);
 
   std::shared_ptr<internal::ProcessState> state_;
+};
+
+// A Process subclass that starts under every start method. Python pickles a
+// Process object, its subclass's attributes included, into a spawn or
+// forkserver child; in C++ the subclass says what to send the same way any
+// value that crosses processes does. Derived:
+//   - derives from ProcessSubclass<Derived> and overrides run();
+//   - is default-constructible (the child makes one, then fills it in);
+//   - has `template <class Archive> void serialize(Archive& ar)` naming the
+//     members its run() needs (see mp/reduction.h).
+//
+//   class Echo : public mp::ProcessSubclass<Echo> {
+//    public:
+//     Echo() = default;
+//     Echo(mp::Context& ctx, mp::Connection conn) : ProcessSubclass(ctx), conn_(conn) {}
+//     template <class Archive> void serialize(Archive& ar) { ar(conn_); }
+//    protected:
+//     void run() override { conn_.send(conn_.recv<std::string>()); }
+//    private:
+//     mp::Connection conn_;
+//   };
+//
+// start() encodes the object it is called on (or, through a plain Process
+// handle, the subclass object made or copied last; one that is gone makes
+// start() throw mp::PicklingError). Under fork the child simply runs run().
+template <class Derived>
+class ProcessSubclass : public Process {
+ public:
+  void start() {
+    *self_ = static_cast<const Derived*>(this);
+    Process::start();
+  }
+
+ protected:
+  ProcessSubclass() : ProcessSubclass(nullptr, {}) {}
+  explicit ProcessSubclass(const ProcessOptions& options) : ProcessSubclass(nullptr, options) {}
+  explicit ProcessSubclass(Context& ctx, const ProcessOptions& options = {})
+      : ProcessSubclass(&ctx, options) {}
+  ProcessSubclass(const ProcessSubclass& other) : Process(other), self_(other.self_) {
+    *self_ = static_cast<const Derived*>(this);
+  }
+  ProcessSubclass(ProcessSubclass&& other) noexcept
+      : Process(std::move(other)), self_(other.self_) {
+    *self_ = static_cast<const Derived*>(this);
+  }
+  ProcessSubclass& operator=(const ProcessSubclass& other) {
+    Process::operator=(other);
+    self_ = other.self_;
+    *self_ = static_cast<const Derived*>(this);
+    return *this;
+  }
+  ProcessSubclass& operator=(ProcessSubclass&& other) noexcept {
+    Process::operator=(std::move(other));
+    self_ = other.self_;
+    *self_ = static_cast<const Derived*>(this);
+    return *this;
+  }
+  ~ProcessSubclass() override {
+    if (self_ && *self_ == static_cast<const Derived*>(this)) *self_ = nullptr;
+  }
+
+ private:
+  using Cell = std::shared_ptr<const Derived*>;
+
+  ProcessSubclass(Context* ctx, const ProcessOptions& options)
+      : ProcessSubclass(ctx, options, std::make_shared<const Derived*>(nullptr)) {}
+  ProcessSubclass(Context* ctx, const ProcessOptions& options, Cell cell)
+      : Process(ctx, options, target(cell)), self_(std::move(cell)) {
+    *self_ = static_cast<const Derived*>(this);
+  }
+
+  static internal::TargetSpec target(const Cell& cell) {
+    internal::TargetSpec spec;
+    spec.trampoline = &run_in_child;
+    spec.function = reinterpret_cast<const void*>(&run_in_child);
+    spec.encode = [cell](Writer& w) {
+      if (*cell == nullptr) throw PicklingError("the Process subclass object is gone");
+      mp::encode(w, **cell);
+    };
+    return spec;
+  }
+  // The spawn or forkserver child: rebuilds the object, runs it.
+  static void run_in_child(const void*, Reader& r) {
+    Derived object = mp::decode<Derived>(r);
+    static_cast<ProcessSubclass&>(object).run();
+  }
+
+  Cell self_;
 };
 
 // What current_process() describes: this process.

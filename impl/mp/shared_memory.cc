@@ -9,7 +9,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <system_error>
 
 #include "mp/internal/fd.h"
@@ -164,6 +169,371 @@ void SharedMemory::unlink() {
 
 std::string SharedMemory::repr() const {
   return "SharedMemory('" + state_->name + "', size=" + std::to_string(state_->size) + ")";
+}
+
+// ShareableList ------------------------------------------------------------------
+//
+// CPython's layout (Lib/multiprocessing/shared_memory.py), for n items:
+//   0                  int64 n
+//   8                  int64 offsets[n + 1]: each slot's start from the data
+//                      start; offsets[n] is the data's size
+//   8 (n + 2)          the slots
+//   + offsets[n]       n struct formats, 8 bytes each, NUL-padded
+//   + 8 n              n back-transform codes, one signed byte each:
+//                      0 as unpacked (int, float, bool), 1 str, 2 bytes, 3 None
+// Numbers in native byte order (little-endian here, as CPython's struct).
+
+namespace {
+
+constexpr size_t kAlign = 8;
+enum Code : int8_t { kAsIs = 0, kStr = 1, kBytes = 2, kNone = 3 };
+constexpr std::string_view kBoolFormat = "xxxxxxx?";
+constexpr std::string_view kNoneFormat = "xxxxxx?x";
+
+// The bytes of a str or bytes item; nullptr for the others.
+const std::string* text_of(const ShareableList::Item& item) {
+  if (const auto* s = std::get_if<std::string>(&item)) return s;
+  if (const auto* b = std::get_if<Bytes>(&item)) return &b->value;
+  return nullptr;
+}
+
+// CPython's slot for a str or bytes of `length`: the next multiple of 8
+// above it (a multiple of 8 gets 8 more).
+size_t text_slot(size_t length) { return kAlign * (length / kAlign + 1); }
+
+// The slot of an item: 8 bytes, or for a str or bytes CPython's slot for its
+// length. A str's length is its count of code points there; when its UTF-8
+// does not fit that slot (CPython's constructor would cut it short), the
+// slot its bytes need.
+size_t slot_of(const ShareableList::Item& item) {
+  if (const auto* b = std::get_if<Bytes>(&item)) return text_slot(b->value.size());
+  const auto* s = std::get_if<std::string>(&item);
+  if (s == nullptr) return kAlign;
+  size_t code_points = 0;
+  for (unsigned char c : *s) code_points += (c & 0xc0) != 0x80;
+  const size_t slot = text_slot(code_points);
+  return s->size() <= slot ? slot : text_slot(s->size());
+}
+
+std::string format_of(const ShareableList::Item& item, size_t slot) {
+  switch (item.index()) {
+    case 0:
+      return std::string(kNoneFormat);
+    case 1:
+      return std::string(kBoolFormat);
+    case 2:
+      return "q";
+    case 3:
+      return "d";
+    default:
+      return std::to_string(slot) + "s";
+  }
+}
+
+int8_t code_of(const ShareableList::Item& item) {
+  switch (item.index()) {
+    case 0:
+      return kNone;
+    case 4:
+      return kStr;
+    case 5:
+      return kBytes;
+    default:
+      return kAsIs;
+  }
+}
+
+template <class T>
+T load(std::span<const std::byte> buf, size_t at) {
+  T value;
+  std::memcpy(&value, buf.data() + at, sizeof(T));
+  return value;
+}
+template <class T>
+void store(std::span<std::byte> buf, size_t at, const T& value) {
+  std::memcpy(buf.data() + at, &value, sizeof(T));
+}
+
+[[noreturn]] void not_a_list(const std::string& name, const std::string& why) {
+  throw ValueError("shared memory segment '" + name + "' holds no ShareableList: " + why);
+}
+
+// Python's ==, for items.
+bool python_equal(const ShareableList::Item& a, const ShareableList::Item& b) {
+  auto number = [](const ShareableList::Item& x) -> std::optional<std::variant<int64_t, double>> {
+    if (const auto* v = std::get_if<bool>(&x)) return int64_t{*v};
+    if (const auto* v = std::get_if<int64_t>(&x)) return *v;
+    if (const auto* v = std::get_if<double>(&x)) return *v;
+    return std::nullopt;
+  };
+  auto na = number(a), nb = number(b);
+  if (na && nb) {
+    const auto* ia = std::get_if<int64_t>(&*na);
+    const auto* ib = std::get_if<int64_t>(&*nb);
+    if (ia && ib) return *ia == *ib;
+    // An int equals a float when the float is exactly that integer.
+    double d = ia ? std::get<double>(*nb) : std::get<double>(*na);
+    if (!ia && !ib) return std::get<double>(*na) == std::get<double>(*nb);
+    int64_t i = ia ? *ia : *ib;
+    if (!(d >= -0x1p63 && d < 0x1p63) || d != std::trunc(d)) return false;
+    return static_cast<int64_t>(d) == i;
+  }
+  if (a.index() != b.index()) return false;
+  return a == b;
+}
+
+std::string python_repr(const ShareableList::Item& item) {
+  auto quoted = [](std::string_view text, bool bytes) {
+    std::string out = bytes ? "b'" : "'";
+    for (unsigned char c : text) {
+      if (c == '\'' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) {
+        char hex[5];
+        std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+        out += hex;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out + "'";
+  };
+  switch (item.index()) {
+    case 0:
+      return "None";
+    case 1:
+      return std::get<bool>(item) ? "True" : "False";
+    case 2:
+      return std::to_string(std::get<int64_t>(item));
+    case 3: {
+      double d = std::get<double>(item);
+      if (std::isnan(d)) return "nan";
+      if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+      char buf[32];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+      std::string text(buf, end);
+      if (text.find_first_of(".en") == std::string::npos) text += ".0";
+      return text;
+    }
+    case 4:
+      return quoted(std::get<std::string>(item), false);
+    default:
+      return quoted(std::get<Bytes>(item).value, true);
+  }
+}
+
+}  // namespace
+
+std::string ShareableList::type_name(const Item& item) {
+  static const char* const kNames[] = {"NoneType", "bool", "int", "float", "str", "bytes"};
+  return kNames[item.index()];
+}
+
+size_t ShareableList::bytes_for(const std::vector<Item>& items) {
+  size_t data = 0;
+  for (const Item& item : items) data += slot_of(item);
+  return kAlign + kAlign * (items.size() + 1) + data + kAlign * items.size() + items.size();
+}
+
+ShareableList::ShareableList(const std::vector<Item>& items, const ShareableListOptions& options)
+    : ShareableList(SharedMemory(SharedMemoryOptions{.name = options.name,
+                                                     .create = true,
+                                                     .size = static_cast<int64_t>(bytes_for(items)),
+                                                     .track = options.track}),
+                    items) {}
+
+ShareableList::ShareableList(SharedMemory shm, const std::vector<Item>& items)
+    : shm_(std::move(shm)), count_(items.size()) {
+  std::span<std::byte> buf = shm_.buf();
+  if (buf.size() < bytes_for(items)) {
+    throw ValueError("shared memory segment '" + shm_.name() + "' is too small for the list");
+  }
+  offsets_.assign(1, 0);
+  for (const Item& item : items) offsets_.push_back(offsets_.back() + slot_of(item));
+  store<int64_t>(buf, 0, static_cast<int64_t>(count_));
+  for (size_t i = 0; i <= count_; ++i) store<int64_t>(buf, kAlign * (i + 1), offsets_[i]);
+  const size_t data = kAlign * (count_ + 2);
+  const size_t formats = data + offsets_[count_];
+  const size_t codes = formats + kAlign * count_;
+  for (size_t i = 0; i < count_; ++i) {
+    const size_t slot = offsets_[i + 1] - offsets_[i];
+    std::string format = format_of(items[i], slot);
+    std::memset(buf.data() + formats + kAlign * i, 0, kAlign);
+    std::memcpy(buf.data() + formats + kAlign * i, format.data(), format.size());
+    store<int8_t>(buf, codes + i, code_of(items[i]));
+    std::byte* at = buf.data() + data + offsets_[i];
+    std::memset(at, 0, slot);
+    if (const std::string* text = text_of(items[i])) {
+      std::memcpy(at, text->data(), text->size());
+    } else if (const auto* b = std::get_if<bool>(&items[i])) {
+      at[kAlign - 1] = std::byte{*b};
+    } else if (const auto* v = std::get_if<int64_t>(&items[i])) {
+      std::memcpy(at, v, sizeof(*v));
+    } else if (const auto* d = std::get_if<double>(&items[i])) {
+      std::memcpy(at, d, sizeof(*d));
+    }
+  }
+}
+
+ShareableList::ShareableList(attach_tag, std::string_view name)
+    : shm_(SharedMemoryOptions{.name = std::string(name)}) {
+  read_header();
+}
+
+void ShareableList::read_header() {
+  std::span<const std::byte> buf = shm_.buf();
+  if (buf.size() < 2 * kAlign) not_a_list(shm_.name(), "too small");
+  const int64_t n = load<int64_t>(buf, 0);
+  // Each item takes at least 8 + 8 + 8 + 1 bytes.
+  if (n < 0 || static_cast<uint64_t>(n) > buf.size() / (3 * kAlign + 1)) {
+    not_a_list(shm_.name(), "an item count of " + std::to_string(n));
+  }
+  count_ = static_cast<size_t>(n);
+  offsets_.resize(count_ + 1);
+  for (size_t i = 0; i <= count_; ++i) {
+    const int64_t offset = load<int64_t>(buf, kAlign * (i + 1));
+    if (offset < 0 || (i == 0 && offset != 0) ||
+        (i > 0 && static_cast<uint64_t>(offset) < offsets_[i - 1] + kAlign) ||
+        static_cast<uint64_t>(offset) > buf.size()) {
+      not_a_list(shm_.name(), "slot offsets out of order");
+    }
+    offsets_[i] = static_cast<uint64_t>(offset);
+  }
+  if (kAlign * (count_ + 2) + offsets_[count_] + (kAlign + 1) * count_ > buf.size()) {
+    not_a_list(shm_.name(), "the slots run past its end");
+  }
+}
+
+namespace {
+
+// The length a text item's format "<n>s" gives, if it is one and n is
+// within the slot.
+std::optional<size_t> text_length(const std::string& format, size_t slot) {
+  size_t length = 0;
+  auto [end, ec] = std::from_chars(format.data(), format.data() + format.size(), length);
+  if (ec != std::errc() || std::string_view(end, format.data() + format.size()) != "s" ||
+      length > slot) {
+    return std::nullopt;
+  }
+  return length;
+}
+
+// An index in range, Python-style: negative ones count from the end.
+size_t position(int64_t index, size_t count) {
+  const int64_t n = static_cast<int64_t>(count);
+  const int64_t at = index < 0 ? index + n : index;
+  if (at < 0 || at >= n) throw IndexError("index out of range");
+  return static_cast<size_t>(at);
+}
+
+}  // namespace
+
+ShareableList::Item ShareableList::operator[](int64_t index) const {
+  const size_t i = position(index, count_);
+  std::span<const std::byte> buf = shm_.buf();
+  const size_t data = kAlign * (count_ + 2);
+  const size_t formats = data + offsets_[count_];
+  const size_t slot = offsets_[i + 1] - offsets_[i];
+  const std::byte* at = buf.data() + data + offsets_[i];
+  std::string format(reinterpret_cast<const char*>(buf.data() + formats + kAlign * i), kAlign);
+  format.erase(format.find_last_not_of('\0') + 1);
+  const int8_t code = load<int8_t>(buf, formats + kAlign * count_ + i);
+  auto bad = [&](const std::string& why) -> Item {
+    throw ValueError("item " + std::to_string(i) + " of ShareableList '" + shm_.name() +
+                     "' cannot be read: " + why);
+  };
+  if (code == kNone) return nullptr;
+  if (code == kStr || code == kBytes) {
+    const std::optional<size_t> length = text_length(format, slot);
+    if (!length) return bad("format '" + format + "'");
+    std::string text(reinterpret_cast<const char*>(at), *length);
+    text.erase(text.find_last_not_of('\0') + 1);  // CPython strips trailing NULs
+    if (code == kStr) return text;
+    return Bytes(text);
+  }
+  if (code != kAsIs) return bad("back-transform code " + std::to_string(code));
+  if (format == "q") return load<int64_t>(std::span(at, kAlign), 0);
+  if (format == "d") return load<double>(std::span(at, kAlign), 0);
+  if (format == kBoolFormat) return at[kAlign - 1] != std::byte{0};
+  return bad("format '" + format + "'");
+}
+
+void ShareableList::set(int64_t index, const Item& value) {
+  const size_t i = position(index, count_);
+  std::span<std::byte> buf = shm_.buf();
+  const size_t data = kAlign * (count_ + 2);
+  const size_t formats = data + offsets_[count_];
+  const size_t slot = offsets_[i + 1] - offsets_[i];
+  std::string format;
+  if (const std::string* text = text_of(value)) {
+    if (text->size() > slot) {
+      throw ValueError("bytes/str item exceeds available storage: " + std::to_string(text->size()) +
+                       " bytes for a slot of " + std::to_string(slot));
+    }
+    // A text slot keeps its format; another (or one that is not a valid
+    // text format) takes the whole slot (CPython).
+    std::string current(reinterpret_cast<const char*>(buf.data() + formats + kAlign * i), kAlign);
+    current.erase(current.find_last_not_of('\0') + 1);
+    format = text_length(current, slot) ? current : std::to_string(slot) + "s";
+  } else {
+    format = format_of(value, slot);
+  }
+  const size_t length = format.back() == 's' ? *text_length(format, slot) : kAlign;
+  std::memset(buf.data() + formats + kAlign * i, 0, kAlign);
+  std::memcpy(buf.data() + formats + kAlign * i, format.data(), format.size());
+  store<int8_t>(buf, formats + kAlign * count_ + i, code_of(value));
+  std::byte* at = buf.data() + data + offsets_[i];
+  std::memset(at, 0, length);
+  if (const std::string* text = text_of(value)) {
+    std::memcpy(at, text->data(), text->size());
+  } else if (const auto* b = std::get_if<bool>(&value)) {
+    at[kAlign - 1] = std::byte{*b};
+  } else if (const auto* v = std::get_if<int64_t>(&value)) {
+    std::memcpy(at, v, sizeof(*v));
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    std::memcpy(at, d, sizeof(*d));
+  }
+}
+
+std::vector<ShareableList::Item> ShareableList::items() const {
+  std::vector<Item> out;
+  out.reserve(count_);
+  for (size_t i = 0; i < count_; ++i) out.push_back((*this)[static_cast<int64_t>(i)]);
+  return out;
+}
+
+size_t ShareableList::count(const Item& value) const {
+  size_t n = 0;
+  for (const Item& item : items()) n += python_equal(item, value);
+  return n;
+}
+
+size_t ShareableList::index(const Item& value) const {
+  for (size_t i = 0; i < count_; ++i) {
+    if (python_equal((*this)[static_cast<int64_t>(i)], value)) return i;
+  }
+  throw ValueError(python_repr(value) + " not in this container");
+}
+
+std::string ShareableList::format() const {
+  std::span<const std::byte> buf = shm_.buf();
+  const size_t formats = kAlign * (count_ + 2) + offsets_[count_];
+  std::string out;
+  for (size_t i = 0; i < count_; ++i) {
+    std::string one(reinterpret_cast<const char*>(buf.data() + formats + kAlign * i), kAlign);
+    out += one.substr(0, one.find('\0'));
+  }
+  return out;
+}
+
+std::string ShareableList::repr() const {
+  std::string out = "ShareableList([";
+  std::vector<Item> all = items();
+  for (size_t i = 0; i < all.size(); ++i) out += (i ? ", " : "") + python_repr(all[i]);
+  return out + "], name='" + shm_.name() + "')";
 }
 
 }  // namespace mp

@@ -22,11 +22,17 @@
 #include <vector>
 
 #include "mp/connection.h"
+#include "mp/internal/python_peer.h"
 
 extern char** environ;
 
 namespace mp {
 namespace {
+
+using testing::interpreters;
+using testing::PythonPeer;
+
+std::string peer_script() { return testing::runfile("impl/mp/internal/testdata/interop_peer.py"); }
 
 using namespace std::chrono_literals;
 
@@ -42,32 +48,6 @@ std::string sizes_arg() {
   std::string out;
   for (size_t n : kSizes) out += (out.empty() ? "" : ",") + std::to_string(n);
   return out;
-}
-
-// Every CPython 3.11+ on this machine, by real path.
-std::vector<std::string> interpreters() {
-  std::vector<std::string> candidates = {"/usr/bin/python3", "/usr/local/bin/python3"};
-  glob_t found{};
-  if (::glob("/root/.pyenv/versions/3.1[1-9]*/bin/python3", 0, nullptr, &found) == 0) {
-    for (size_t i = 0; i < found.gl_pathc; ++i) candidates.push_back(found.gl_pathv[i]);
-  }
-  ::globfree(&found);
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  for (const std::string& c : candidates) {
-    char real[PATH_MAX];
-    if (::access(c.c_str(), X_OK) != 0 || !::realpath(c.c_str(), real)) continue;
-    if (seen.insert(real).second) out.push_back(c);
-  }
-  return out;
-}
-
-std::string peer_script() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  std::string rel = "impl/mp/internal/testdata/interop_peer.py";
-  if (srcdir && workspace) return std::string(srcdir) + "/" + workspace + "/" + rel;
-  return rel;
 }
 
 std::string describe(const Address& address) {
@@ -89,60 +69,6 @@ Address parse(const std::string& line) {
   if (!path.empty() && path[0] == '@') path = std::string(1, '\0') + path.substr(1);
   return path;
 }
-
-// A Python peer: a child process, its stdout readable line by line.
-class PythonPeer {
- public:
-  PythonPeer(const std::string& python, std::vector<std::string> args) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
-    posix_spawn_file_actions_t actions;
-    ::posix_spawn_file_actions_init(&actions);
-    ::posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    args.insert(args.begin(), {python, peer_script()});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, python.c_str(), &actions, nullptr, argv.data(), environ);
-    ::posix_spawn_file_actions_destroy(&actions);
-    ::close(out[1]);
-    if (rc != 0) {
-      ::close(out[0]);
-      throw std::runtime_error("posix_spawn " + python);
-    }
-    out_ = ::fdopen(out[0], "r");
-  }
-  ~PythonPeer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_) ::fclose(out_);
-  }
-
-  std::string read_line() {
-    char buf[4096];
-    if (!::fgets(buf, sizeof(buf), out_)) return {};
-    std::string line(buf);
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    return line;
-  }
-
-  // The exit code; what it printed goes to `output`.
-  int wait(std::string* output = nullptr) {
-    std::string text;
-    for (std::string line = read_line(); !line.empty(); line = read_line()) text += line + "\n";
-    if (output) *output = text;
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-};
 
 // The C++ side of an exchange: for each size, send pattern(n), receive it back.
 void exchange(Connection& c) {
@@ -172,7 +98,7 @@ TEST_P(CPythonInterop, PythonClientToMpListener) {
     for (std::optional<std::string> key :
          {std::optional<std::string>(), std::optional<std::string>("secret")}) {
       Listener lis = make_listener(where, key);
-      PythonPeer peer(GetParam(),
+      PythonPeer peer(GetParam(), peer_script(),
                       {"client", describe(lis.address()), key.value_or("-"), sizes_arg()});
       Connection c = lis.accept(60s);
       exchange(c);
@@ -188,7 +114,8 @@ TEST_P(CPythonInterop, MpClientToPythonListener) {
   for (const char* family : {"AF_INET", "AF_UNIX"}) {
     for (std::optional<std::string> key :
          {std::optional<std::string>(), std::optional<std::string>("secret")}) {
-      PythonPeer peer(GetParam(), {"server", family, key.value_or("-"), sizes_arg()});
+      PythonPeer peer(GetParam(), peer_script(),
+                      {"server", family, key.value_or("-"), sizes_arg()});
       std::string line = peer.read_line();
       ASSERT_FALSE(line.empty()) << "the Python listener printed no address";
       Connection c = Client(parse(line), {.authkey = key, .timeout = 60s});
@@ -202,20 +129,22 @@ TEST_P(CPythonInterop, MpClientToPythonListener) {
 TEST_P(CPythonInterop, WrongKeyFailsOnBothSidesPythonClient) {
   Listener lis(TcpAddress{"127.0.0.1", 0}, {.authkey = "secret"});
   {
-    PythonPeer peer(GetParam(), {"client", describe(lis.address()), "wrong", sizes_arg()});
+    PythonPeer peer(GetParam(), peer_script(),
+                    {"client", describe(lis.address()), "wrong", sizes_arg()});
     EXPECT_THROW(lis.accept(60s), AuthenticationError);
     std::string output;
     EXPECT_EQ(peer.wait(&output), 3) << "the Python client raises AuthenticationError\n" << output;
   }
   // The listener goes on serving.
-  PythonPeer peer(GetParam(), {"client", describe(lis.address()), "secret", sizes_arg()});
+  PythonPeer peer(GetParam(), peer_script(),
+                  {"client", describe(lis.address()), "secret", sizes_arg()});
   Connection c = lis.accept(60s);
   exchange(c);
   EXPECT_EQ(peer.wait(), 0);
 }
 
 TEST_P(CPythonInterop, WrongKeyFailsOnBothSidesPythonListener) {
-  PythonPeer peer(GetParam(), {"server", "AF_INET", "secret", sizes_arg()});
+  PythonPeer peer(GetParam(), peer_script(), {"server", "AF_INET", "secret", sizes_arg()});
   std::string line = peer.read_line();
   ASSERT_FALSE(line.empty());
   EXPECT_THROW(Client(parse(line), {.authkey = "wrong", .timeout = 60s}), AuthenticationError);
@@ -224,9 +153,7 @@ TEST_P(CPythonInterop, WrongKeyFailsOnBothSidesPythonListener) {
 }
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name;
-  for (char c : info.param) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return name;
+  return testing::interpreter_name(info.param);
 }
 
 INSTANTIATE_TEST_SUITE_P(Interpreters, CPythonInterop, ::testing::ValuesIn(interpreters()),

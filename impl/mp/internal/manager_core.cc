@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -440,6 +441,9 @@ void ManagerServer::serve_forever() {
 }
 
 void run_manager_server(Connection ready, ServerConfig config, const std::function<void()>& init) {
+  // A Ctrl-C meant for the program must not take its server down first
+  // (Python's servers ignore SIGINT too, bpo-36368); shutdown() stops it.
+  ::signal(SIGINT, SIG_IGN);
   std::optional<ManagerServer> server;
   std::string error;
   try {

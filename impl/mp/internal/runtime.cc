@@ -20,6 +20,7 @@
 
 #include "mp/errors.h"
 #include "mp/internal/fault.h"
+#include "mp/internal/finalize.h"
 #include "mp/internal/per_process.h"
 #include "mp/internal/popen.h"
 #include "mp/internal/process_state.h"
@@ -264,6 +265,16 @@ std::vector<std::shared_ptr<ProcessState>> registered_children() {
   return registry->children;
 }
 
+namespace {
+std::atomic<StartHook> g_start_hook{nullptr};
+}  // namespace
+
+StartHook set_start_hook(StartHook hook) noexcept { return g_start_hook.exchange(hook); }
+
+void run_start_hook() {
+  if (StartHook hook = g_start_hook.load()) hook();
+}
+
 void add_runtime_hooks(void (*at_exit)()) {
   g_hooks.update([at_exit](Hooks& hooks) {
     if (std::find(hooks.begin(), hooks.end(), at_exit) == hooks.end()) hooks.push_back(at_exit);
@@ -274,8 +285,11 @@ void exit_function() noexcept {
   // A fork child that started nothing has nothing to do here but flush, and
   // does it without marking anything (no write, no copy-on-write fault).
   const Hooks* hooks = g_hooks.current();
-  if (hooks || g_registry.mine() || forkserver_pid()) {
+  if (hooks || g_registry.mine() || forkserver_pid() || has_finalizers()) {
     if (g_exit.get().ran.exchange(true)) return;
+    // Python's order: finalizers of priority >= 0, then the children, then
+    // the other finalizers.
+    run_finalizers(0);
     if (hooks) {
       for (auto hook : *hooks) hook();
     }
@@ -290,6 +304,7 @@ void exit_function() noexcept {
     } catch (...) {
       // At exit nothing is left to report to.
     }
+    run_finalizers(std::nullopt);
     stop_forkserver();
   }
   flush_std_streams();
@@ -308,12 +323,25 @@ void report_child_failure(const std::string& name) noexcept {
   }
 }
 
+// The last exit handler of a child that is a copy of another process (fork,
+// forkserver): registered first thing in the child, it runs after every
+// handler the child registered itself and ends the process before the
+// inherited ones, which belong to the process it is a copy of (Python clears
+// the atexit list in such a child for the same reason).
+void end_copied_child(int status, void*) {
+  exit_function();
+  flush_std_streams();
+  ::_exit(status);
+}
+
 }  // namespace
 
 int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body,
               bool forked) noexcept {
+  const bool copy = forked || info.start_method == "forkserver";
   try {
     forget_forkserver_after_fork();
+    if (copy) ::on_exit(&end_copied_child, nullptr);
     if (g_self == nullptr) g_self = new Self;  // spawned: no key to draw, the parent's comes
     // Another parent thread may have held the mutex at fork time: make it
     // anew, in place (the page is written below anyway).
@@ -345,6 +373,10 @@ int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void(
     code = 1;
   }
   exit_function();
+  // A copy ends through the exit handlers it registered (std::atexit, static
+  // objects it made), then end_copied_child(); a spawned child returns, and
+  // its launcher calls std::exit.
+  if (copy) std::exit(code);
   return code;
 }
 

@@ -91,20 +91,32 @@ void register_child(std::shared_ptr<ProcessState> child);
 void forget_child(const ProcessState* child);
 std::vector<std::shared_ptr<ProcessState>> registered_children();
 
+// Tests only: a function Process::start() calls before it launches anything.
+// One that throws makes start() throw that (CPython's suite patches
+// Process.start the same way to check that a pool whose fourth worker fails
+// to start leaves none behind). Returns the previous hook; nullptr: none.
+using StartHook = void (*)();
+StartHook set_start_hook(StartHook hook) noexcept;
+void run_start_hook();
+
 // Registers a hook that exit_function() runs first (mp::dummy joins its
 // non-daemonic threads there); registering it again changes nothing.
 void add_runtime_hooks(void (*at_exit)());
 
-// Python's util._exit_function: terminates daemonic children, joins the rest,
-// stops the fork server. Runs once, at normal exit (std::atexit) and at the end
-// of every child.
+// Python's util._exit_function: runs the finalizers of exit priority >= 0
+// (mp/util.h), terminates daemonic children, joins the rest, runs the other
+// finalizers, stops the fork server. Runs once, at normal exit (std::atexit)
+// and at the end of every child.
 void exit_function() noexcept;
 
 // Makes this process the child described by `info` and runs `body`; returns
 // the exit code: 0, or 1 after printing "Process <name>:" and the exception
 // (the body's, or what kept the child from becoming itself, in which case
 // the body never ran). Never throws: a child's exception must not unwind into
-// code of the parent's that it is a copy of.
+// code of the parent's that it is a copy of. A child that is a copy of
+// another process (fork, forkserver) whose body ran does not return: it ends
+// with std::exit(code), which runs the exit handlers it registered itself and
+// none of those it inherited (then _exit).
 // `parent_pidfd` (owned) watches the parent: a daemonic child kills itself
 // when the parent dies, whatever way it dies.
 // `forked`: this process is a copy of the parent (fork start method), which
