@@ -1,4 +1,4 @@
-// White-box tests of futures.h: design/API.md's "Executors and futures"
+// White-box tests of futures.h: docs/API.md's "Executors and futures"
 // lines as written (under the default start method), and the pieces below
 // the executors: a future settled by hand, wait()'s modes and as_completed()
 // on futures no executor owns. (The executors' behaviour is the conformance

@@ -1,4 +1,4 @@
-// White-box tests of sharedctypes.h and shared_memory.h: design/API.md's
+// White-box tests of sharedctypes.h and shared_memory.h: docs/API.md's
 // "Shared values" lines as written, the encodings Values and Arrays travel
 // in, and the guardian's bookkeeping. (Behaviour across processes is the
 // conformance suites' business.)

@@ -79,7 +79,7 @@ TEST(Connection, LongHeaderOnTheWire) {
   sender.join();
 }
 
-// The Connections section of shared/design/API.md, as written there.
+// The Connections section of docs/API.md, as written there.
 TEST(Connection, ApiContractCompilesAndBehaves) {
   using namespace std::chrono_literals;
   std::string buf = "0123456789";
