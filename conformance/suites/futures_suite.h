@@ -291,9 +291,6 @@ using mp::futures::BrokenExecutor;
 using mp::futures::BrokenProcessPool;
 using mp::futures::Future;
 
-// Records where mp deliberately differs from CPython on this row.
-inline void deviation(const std::string& how) { ::testing::Test::RecordProperty("deviation", how); }
-
 template <class E>
 concept SubmitsWithoutCallable = requires(E& e) { e.submit(1); };
 template <class T>
