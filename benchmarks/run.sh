@@ -9,8 +9,9 @@
 # leaves the committed reports alone.
 #   quick    (default) short repetitions, a few of them: a look, not a result
 #   publish  the run behind the committed reports: longer repetitions, more
-#            of them; about 40 minutes on the 2-vCPU benchmark VM. Make it on
-#            a quiet machine (the report records the load average).
+#            of them; over an hour on the 2-vCPU benchmark VM (mp's rows 18 min,
+#            CPython's the rest). Make it on a quiet machine (the report
+#            records the load average).
 #
 # Every case (a scenario with its arguments: all its implementations) runs in
 # a fresh process, mp's and CPython's alike: what one row leaves behind
