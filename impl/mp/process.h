@@ -228,7 +228,7 @@ template <class Derived>
 class ProcessSubclass : public Process {
  public:
   void start() {
-    *self_ = static_cast<const Derived*>(this);
+    *self_ = this;
     Process::start();
   }
 
@@ -238,36 +238,39 @@ class ProcessSubclass : public Process {
   explicit ProcessSubclass(Context& ctx, const ProcessOptions& options = {})
       : ProcessSubclass(&ctx, options) {}
   ProcessSubclass(const ProcessSubclass& other) : Process(other), self_(other.self_) {
-    *self_ = static_cast<const Derived*>(this);
+    *self_ = this;
   }
   ProcessSubclass(ProcessSubclass&& other) noexcept
       : Process(std::move(other)), self_(other.self_) {
-    *self_ = static_cast<const Derived*>(this);
+    *self_ = this;
   }
   ProcessSubclass& operator=(const ProcessSubclass& other) {
     Process::operator=(other);
     self_ = other.self_;
-    *self_ = static_cast<const Derived*>(this);
+    *self_ = this;
     return *this;
   }
   ProcessSubclass& operator=(ProcessSubclass&& other) noexcept {
     Process::operator=(std::move(other));
     self_ = other.self_;
-    *self_ = static_cast<const Derived*>(this);
+    *self_ = this;
     return *this;
   }
   ~ProcessSubclass() override {
-    if (self_ && *self_ == static_cast<const Derived*>(this)) *self_ = nullptr;
+    if (self_ && *self_ == this) *self_ = nullptr;
   }
 
  private:
-  using Cell = std::shared_ptr<const Derived*>;
+  // The object start() encodes, as its base: a base's constructor may not
+  // name `this` as a Derived yet (Derived is not constructed); encoding, after
+  // construction, may.
+  using Cell = std::shared_ptr<const ProcessSubclass*>;
 
   ProcessSubclass(Context* ctx, const ProcessOptions& options)
-      : ProcessSubclass(ctx, options, std::make_shared<const Derived*>(nullptr)) {}
+      : ProcessSubclass(ctx, options, std::make_shared<const ProcessSubclass*>(nullptr)) {}
   ProcessSubclass(Context* ctx, const ProcessOptions& options, Cell cell)
       : Process(ctx, options, target(cell)), self_(std::move(cell)) {
-    *self_ = static_cast<const Derived*>(this);
+    *self_ = this;
   }
 
   static internal::TargetSpec target(const Cell& cell) {
@@ -276,7 +279,7 @@ class ProcessSubclass : public Process {
     spec.function = reinterpret_cast<const void*>(&run_in_child);
     spec.encode = [cell](Writer& w) {
       if (*cell == nullptr) throw PicklingError("the Process subclass object is gone");
-      mp::encode(w, **cell);
+      mp::encode(w, *static_cast<const Derived*>(*cell));
     };
     return spec;
   }
