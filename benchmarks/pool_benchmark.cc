@@ -47,7 +47,6 @@ namespace {
 
 constexpr int kWorkers = 2;
 
-int64_t task(std::pair<int64_t, int64_t> work) { return pool_task(work); }
 int64_t identity(int64_t x) { return x; }
 
 std::vector<std::pair<int64_t, int64_t>> inputs(int64_t tasks, int64_t grain) {
@@ -62,8 +61,8 @@ void map_rows(benchmark::State& state, Pool& pool, int64_t tasks, int64_t grain,
   auto xs = inputs(tasks, grain);
   std::optional<int> cs;
   if (chunksize > 0) cs = static_cast<int>(chunksize);
-  pool.map(&task, xs, cs);  // workers warm
-  for (auto _ : state) benchmark::DoNotOptimize(pool.map(&task, xs, cs));
+  pool.map(&pool_task, xs, cs);  // workers warm
+  for (auto _ : state) benchmark::DoNotOptimize(pool.map(&pool_task, xs, cs));
   per_item(state, tasks);
 }
 
@@ -93,7 +92,7 @@ void tbb_map(benchmark::State& state, int64_t tasks, int64_t grain, int64_t chun
   auto xs = inputs(tasks, grain);
   std::vector<int64_t> out(xs.size());
   auto body = [&](const tbb::blocked_range<size_t>& r) {
-    for (size_t i = r.begin(); i != r.end(); ++i) out[i] = task(xs[i]);
+    for (size_t i = r.begin(); i != r.end(); ++i) out[i] = pool_task(xs[i]);
   };
   for (auto _ : state) {
     arena.execute([&] {
