@@ -276,6 +276,12 @@ void run_start_hook() {
 }
 
 void add_runtime_hooks(void (*at_exit)()) {
+  // A hook already present publishes nothing: no allocation, no snapshot
+  // kept forever for a call that changes nothing.
+  if (const Hooks* hooks = g_hooks.current();
+      hooks && std::find(hooks->begin(), hooks->end(), at_exit) != hooks->end()) {
+    return;
+  }
   g_hooks.update([at_exit](Hooks& hooks) {
     if (std::find(hooks.begin(), hooks.end(), at_exit) == hooks.end()) hooks.push_back(at_exit);
   });
