@@ -226,7 +226,8 @@ void roundtrip_floor(benchmark::State& state, const std::vector<std::pair<int64_
 // each per iteration: under a lock (lock.contended,
 // value.increment_locked/parties:2: spin_lock() and spin_unlock() on a word
 // beside the counter) or with an atomic add (rawvalue.atomic_increment: the
-// work itself). Rounds start and finish through Signals. Per increment.
+// work itself, the parties in turn, never colliding on the line). Rounds
+// start and finish through Signals. Per increment.
 enum class Increment { kLocked, kAtomic };
 void contended_increment_floor(benchmark::State& state, int64_t increments, Increment how,
                                Parties parties);

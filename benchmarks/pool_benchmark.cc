@@ -3,9 +3,11 @@
 //   pool.map/tasks:N/grain_ns:G/chunksize:C
 //       map() of N tasks that each spin G ns, over 2 workers; chunksize 0 is
 //       Python's default rule (4 chunks per worker), 1 is one task per
-//       message. Per task. N is 100000 except at G = 100000 (1000 tasks,
-//       a tenth of a second of work per iteration).
-//   pool.imap_unordered/tasks:100000/chunksize:1
+//       message. Per task. N is 100000, except at G = 100000 (1000 tasks,
+//       a tenth of a second of work per iteration) and at chunksize 1
+//       (10000 tasks: CPython takes 40-600 µs per message, a minute per
+//       repetition at 100000).
+//   pool.imap_unordered/tasks:10000/chunksize:1
 //   pool.apply.roundtrip      one apply() of a trivial task: the round trip.
 //   pool.map/tasks:1000/grain_ns:100000/processes:P
 //       scaling: the same work over P workers (compare with processes:1).
@@ -46,6 +48,8 @@ namespace mp::bench {
 namespace {
 
 constexpr int kWorkers = 2;
+// Tasks of the rows that send one task per message (chunksize 1).
+constexpr int64_t kOneByOneTasks = 10000;
 
 int64_t identity(int64_t x) { return x; }
 
@@ -139,19 +143,25 @@ auto with_pool(MakePool make, Body body) {
   };
 }
 
+// The tasks of a pool.map row (see the top of this file).
+int64_t map_tasks(int64_t grain, int64_t chunksize) {
+  if (grain == 100000) return 1000;
+  return chunksize == 1 ? kOneByOneTasks : 100000;
+}
+
 void add_all(const std::string& impl, auto make_pool) {
   for (int64_t grain : {0, 1000, 100000}) {
-    const int64_t tasks = grain == 100000 ? 1000 : 100000;
     for (int64_t chunksize : {0, 1}) {
+      const int64_t tasks = map_tasks(grain, chunksize);
       add("pool.map", impl, {{"tasks", tasks}, {"grain_ns", grain}, {"chunksize", chunksize}},
           with_pool(make_pool, [=](benchmark::State& s,
                                    auto& pool) { map_rows(s, pool, tasks, grain, chunksize); }))
           ->Unit(benchmark::kMillisecond);
     }
   }
-  add("pool.imap_unordered", impl, {{"tasks", 100000}, {"chunksize", 1}},
-      with_pool(make_pool,
-                [](benchmark::State& s, auto& pool) { imap_unordered_rows(s, pool, 100000); }))
+  add("pool.imap_unordered", impl, {{"tasks", kOneByOneTasks}, {"chunksize", 1}},
+      with_pool(make_pool, [](benchmark::State& s,
+                              auto& pool) { imap_unordered_rows(s, pool, kOneByOneTasks); }))
       ->Unit(benchmark::kMillisecond);
   add("pool.apply.roundtrip", impl, {},
       with_pool(make_pool, [](benchmark::State& s, auto& pool) { apply_rows(s, pool); }))
@@ -189,8 +199,8 @@ const bool registered = [] {
     per_item(s, 1);
   })->Unit(benchmark::kMillisecond);
   for (int64_t grain : {0, 1000, 100000}) {
-    const int64_t tasks = grain == 100000 ? 1000 : 100000;
     for (int64_t chunksize : {0, 1}) {
+      const int64_t tasks = map_tasks(grain, chunksize);
       const Args args = {{"tasks", tasks}, {"grain_ns", grain}, {"chunksize", chunksize}};
       add("pool.map", "tbb", args, [=](benchmark::State& s) {
         tbb_map(s, tasks, grain, chunksize, kWorkers);
@@ -215,8 +225,8 @@ const bool registered = [] {
   }
   add("pool.apply.roundtrip", "tbb", {}, tbb_apply)->Unit(benchmark::kMicrosecond);
   add_floors(
-      "pool.imap_unordered", {{"tasks", 100000}, {"chunksize", 1}},
-      [](benchmark::State& s, Parties p) { map_floor(s, 100000, 0, 1, kWorkers, p); },
+      "pool.imap_unordered", {{"tasks", kOneByOneTasks}, {"chunksize", 1}},
+      [](benchmark::State& s, Parties p) { map_floor(s, kOneByOneTasks, 0, 1, kWorkers, p); },
       benchmark::kMillisecond);
   add_floors(
       "pool.apply.roundtrip", {},

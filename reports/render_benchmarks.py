@@ -125,7 +125,7 @@ README_CASES = [
     ("queue.throughput", (("producers", "1"), ("consumers", "1"), ("payload", "8"))),
     ("queue.pingpong", (("payload", "8"),)),
     ("pool.map", (("tasks", "100000"), ("grain_ns", "0"), ("chunksize", "0"))),
-    ("pool.map", (("tasks", "100000"), ("grain_ns", "0"), ("chunksize", "1"))),
+    ("pool.map", (("tasks", "10000"), ("grain_ns", "0"), ("chunksize", "1"))),
     ("pool.apply.roundtrip", ()),
     ("value.increment_locked", ()),
     ("array.fill", (("size", "1048576"),)),
