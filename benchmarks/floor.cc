@@ -81,17 +81,20 @@ void roundtrip_floor(benchmark::State& state, const std::vector<std::pair<int64_
   std::vector<std::byte> reply_bytes(largest, std::byte{'r'});
   std::vector<std::byte> received(largest);
   {
-    Party partner(parties, [&] {
+    // The partner keeps its own copies of what it reads: a thread that read
+    // them through references into this frame would share cache lines with
+    // the caller's stack, which the caller writes on every trip.
+    Party partner(parties, [mailbox = &*box, message, trips, reply_bytes, largest] {
       std::vector<std::byte> in(largest);
       // The parent makes its trips in order: the partner's k-th answer is
       // to trip k % trips.size().
       for (uint32_t turn = 1, k = 0;; turn += 2, k = (k + 1) % trips.size()) {
-        box->turn.wait_for(turn);
-        if (box->stop.load(std::memory_order_acquire)) return;
+        mailbox->turn.wait_for(turn);
+        if (mailbox->stop.load(std::memory_order_acquire)) return;
         std::memcpy(in.data(), message, static_cast<size_t>(trips[k].first));
         benchmark::DoNotOptimize(in.data());
         std::memcpy(message, reply_bytes.data(), static_cast<size_t>(trips[k].second));
-        box->turn.store(turn + 1);
+        mailbox->turn.store(turn + 1);
       }
     });
     uint32_t turn = 0;
@@ -139,7 +142,10 @@ void contended_increment_floor(benchmark::State& state, int64_t increments, Incr
   // the line's moves, which an implementation whose parties happen not to
   // overlap does not, and a floor must be the cheaper of the two.
   const bool in_turn = how == Increment::kAtomic;
-  auto body = [&f, increments, how, in_turn](int who) {
+  // The parties reach the shared struct through a pointer of their own
+  // (see roundtrip_floor), not through `f` in this frame.
+  auto body = [c = &*f, increments, how, in_turn](int who) {
+    ContendedShared* const f = c;
     Signal& start = in_turn && who == 1 ? f->handoff : f->go;
     Signal& finish = in_turn && who == 0 ? f->handoff : f->done;
     for (uint32_t seen = 0;;) {
@@ -159,7 +165,7 @@ void contended_increment_floor(benchmark::State& state, int64_t increments, Incr
     }
   };
   {
-    Party a(parties, [&body] { body(0); }), b(parties, [&body] { body(1); });
+    Party a(parties, [body] { body(0); }), b(parties, [body] { body(1); });
     uint32_t target = 0;
     auto round = [&f, &target, in_turn] {
       target += in_turn ? 1 : 2;

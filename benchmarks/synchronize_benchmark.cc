@@ -305,7 +305,7 @@ void barrier_floor(benchmark::State& state, Parties parties) {
   Shared<FloorShared> f;
   f->sense.use_by(parties);
   // Sense-reversing: the second to arrive starts the next round.
-  auto pass = [&f] {
+  auto pass = [f = &*f] {
     uint32_t round = f->sense.load();
     if (f->arrived.fetch_add(1, std::memory_order_acq_rel) == 1) {
       f->arrived.store(0, std::memory_order_relaxed);
@@ -317,10 +317,10 @@ void barrier_floor(benchmark::State& state, Parties parties) {
   {
     // The partner leaves after the pass numbered `stop` (set before the
     // parent's last pass, so it can never miss it).
-    Party partner(parties, [&f, pass] {
+    Party partner(parties, [pass, shared = &*f] {
       for (uint32_t passes = 1;; ++passes) {
         pass();
-        if (f->stop.load() == passes) return;
+        if (shared->stop.load() == passes) return;
       }
     });
     uint32_t passes = 1;

@@ -134,22 +134,36 @@ void array_fill(benchmark::State& state) {
   per_item(state, kFillSize);
 }
 
-void array_fill_floor(benchmark::State& state) {
+// The floor: memcpy into a MAP_SHARED memfd mapping (what processes share),
+// or for threads into private memory, as mp::dummy::Array's.
+void array_fill_floor(benchmark::State& state, Parties parties) {
   const size_t bytes = kFillSize * sizeof(double);
   std::vector<double> src(kFillSize);
   for (int64_t i = 0; i < kFillSize; ++i) src[i] = static_cast<double>(i);
-  internal::UniqueFd fd(::memfd_create("mp-bench-floor", MFD_CLOEXEC));
-  if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(bytes)) < 0) {
-    state.SkipWithError("memfd_create");
-    return;
+  std::vector<double> private_dst;
+  void* dst = nullptr;
+  internal::UniqueFd fd;
+  if (parties == Parties::kThreads) {
+    private_dst.resize(kFillSize);
+    dst = private_dst.data();
+  } else {
+    fd = internal::UniqueFd(::memfd_create("mp-bench-floor", MFD_CLOEXEC));
+    if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(bytes)) < 0) {
+      state.SkipWithError("memfd_create");
+      return;
+    }
+    dst = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (dst == MAP_FAILED) {
+      state.SkipWithError("mmap");
+      return;
+    }
   }
-  void* dst = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   std::memcpy(dst, src.data(), bytes);  // the first touch of every page, not timed
   for (auto _ : state) {
     std::memcpy(dst, src.data(), bytes);
     benchmark::ClobberMemory();
   }
-  ::munmap(dst, bytes);
+  if (parties == Parties::kProcesses) ::munmap(dst, bytes);
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
   per_item(state, kFillSize);
 }
@@ -196,7 +210,7 @@ const bool registered = [] {
       ->Unit(benchmark::kMicrosecond);
   add("array.fill", "threads", fill, array_fill<mp::dummy::Array<double>>)
       ->Unit(benchmark::kMicrosecond);
-  add("array.fill", "floor", fill, array_fill_floor)->Unit(benchmark::kMicrosecond);
+  add_floors("array.fill", fill, array_fill_floor, benchmark::kMicrosecond);
   return true;
 }();
 

@@ -97,8 +97,8 @@ NOTES = {
     "manager.list_append": "floor and socket-reference as manager.dict_get's.",
     "manager.lock_acquire_release": "Two round trips per item; floor and socket-reference as "
     "manager.dict_get's.",
-    "array.fill": "floor: memcpy into a shared memfd mapping. multiprocessing.dummy's Array is "
-    "an `array.array`.",
+    "array.fill": "floor: memcpy into a shared memfd mapping; floor-threads: into private memory, "
+    "as mp::dummy's Array. multiprocessing.dummy's Array is an `array.array`.",
 }
 
 # Rows that cannot do what the others of their name do: marked ‡ with this
