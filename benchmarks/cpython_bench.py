@@ -550,11 +550,20 @@ def _pool_rows(impl, ctx, tasks, grain, chunksize, processes=2):
     return setup
 
 
+# pool_benchmark.cc's task counts: fewer where each task is its own message.
+ONE_BY_ONE_TASKS = 10000
+
+
+def _map_tasks(grain, chunksize):
+    if grain == 100000:
+        return 1000
+    return ONE_BY_ONE_TASKS if chunksize == 1 else 100000
+
+
 def pool_map(impl, ctx):
     for grain in (0, 1000, 100000):
         for chunksize in (0, 1):
-            # pool_benchmark.cc's counts: fewer tasks one per message.
-            tasks = 1000 if grain == 100000 else 10000 if chunksize == 1 else 100000
+            tasks = _map_tasks(grain, chunksize)
             yield ([("tasks", tasks), ("grain_ns", grain), ("chunksize", chunksize)],
                    _pool_rows(impl, ctx, tasks, grain, chunksize))
     for processes in (1, 2):
@@ -563,7 +572,7 @@ def pool_map(impl, ctx):
 
 
 def pool_imap_unordered(impl, ctx):
-    tasks = 10000  # pool_benchmark.cc's count
+    tasks = ONE_BY_ONE_TASKS
 
     def setup():
         pool = _make_pool(impl, ctx)

@@ -144,8 +144,7 @@ void contended_increment_floor(benchmark::State& state, int64_t increments, Incr
   const bool in_turn = how == Increment::kAtomic;
   // The parties reach the shared struct through a pointer of their own
   // (see roundtrip_floor), not through `f` in this frame.
-  auto body = [c = &*f, increments, how, in_turn](int who) {
-    ContendedShared* const f = c;
+  auto body = [f = &*f, increments, how, in_turn](int who) {
     Signal& start = in_turn && who == 1 ? f->handoff : f->go;
     Signal& finish = in_turn && who == 0 ? f->handoff : f->done;
     for (uint32_t seen = 0;;) {

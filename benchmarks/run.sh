@@ -9,8 +9,8 @@
 # leaves the committed reports alone.
 #   quick    (default) short repetitions, a few of them: a look, not a result
 #   publish  the run behind the committed reports: longer repetitions, more
-#            of them; over an hour on the 2-vCPU benchmark VM (mp's rows 18 min,
-#            CPython's the rest). Make it on a quiet machine (the report
+#            of them; about 35 minutes on the 2-vCPU benchmark VM (mp's rows
+#            18 min, CPython's 14). Make it on a quiet machine (the report
 #            records the load average).
 #
 # Every case (a scenario with its arguments: all its implementations) runs in
