@@ -88,6 +88,8 @@ struct ManagerImpl : Forkserver {
     explicit JoinableQueue(int maxsize = 0)
         : mp::JoinableQueueProxy<T>(manager().template JoinableQueue<T>(maxsize)) {}
   };
+  // A Pool in the manager's server (Python: manager.Pool()).
+  static mp::PoolProxy Pool(const mp::PoolOptions& options) { return manager().Pool(options); }
   // What misuse raises here (threading's choices, made in the server).
   using LockReleaseError = mp::RuntimeError;
   using RLockReleaseError = mp::RuntimeError;

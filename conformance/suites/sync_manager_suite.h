@@ -205,6 +205,18 @@ inline void namespace_child(mp::NamespaceProxy ns, mp::Connection out) {
 
 inline void set_pid(mp::Value<int> where) { where.set_value(static_cast<int>(::getpid())); }
 
+inline int cube(int x) { return x * x * x; }
+
+// Python's child enters and leaves `with pool:`, which terminates it.
+inline void pool_child(mp::PoolProxy pool, mp::Connection out) {
+  MP_CHILD_CHECK(pool.apply(&cube, 3) == 27);
+  MP_CHILD_CHECK((pool.map(&cube, std::vector<int>{1, 2, 3}) == std::vector<int>{1, 8, 27}));
+  MP_CHILD_CHECK(pool.processes() == 4);
+  pool.terminate();
+  pool.join();
+  out.send(std::string());
+}
+
 }  // namespace manager_children
 
 namespace mc = manager_children;
@@ -385,6 +397,16 @@ TYPED_TEST_P(SyncManagerSuite, NamespaceInAChild) {
   EXPECT_EQ(ns.names(), (std::vector<std::string>{"x", "y"}));
 }
 
+TYPED_TEST_P(SyncManagerSuite, PoolInAChild) {
+  cpython_id("sync_manager.pool");
+  auto pool = this->manager().Pool(4);
+  EXPECT_EQ(pool.map_async(&mc::cube, std::vector<int>{2}).get(30s), std::vector<int>{8});
+  expect_child_passes<TypeParam>(&mc::pool_child, pool);
+  EXPECT_THROW(pool.apply(&mc::cube, 2), mp::ValueError)
+      << "the child terminated the server's pool";
+  EXPECT_TRUE(pool.worker_pids().empty()) << "and it joined its workers";
+}
+
 TYPED_TEST_P(SyncManagerSuite, SetOperations) {
   cpython_id("sync_manager.set_ops,sync_manager.set_methods_exposed");
   using Set = std::set<int>;
@@ -438,7 +460,7 @@ REGISTER_TYPED_TEST_SUITE_P(SyncManagerSuite, InitializerRunsInTheServer, Restar
                             EventInAChild, LockHeldByTheServer, RLockInAChild,
                             SemaphoresReleasedByAnotherProcess, ConditionInAChild, BarrierInAChild,
                             QueuesInAChild, ListInAChild, DictInAChild, ValueAndArrayInAChild,
-                            NamespaceInAChild, SetOperations, SetFromAnyCollection);
+                            NamespaceInAChild, PoolInAChild, SetOperations, SetFromAnyCollection);
 
 }  // namespace mp::conformance
 

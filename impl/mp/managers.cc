@@ -1,11 +1,14 @@
 #include "mp/managers.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <exception>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -267,5 +270,160 @@ void SharedMemoryManager::shutdown() {
   }
   BaseManager::shutdown();
 }
+
+// Pool ---------------------------------------------------------------------------------
+
+PoolProxy SyncManager::Pool(const PoolOptions& options) {
+  if (options.initializer) {
+    throw ValueError(
+        "a manager's Pool takes no initializer: its workers start in the manager's server");
+  }
+  auto wide = [](const std::optional<int>& v) {
+    return v ? std::optional<int64_t>(*v) : std::optional<int64_t>();
+  };
+  std::optional<int64_t> timeout_ms;
+  if (options.task_timeout) timeout_ms = options.task_timeout->count();
+  auto made = create_builtin<BaseProxy, internal::PoolObject>(
+      wide(options.processes), wide(options.maxtasksperchild), timeout_ms);
+  return PoolProxy(made.link(), made.id(), true);
+}
+
+namespace internal {
+
+struct PoolClient::Waiting {
+  explicit Waiting(BaseProxy p) : pool(std::move(p)) {}
+  void loop();
+
+  const BaseProxy pool;
+  std::mutex mu;
+  uint64_t token = 0;
+  int processes = 0;
+  bool running = false;  // the thread is in loop()
+  std::unique_ptr<std::thread> thread;
+  std::map<uint64_t, Done> pending;
+  // Outcomes that came before their job was watched.
+  std::map<uint64_t, std::pair<std::vector<std::string>, std::exception_ptr>> early;
+};
+
+PoolClient::PoolClient(BaseProxy pool, bool owner)
+    : pool_(pool), owner_(owner), pid_(::getpid()), w_(std::make_shared<Waiting>(pool)) {}
+
+PoolClient::~PoolClient() {
+  if (::getpid() != pid_) {
+    // A copy of another process's memory (fork): its thread is not ours,
+    // and its pool is not ours to end.
+    (void)w_->thread.release();
+    return;
+  }
+  // Every call may fail once the manager is gone: nothing is left to end then.
+  if (owner_) {
+    try {
+      pool_.call("terminate");
+      pool_.call("join");
+    } catch (...) {
+    }
+  }
+  std::unique_ptr<std::thread> thread;
+  uint64_t token;
+  {
+    std::lock_guard lock(w_->mu);
+    thread = std::move(w_->thread);
+    token = w_->token;
+  }
+  if (token != 0) {
+    try {
+      pool_.call("forget", token);  // wakes the thread if it still waits
+    } catch (...) {
+    }
+  }
+  if (thread && thread->joinable()) {
+    // A callback that dropped the last copy runs on the thread itself,
+    // which holds what it needs.
+    if (thread->get_id() == std::this_thread::get_id()) {
+      thread->detach();
+    } else {
+      thread->join();
+    }
+  }
+}
+
+uint64_t PoolClient::token() {
+  std::lock_guard lock(w_->mu);
+  if (w_->token == 0) w_->token = pool_.call<uint64_t>("new_token");
+  return w_->token;
+}
+
+int PoolClient::processes() {
+  std::lock_guard lock(w_->mu);
+  if (w_->processes == 0) w_->processes = static_cast<int>(pool_.call<int64_t>("processes"));
+  return w_->processes;
+}
+
+void PoolClient::watch(uint64_t job, Done done) {
+  std::unique_lock lock(w_->mu);
+  if (auto it = w_->early.find(job); it != w_->early.end()) {
+    auto [chunks, error] = std::move(it->second);
+    w_->early.erase(it);
+    lock.unlock();
+    done(&chunks, error);
+    return;
+  }
+  w_->pending.emplace(job, std::move(done));
+  if (w_->running) return;
+  // The previous thread has left loop() and takes no lock again: it ends at once.
+  if (w_->thread && w_->thread->joinable()) w_->thread->join();
+  w_->running = true;
+  w_->thread = std::make_unique<std::thread>([w = w_] { w->loop(); });
+}
+
+void PoolClient::Waiting::loop() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu);
+      if (pending.empty()) {
+        running = false;
+        return;
+      }
+    }
+    std::vector<PoolOutcome> outcomes;
+    std::exception_ptr lost;
+    try {
+      outcomes = pool.call<std::vector<PoolOutcome>>("wait_done", token);
+      if (outcomes.empty()) {
+        lost = std::make_exception_ptr(
+            RuntimeError("the pool proxy went away before this task finished"));
+      }
+    } catch (...) {
+      lost = std::current_exception();  // the manager is gone (mp::EOFError...)
+    }
+    using Outcome = std::pair<std::vector<std::string>, std::exception_ptr>;
+    std::vector<std::pair<Done, Outcome>> ready;
+    {
+      std::lock_guard lock(mu);
+      if (lost) {
+        for (auto& entry : pending) ready.emplace_back(std::move(entry.second), Outcome({}, lost));
+        pending.clear();
+      }
+      for (auto& [job, chunks, error_bytes] : outcomes) {
+        std::exception_ptr error;
+        if (!error_bytes.empty()) {
+          Reader r(error_bytes);
+          error = decode_exception(r);
+        }
+        auto it = pending.find(job);
+        if (it == pending.end()) {
+          early.emplace(job, Outcome(std::move(chunks), error));
+          continue;
+        }
+        ready.emplace_back(std::move(it->second), Outcome(std::move(chunks), error));
+        pending.erase(it);
+      }
+    }
+    // Python runs callbacks on the pool's result thread; here on this one.
+    for (auto& [done, outcome] : ready) done(&outcome.first, outcome.second);
+  }
+}
+
+}  // namespace internal
 
 }  // namespace mp

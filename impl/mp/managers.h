@@ -5,6 +5,7 @@
 //   auto d = m.dict<std::string, int>();            // a DictProxy
 //   d.set("a", 1);  int a = d.get("a");  d.get("zz");  // -> mp::KeyError
 //   auto q = m.Queue<int>();  auto l = m.Lock();    // pass them to children by value
+//   auto pool = m.Pool(4);  pool.map(&square, xs);  // a Pool in the server (PoolProxy)
 //   m.shutdown();                                   // the destructor does it too
 //
 // Custom types, as BaseManager.register:
@@ -42,20 +43,28 @@
 #ifndef MP_MANAGERS_H_
 #define MP_MANAGERS_H_
 
+#include <sys/types.h>
+
 #include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <ranges>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -65,6 +74,8 @@
 #include "mp/errors.h"
 #include "mp/internal/manager_core.h"
 #include "mp/internal/manager_objects.h"
+#include "mp/internal/manager_pool.h"
+#include "mp/pool.h"
 #include "mp/process.h"
 #include "mp/reduction.h"
 #include "mp/shared_memory.h"
@@ -512,6 +523,402 @@ class JoinableQueueProxy : public QueueProxy<T> {
   void join() const { this->call("join"); }
 };
 
+namespace internal {
+
+// A PoolProxy's side in one process: the thread that waits for its async
+// results (it runs while some are pending, so an idle proxy costs none),
+// and, for the proxy a manager's Pool() returned, the duty to terminate the
+// pool when the last copy of it in this process goes (Python: the `with`
+// block, or the proxy's last reference).
+class PoolClient {
+ public:
+  // Called once with the job's chunks, or with its exception.
+  using Done = std::function<void(std::vector<std::string>* chunks, std::exception_ptr error)>;
+
+  PoolClient(BaseProxy pool, bool owner);
+  ~PoolClient();
+  PoolClient(const PoolClient&) = delete;
+  PoolClient& operator=(const PoolClient&) = delete;
+
+  // This client's token in the server (asked for once).
+  uint64_t token();
+  // The pool's size (asked for once).
+  int processes();
+  // Calls `done` when `job` (submitted under token()) ends.
+  void watch(uint64_t job, Done done);
+
+ private:
+  struct Waiting;  // what the thread shares with the client, and outlives it with
+
+  BaseProxy pool_;
+  const bool owner_;
+  const pid_t pid_;
+  std::shared_ptr<Waiting> w_;
+};
+
+// The results a pool chunk's bytes hold: a count, then the items.
+template <class R>
+void decode_chunk(const std::string& chunk, std::vector<R>& out) {
+  Reader r(chunk);
+  const auto n = r.read_pod<uint32_t>();
+  for (uint32_t i = 0; i < n; ++i) out.push_back(Codec<R>::decode(r));
+}
+
+template <class R>
+std::vector<R> decode_chunks(const std::vector<std::string>& chunks) {
+  std::vector<R> out;
+  for (const std::string& chunk : chunks) decode_chunk(chunk, out);
+  return out;
+}
+
+}  // namespace internal
+
+// Python: the IteratorProxy a PoolProxy's imap and imap_unordered return. A
+// single-pass range, as mp::IMapIterator: the input is read as far as a
+// bounded number of chunks in flight needs, and an exception from a task or
+// from the input is thrown where its position is reached.
+template <class R>
+class IMapProxyIterator {
+  struct State;
+
+ public:
+  using iterator = internal::PullIterator<IMapProxyIterator, R>;
+
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+  // The next result, or nullopt at the end (Python: next() and StopIteration).
+  std::optional<R> next() { return s_->next(); }
+
+ private:
+  friend class PoolProxy;
+
+  struct State {
+    BaseProxy pool;
+    uint64_t job = 0;
+    bool ordered = true;
+    std::function<void(Writer&)> pull;               // the input, a chunk at a time (chunk_puller)
+    uint32_t submitted = 0, yielded = 0, limit = 0;  // chunks
+    bool input_done = false;
+    std::exception_ptr input_error;
+    std::vector<R> buffer;  // the current chunk's results
+    size_t at = 0;          // in buffer
+    bool finished = false;
+
+    ~State() {
+      try {
+        if (job != 0) pool.call("drop", job);
+      } catch (...) {
+      }
+    }
+
+    void top_up() {
+      std::vector<std::string> batch;
+      while (!input_done && submitted + batch.size() - yielded < limit) {
+        try {
+          Writer w;
+          pull(w);
+          batch.push_back(std::move(w.bytes()));
+        } catch (const internal::EndOfInput&) {
+          input_done = true;
+        } catch (...) {
+          // The chunk being read is dropped; those before it are delivered,
+          // then this is raised.
+          input_error = std::current_exception();
+          input_done = true;
+        }
+      }
+      if (batch.empty()) return;
+      pool.call("add", job, batch);
+      submitted += static_cast<uint32_t>(batch.size());
+    }
+
+    std::optional<R> next() {
+      while (!finished) {
+        if (at < buffer.size()) return std::move(buffer[at++]);
+        top_up();
+        if (yielded == submitted) {
+          finished = true;
+          if (input_error) std::rethrow_exception(std::exchange(input_error, nullptr));
+          break;
+        }
+        std::pair<uint32_t, std::string> got;
+        try {
+          got = pool.call<std::pair<uint32_t, std::string>>("take", job, ordered, yielded);
+        } catch (...) {
+          ++yielded;  // the chunk's exception, thrown at its place
+          throw;
+        }
+        ++yielded;
+        buffer.clear();
+        at = 0;
+        internal::decode_chunk(got.second, buffer);
+      }
+      return std::nullopt;
+    }
+  };
+
+  explicit IMapProxyIterator(std::shared_ptr<State> s) : s_(std::move(s)) {}
+  std::shared_ptr<State> s_;
+};
+
+// Python: the Pool a SyncManager hosts (PoolProxy). The pool and its workers
+// live in the manager's server (workers of the server's start method); the
+// calls are mp::Pool's, with its argument rules: tasks are free functions or
+// captureless lambdas (named by where their code lives, so the server's
+// workers find them: the server runs the same program), arguments and
+// results travel through mp::Codec. A task's exception reaches the caller
+// with its type (std and mp types; others as mp::RemoteError). Async results
+// are mp::AsyncResult: callbacks run on a thread of the calling process.
+//
+// The pool is terminated by terminate(), when the manager shuts down, or
+// when the last copy of the proxy Pool() returned goes from the process
+// that called it (as mp::Pool's destructor: terminate() and join()).
+// Copies sent to other processes use the same pool and do not keep it: they
+// fail with mp::ValueError (or the manager's connection errors) once it is
+// gone. Beyond CPython's PoolProxy: processes(), worker_pids(), and
+// task_timeout; no initializer (mp::ValueError).
+class PoolProxy : public BaseProxy {
+ public:
+  PoolProxy() = default;
+  // A copy of a proxy received from another process: uses the pool, does not own it.
+  PoolProxy(std::shared_ptr<const internal::ManagerLink> link, uint64_t id)
+      : PoolProxy(std::move(link), id, false) {}
+  std::string repr() const { return repr_as("PoolProxy", "Pool"); }
+
+  // Python: map(func, iterable, chunksize=None).
+  template <class F, class Range>
+  auto map(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) const {
+    using Fn = internal::fn_ptr_t<F>;
+    static_assert(internal::pool_fn<Fn>::arity == 1, "map() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename internal::pool_fn<Fn>::args>;
+    return run<Fn, Arg, false>(+f, std::forward<Range>(xs), chunksize);
+  }
+  template <class F, class Range>
+  auto starmap(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) const {
+    using Fn = internal::fn_ptr_t<F>;
+    return run<Fn, typename internal::pool_fn<Fn>::args, true>(+f, std::forward<Range>(xs),
+                                                               chunksize);
+  }
+  template <class F, class Range>
+  AsyncResult<std::vector<internal::pool_result_t<F>>> map_async(
+      F f, Range&& xs,
+      const AsyncOptions<std::vector<internal::pool_result_t<F>>>& options = {}) const {
+    using Fn = internal::fn_ptr_t<F>;
+    static_assert(internal::pool_fn<Fn>::arity == 1, "map() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename internal::pool_fn<Fn>::args>;
+    return submit<Fn, Arg, false>(+f, std::forward<Range>(xs), options);
+  }
+  template <class F, class Range>
+  AsyncResult<std::vector<internal::pool_result_t<F>>> starmap_async(
+      F f, Range&& xs,
+      const AsyncOptions<std::vector<internal::pool_result_t<F>>>& options = {}) const {
+    using Fn = internal::fn_ptr_t<F>;
+    return submit<Fn, typename internal::pool_fn<Fn>::args, true>(+f, std::forward<Range>(xs),
+                                                                  options);
+  }
+
+  // Python: apply(func, args).
+  template <class F, class... A>
+    requires internal::FunctionPointerLike<std::decay_t<F>>
+  internal::pool_result_t<F> apply(F f, A&&... args) const {
+    using Fn = internal::fn_ptr_t<F>;
+    using R = internal::pool_result_t<F>;
+    static_assert(!std::is_void_v<R>, "pool tasks return a value");
+    auto chunks = call<std::vector<std::string>>(
+        "run", internal::code_prefix<Fn, typename internal::pool_fn<Fn>::args, true>(+f),
+        std::vector<std::string>{apply_chunk<Fn>(std::forward<A>(args)...)});
+    auto values = internal::decode_chunks<R>(chunks);
+    if (values.size() != 1) throw PicklingError("an apply's result does not fit its call");
+    return std::move(values[0]);
+  }
+  template <class F, class... A>
+    requires internal::FunctionPointerLike<std::decay_t<F>>
+  AsyncResult<internal::pool_result_t<F>> apply_async(F f, A&&... args) const {
+    return apply_async(AsyncOptions<internal::pool_result_t<F>>{}, f, std::forward<A>(args)...);
+  }
+  // With callback / error_callback: apply_async({.callback = ...}, &f, args...).
+  template <class F, class... A>
+    requires internal::FunctionPointerLike<std::decay_t<F>>
+  AsyncResult<internal::pool_result_t<F>> apply_async(
+      const AsyncOptions<internal::pool_result_t<F>>& options, F f, A&&... args) const {
+    using Fn = internal::fn_ptr_t<F>;
+    using R = internal::pool_result_t<F>;
+    static_assert(!std::is_void_v<R>, "pool tasks return a value");
+    auto state = make_state(options);
+    watch(
+        internal::code_prefix<Fn, typename internal::pool_fn<Fn>::args, true>(+f),
+        {apply_chunk<Fn>(std::forward<A>(args)...)},
+        [state](std::vector<std::string>& chunks) {
+          auto values = internal::decode_chunks<R>(chunks);
+          if (values.size() != 1) throw PicklingError("an apply's result does not fit its call");
+          state->set_value(std::move(values[0]));
+        },
+        state);
+    return AsyncResult<R>(state);
+  }
+
+  // Python: imap(func, iterable, chunksize=1); results in input order.
+  template <class F, class Range>
+  IMapProxyIterator<internal::pool_result_t<F>> imap(F f, Range&& xs, int chunksize = 1) const {
+    return make_imap<F>(f, std::forward<Range>(xs), chunksize, true);
+  }
+  // Python: imap_unordered(func, iterable, chunksize=1); results as they come.
+  template <class F, class Range>
+  IMapProxyIterator<internal::pool_result_t<F>> imap_unordered(F f, Range&& xs,
+                                                               int chunksize = 1) const {
+    return make_imap<F>(f, std::forward<Range>(xs), chunksize, false);
+  }
+
+  // Python: close(), terminate(), join() (before close/terminate -> mp::ValueError).
+  void close() const { call("close"); }
+  void terminate() const { call("terminate"); }
+  void join() const { call("join"); }
+  // mp: the size of the pool, and the pids of its live workers.
+  int processes() const { return client().processes(); }
+  std::vector<pid_t> worker_pids() const {
+    auto pids = call<std::vector<int64_t>>("worker_pids");
+    return std::vector<pid_t>(pids.begin(), pids.end());
+  }
+
+ private:
+  friend class SyncManager;
+  PoolProxy(std::shared_ptr<const internal::ManagerLink> link, uint64_t id, bool owner)
+      : BaseProxy(link, id),
+        client_(std::make_shared<internal::PoolClient>(BaseProxy(link, id), owner)) {}
+
+  internal::PoolClient& client() const {
+    if (!client_) throw ValueError("an empty proxy refers to nothing");
+    return *client_;
+  }
+
+  template <class Fn, class... A>
+  static std::string apply_chunk(A&&... args) {
+    using Arg = typename internal::pool_fn<Fn>::args;
+    Arg packed(std::forward<A>(args)...);
+    Writer w;
+    w.write_pod<uint32_t>(1);
+    Codec<Arg>::encode(w, packed);
+    return std::move(w.bytes());
+  }
+
+  // The chunks of a map of `xs` (Python reads all of the input first).
+  template <class Arg, class Range>
+  std::vector<std::string> map_chunks(Range&& xs, std::optional<int> chunksize) const {
+    if constexpr (!std::ranges::sized_range<Range>) {
+      std::vector<std::ranges::range_value_t<Range>> all;
+      for (auto&& x : xs) all.push_back(x);
+      return map_chunks<Arg>(all, chunksize);
+    } else {
+      if (chunksize && *chunksize < 1) {
+        throw ValueError("Chunksize must be 1+, not " + std::to_string(*chunksize));
+      }
+      const size_t n = std::ranges::size(xs);
+      if (n == 0) return {};
+      size_t each;
+      if (chunksize) {
+        each = static_cast<size_t>(*chunksize);
+      } else {
+        const size_t parts = size_t{4} * static_cast<size_t>(client().processes());
+        each = (n + parts - 1) / parts;
+      }
+      std::vector<std::string> chunks;
+      auto it = std::ranges::begin(xs);
+      for (size_t start = 0; start < n; start += each) {
+        const size_t k = std::min(each, n - start);
+        Writer w;
+        w.write_pod(static_cast<uint32_t>(k));
+        for (size_t i = 0; i < k; ++i, ++it) internal::encode_arg<Arg>(w, *it);
+        chunks.push_back(std::move(w.bytes()));
+      }
+      return chunks;
+    }
+  }
+
+  template <class Fn, class Arg, bool kStar, class Range>
+  auto run(Fn fn, Range&& xs, std::optional<int> chunksize) const {
+    using R = typename internal::pool_fn<Fn>::result;
+    static_assert(!std::is_void_v<R>, "pool tasks return a value");
+    auto chunks = map_chunks<Arg>(std::forward<Range>(xs), chunksize);
+    return internal::decode_chunks<R>(
+        call<std::vector<std::string>>("run", internal::code_prefix<Fn, Arg, kStar>(fn), chunks));
+  }
+
+  template <class T>
+  static std::shared_ptr<internal::ResultState<T>> make_state(const AsyncOptions<T>& options) {
+    auto state = std::make_shared<internal::ResultState<T>>();
+    state->callback = options.callback;
+    state->error_callback = options.error_callback;
+    return state;
+  }
+
+  // Submits a job under this process's token and has `deliver` (or, if it
+  // throws, the error) fill `state` when it ends.
+  template <class T, class Deliver>
+  void watch(const std::string& prefix, const std::vector<std::string>& chunks, Deliver deliver,
+             std::shared_ptr<internal::ResultState<T>> state) const {
+    internal::PoolClient& c = client();
+    const uint64_t job = call<uint64_t>("submit", prefix, chunks, c.token());
+    internal::PoolClient::Done done = [deliver, state](std::vector<std::string>* chunks,
+                                                       std::exception_ptr error) {
+      if (!error) {
+        try {
+          deliver(*chunks);
+          return;
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
+      state->set_error(error);
+    };
+    if (job == 0) {
+      std::vector<std::string> none;
+      done(&none, nullptr);
+    } else {
+      c.watch(job, std::move(done));
+    }
+  }
+
+  template <class Fn, class Arg, bool kStar, class Range>
+  auto submit(
+      Fn fn, Range&& xs,
+      const AsyncOptions<std::vector<typename internal::pool_fn<Fn>::result>>& options) const {
+    using R = typename internal::pool_fn<Fn>::result;
+    static_assert(!std::is_void_v<R>, "pool tasks return a value");
+    auto chunks = map_chunks<Arg>(std::forward<Range>(xs), options.chunksize);
+    auto state = make_state(options);
+    watch(
+        internal::code_prefix<Fn, Arg, kStar>(fn), chunks,
+        [state](std::vector<std::string>& chunks) {
+          state->set_value(internal::decode_chunks<R>(chunks));
+        },
+        state);
+    return AsyncResult<std::vector<R>>(state);
+  }
+
+  template <class F, class Range>
+  IMapProxyIterator<internal::pool_result_t<F>> make_imap(F f, Range&& xs, int chunksize,
+                                                          bool ordered) const {
+    using Fn = internal::fn_ptr_t<F>;
+    using R = internal::pool_result_t<F>;
+    static_assert(internal::pool_fn<Fn>::arity == 1, "imap() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename internal::pool_fn<Fn>::args>;
+    if (chunksize < 1) throw ValueError("Chunksize must be 1+, not " + std::to_string(chunksize));
+    using State = typename IMapProxyIterator<R>::State;
+    auto s = std::make_shared<State>();
+    s->pool = *this;
+    s->ordered = ordered;
+    // As mp::Pool: enough chunks in flight to keep every worker busy, and
+    // no more.
+    const auto per = static_cast<uint32_t>(std::max(1, 4096 / chunksize));
+    s->limit = std::max<uint32_t>(8u * static_cast<uint32_t>(client().processes()), per);
+    s->pull = internal::chunk_puller<Arg>(std::forward<Range>(xs), chunksize);
+    s->job = call<uint64_t>("open_stream", internal::code_prefix<Fn, Arg, false>(+f));
+    return IMapProxyIterator<R>(std::move(s));
+  }
+
+  std::shared_ptr<internal::PoolClient> client_;
+};
+
 struct ManagerOptions {
   // Where the server listens: by default a fresh AF_UNIX (abstract) address.
   std::optional<Address> address;
@@ -705,6 +1112,14 @@ class SyncManager : public BaseManager {
     return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties},
                                                                  internal::to_wire(timeout));
   }
+  // A Pool in the server (Python: manager.Pool(processes)); see PoolProxy.
+  // processes < 1 -> mp::ValueError.
+  PoolProxy Pool() { return Pool(PoolOptions{}); }
+  PoolProxy Pool(int processes) { return Pool(PoolOptions{.processes = processes}); }
+  // processes, maxtasksperchild and task_timeout as mp::Pool's; an
+  // initializer -> mp::ValueError (it would have to run in the server's
+  // workers).
+  PoolProxy Pool(const PoolOptions& options);
 };
 
 // Python: multiprocessing.Manager(): a SyncManager, started.

@@ -87,6 +87,37 @@ struct PoolOptions {
   std::optional<std::chrono::milliseconds> task_timeout = {};
 };
 
+class PoolProxy;
+
+namespace internal {
+// The core of a pool as `options` describe it, checked as Python checks
+// Pool's arguments (mp::ValueError, mp::PicklingError). `ctx` null: the
+// default context.
+inline std::shared_ptr<PoolCore> make_pool_core(Context* ctx, const PoolOptions& options,
+                                                bool threads) {
+  PoolConfig c;
+  c.processes = options.processes.value_or(cpu_count());
+  if (options.maxtasksperchild) {
+    if (*options.maxtasksperchild < 1) {
+      throw ValueError("maxtasksperchild must be a positive int or None");
+    }
+    c.maxtasksperchild = *options.maxtasksperchild;
+  }
+  if (options.task_timeout) {
+    if (options.task_timeout->count() <= 0) throw ValueError("task_timeout must be positive");
+    c.task_timeout = *options.task_timeout;
+  }
+  c.initializer = options.initializer.spec();
+  c.context = ctx;
+  c.threads = threads;
+  if (c.initializer && !threads && !c.initializer->binder &&
+      (ctx ? ctx->get_start_method() : get_start_method()) != "fork") {
+    throw PicklingError(c.initializer->target.not_transferable);
+  }
+  return std::make_shared<PoolCore>(std::move(c));
+}
+}  // namespace internal
+
 // Python: the callback, error_callback and chunksize keywords of the *_async
 // calls. Callbacks run in the pool owner's result thread; keep them short.
 template <class T>
@@ -352,6 +383,48 @@ class BasicPool;
 // Thrown by an imap input puller that has nothing more to read.
 struct EndOfInput {};
 
+// Reads `xs` lazily, `chunksize` items a call: each call writes a chunk's
+// count and arguments (Python: imap's task batches), throws EndOfInput when
+// nothing is left, and passes on what the input throws. Keeps the input's
+// view alive.
+template <class Arg, class Range>
+std::function<void(Writer&)> chunk_puller(Range&& xs, int chunksize) {
+  auto input = std::make_shared<std::views::all_t<Range>>(std::views::all(std::forward<Range>(xs)));
+  auto at = std::make_shared<std::ranges::iterator_t<std::views::all_t<Range>>>(
+      std::ranges::begin(*input));
+  return [input, at, chunksize](Writer& w) {
+    w.write_pod<uint32_t>(0);
+    const size_t count_at = w.bytes().size() - sizeof(uint32_t);
+    uint32_t k = 0;
+    for (; k < static_cast<uint32_t>(chunksize) && *at != std::ranges::end(*input); ++k, ++*at) {
+      encode_arg<Arg>(w, **at);
+    }
+    std::memcpy(w.bytes().data() + count_at, &k, sizeof(k));
+    if (k == 0) throw EndOfInput{};
+  };
+}
+
+// A single-pass iterator over what owner->next() hands out, up to nullopt.
+template <class Owner, class R>
+class PullIterator {
+ public:
+  using value_type = R;
+  using difference_type = std::ptrdiff_t;
+  PullIterator() = default;
+  explicit PullIterator(Owner* owner) : owner_(owner), current_(owner->next()) {}
+  const R& operator*() const { return *current_; }
+  PullIterator& operator++() {
+    current_ = owner_->next();
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  friend bool operator==(const PullIterator& it, std::default_sentinel_t) { return !it.current_; }
+
+ private:
+  Owner* owner_ = nullptr;
+  std::optional<R> current_;
+};
+
 }  // namespace internal
 
 // Python: AsyncResult (ApplyResult / MapResult).
@@ -388,6 +461,7 @@ class AsyncResult {
  private:
   template <bool>
   friend class internal::BasicPool;
+  friend class PoolProxy;
   explicit AsyncResult(std::shared_ptr<internal::ResultState<T>> s) : s_(std::move(s)) {}
   bool wait_until(const internal::Deadline& deadline) {
     std::unique_lock lock(s_->mu);
@@ -421,25 +495,7 @@ class IMapIterator {
   struct State;
 
  public:
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    const R& operator*() const { return *current_; }
-    iterator& operator++() {
-      current_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.current_; }
-
-   private:
-    friend class IMapIterator;
-    explicit iterator(IMapIterator* owner) : owner_(owner), current_(owner->next()) {}
-    IMapIterator* owner_ = nullptr;
-    std::optional<R> current_;
-  };
+  using iterator = internal::PullIterator<IMapIterator, R>;
 
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
@@ -652,30 +708,8 @@ class BasicPool {
   int processes() const noexcept { return core_->processes(); }
 
  private:
-  BasicPool(Context* ctx, const PoolOptions& options) : core_(make_core(ctx, options)) {}
-
-  static std::shared_ptr<PoolCore> make_core(Context* ctx, const PoolOptions& options) {
-    PoolConfig c;
-    c.processes = options.processes.value_or(cpu_count());
-    if (options.maxtasksperchild) {
-      if (*options.maxtasksperchild < 1) {
-        throw ValueError("maxtasksperchild must be a positive int or None");
-      }
-      c.maxtasksperchild = *options.maxtasksperchild;
-    }
-    if (options.task_timeout) {
-      if (options.task_timeout->count() <= 0) throw ValueError("task_timeout must be positive");
-      c.task_timeout = *options.task_timeout;
-    }
-    c.initializer = options.initializer.spec();
-    c.context = ctx;
-    c.threads = kThreads;
-    if (c.initializer && !kThreads && !c.initializer->binder &&
-        (ctx ? ctx->get_start_method() : get_start_method()) != "fork") {
-      throw PicklingError(c.initializer->target.not_transferable);
-    }
-    return std::make_shared<PoolCore>(std::move(c));
-  }
+  BasicPool(Context* ctx, const PoolOptions& options)
+      : core_(make_pool_core(ctx, options, kThreads)) {}
 
   template <class Fn, class Arg, bool kStar, class Range>
   auto submit_map(Fn fn, Range&& xs,
@@ -787,20 +821,7 @@ class BasicPool {
     // reads, and no more (bounded memory whatever the input's length).
     const auto per = static_cast<uint32_t>(std::max(1, 4096 / chunksize));
     s->limit = std::max<uint32_t>(8u * static_cast<uint32_t>(core_->processes()), per);
-    auto input =
-        std::make_shared<std::views::all_t<Range>>(std::views::all(std::forward<Range>(xs)));
-    auto at = std::make_shared<std::ranges::iterator_t<std::views::all_t<Range>>>(
-        std::ranges::begin(*input));
-    s->pull = [input, at, chunksize](Writer& w) {
-      w.write_pod<uint32_t>(0);
-      const size_t count_at = w.bytes().size() - sizeof(uint32_t);
-      uint32_t k = 0;
-      for (; k < static_cast<uint32_t>(chunksize) && *at != std::ranges::end(*input); ++k, ++*at) {
-        encode_arg<Arg>(w, **at);
-      }
-      std::memcpy(w.bytes().data() + count_at, &k, sizeof(k));
-      if (k == 0) throw EndOfInput{};
-    };
+    s->pull = chunk_puller<Arg>(std::forward<Range>(xs), chunksize);
     return IMapIterator<R>(std::move(s));
   }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "mp/internal/ring.h"
+#include "mp/internal/runtime.h"
 #include "mp/internal/snapshot.h"
 #include "mp/process.h"
 
@@ -444,6 +445,13 @@ void run_manager_server(Connection ready, ServerConfig config, const std::functi
   // A Ctrl-C meant for the program must not take its server down first
   // (Python's servers ignore SIGINT too, bpo-36368); shutdown() stops it.
   ::signal(SIGINT, SIG_IGN);
+  {
+    // The server may start processes (the workers of the Pools it hosts), as
+    // Python's server, which is not daemonic, may. It still dies with its
+    // parent: the watch its start set up runs on.
+    std::lock_guard lock(self_mutex());
+    self().daemon = false;
+  }
   std::optional<ManagerServer> server;
   std::string error;
   try {
