@@ -185,8 +185,8 @@ class OpenWhenBlocked {
   bool saw_it_blocked();
 
  private:
+  std::atomic<bool> blocked_{false};  // before watcher_: made before the thread starts
   std::thread watcher_;
-  std::atomic<bool> blocked_{false};
 };
 
 // Runs a program (a path under the test's runfiles) and collects its exit
