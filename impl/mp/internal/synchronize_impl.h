@@ -7,6 +7,7 @@
 #ifndef MP_INTERNAL_SYNCHRONIZE_IMPL_H_
 #define MP_INTERNAL_SYNCHRONIZE_IMPL_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -95,6 +96,21 @@ struct ThreadSync {
   }
 };
 
+// A flag a handle keeps about its last acquire. One handle may be shared by
+// threads (a manager's server serves a Lock from a thread per client), so
+// it is atomic; handles copy, so it copies.
+struct CopyableFlag {
+  std::atomic<bool> value{false};
+  CopyableFlag() = default;
+  CopyableFlag(const CopyableFlag& other) : value(other.load(std::memory_order_relaxed)) {}
+  CopyableFlag& operator=(const CopyableFlag& other) {
+    value.store(other.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    return *this;
+  }
+  bool load(std::memory_order order) const noexcept { return value.load(order); }
+  void store(bool v, std::memory_order order) noexcept { value.store(v, order); }
+};
+
 // A deadline from Python's (block, timeout): block=false tries once and
 // ignores the timeout; a negative timeout also tries once.
 template <class Rep, class Period>
@@ -141,7 +157,9 @@ class BasicLock {
   // Whether this handle's last successful acquire took the lock from a
   // holder whose process had died holding it (what it guarded may be half
   // updated). CPython would have waited forever.
-  bool acquired_from_dead_holder() const noexcept { return from_dead_holder_; }
+  bool acquired_from_dead_holder() const noexcept {
+    return from_dead_holder_.load(std::memory_order_relaxed);
+  }
   // Python's repr: "<Lock(owner=None)>", "<Lock(owner=MainProcess)>", ...
   std::string repr() const {
     return "<Lock(owner=" +
@@ -174,13 +192,15 @@ class BasicLock {
       : state_(std::move(state)) {}
   bool acquire_until(const Deadline& deadline) {
     Acquired got = lock_acquire(*state_, deadline, Traits::kSharing);
-    from_dead_holder_ = got == Acquired::kFromDeadHolder;
+    if (got != Acquired::kNo) {
+      from_dead_holder_.store(got == Acquired::kFromDeadHolder, std::memory_order_relaxed);
+    }
     return got != Acquired::kNo;
   }
   bool is_mine() const { return lock_is_mine(*state_); }
 
   typename Traits::template Storage<LockState> state_;
-  bool from_dead_holder_ = false;
+  CopyableFlag from_dead_holder_;
 };
 
 template <class Traits>
@@ -206,7 +226,9 @@ class BasicRLock {
     if (!rlock_release(*state_, Traits::kSharing)) Traits::rlock_not_owned();
   }
   bool locked() const { return lock_held(*state_); }
-  bool acquired_from_dead_holder() const noexcept { return from_dead_holder_; }
+  bool acquired_from_dead_holder() const noexcept {
+    return from_dead_holder_.load(std::memory_order_relaxed);
+  }
   // Python's repr: "<RLock(None, 0)>", "<RLock(MainProcess, 3)>", ...
   std::string repr() const {
     if (!locked()) return "<RLock(None, 0)>";
@@ -238,13 +260,15 @@ class BasicRLock {
       : state_(std::move(state)) {}
   bool acquire_until(const Deadline& deadline) {
     Acquired got = rlock_acquire(*state_, deadline, Traits::kSharing);
-    from_dead_holder_ = got == Acquired::kFromDeadHolder;
+    if (got != Acquired::kNo) {
+      from_dead_holder_.store(got == Acquired::kFromDeadHolder, std::memory_order_relaxed);
+    }
     return got != Acquired::kNo;
   }
   bool is_mine() const { return lock_is_mine(*state_); }
 
   typename Traits::template Storage<LockState> state_;
-  bool from_dead_holder_ = false;
+  CopyableFlag from_dead_holder_;
 };
 
 template <class Traits, bool kBounded>
