@@ -596,6 +596,7 @@ void PoolCore::join() {
   for (auto& w : workers_) {
     if (w.process) {
       w.process->join();
+      std::lock_guard lock(mu_);  // worker_pids() reads it from other threads
       w.alive = false;
     }
     if (w.thread.joinable()) w.thread.join();
