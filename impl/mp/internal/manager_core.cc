@@ -94,17 +94,14 @@ std::optional<std::string> channel_recv(Ring& ring, Connection& socket) {
   return message;
 }
 
-// Links, interned by address and key; each has a slot in the per-thread cache
-// and an epoch that forget_connections() advances. A snapshot (see
-// snapshot.h): a fork child interns links whatever the parent's threads were
-// doing.
+// Links, interned by address and key: a key's link lives as long as the
+// process (it is a few strings), so a table is published only for a key not
+// seen before, never again for one whose proxies have all gone. Each link has
+// a slot in the per-thread cache and an epoch that forget_connections()
+// advances. A snapshot (see snapshot.h): a fork child interns links whatever
+// the parent's threads were doing.
 struct LinkTable {
-  struct Entry {
-    std::weak_ptr<const ManagerLink> link;
-    size_t slot = 0;
-    std::atomic<uint64_t>* epoch = nullptr;  // never freed: links point at it
-  };
-  std::map<std::pair<std::string, std::string>, Entry> entries;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const ManagerLink>> entries;
 };
 constinit Snapshots<LinkTable> g_links;
 
@@ -140,7 +137,7 @@ CachedConnection& connection_for(const ManagerLink& link) {
   if (connection_cache.size() <= link.slot) connection_cache.resize(link.slot + 1);
   CachedConnection& entry = connection_cache[link.slot];
   const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
-  const uint64_t epoch = link.epoch->load(std::memory_order_acquire);
+  const uint64_t epoch = link.epoch.load(std::memory_order_acquire);
   if (entry.connection && (entry.generation != generation || entry.epoch != epoch)) {
     entry = CachedConnection();
   }
@@ -202,33 +199,18 @@ void throw_signature_mismatch(std::string_view what, std::string_view expected,
 std::shared_ptr<const ManagerLink> ManagerLink::get(const Address& address,
                                                     const std::string& authkey) {
   auto key = std::make_pair(address_key(address), authkey);
-  // A new key's epoch, made at most once; freed if another thread's link wins.
-  std::unique_ptr<std::atomic<uint64_t>> fresh_epoch;
   for (;;) {
     const LinkTable* table = g_links.current();
-    LinkTable::Entry entry;
     if (table) {
-      if (auto it = table->entries.find(key); it != table->entries.end()) {
-        if (auto existing = it->second.link.lock()) return existing;
-        entry = it->second;  // its slot and epoch, for a new link
-      }
-    }
-    if (entry.epoch == nullptr) {
-      if (!fresh_epoch) fresh_epoch = std::make_unique<std::atomic<uint64_t>>(0);
-      entry.epoch = fresh_epoch.get();
-      entry.slot = table ? table->entries.size() : 0;
+      if (auto it = table->entries.find(key); it != table->entries.end()) return it->second;
     }
     auto link = std::make_shared<ManagerLink>();
     link->address = address;
     link->authkey = authkey;
-    link->slot = entry.slot;
-    link->epoch = entry.epoch;
+    link->slot = table ? table->entries.size() : 0;
     LinkTable next = table ? *table : LinkTable();
-    next.entries[key] = {link, entry.slot, entry.epoch};
-    if (g_links.replace(table, std::move(next))) {
-      if (entry.epoch == fresh_epoch.get()) fresh_epoch.release();  // the table holds it now
-      return link;
-    }
+    next.entries[key] = link;
+    if (g_links.replace(table, std::move(next))) return link;
   }
 }
 
@@ -283,7 +265,7 @@ void send_hello(Connection& connection) { connection.send(ChannelOffer{}); }
 
 void forget_connections(const ManagerLink& link) {
   drop_connection(link);
-  link.epoch->fetch_add(1, std::memory_order_release);
+  link.epoch.fetch_add(1, std::memory_order_release);
 }
 
 // Registry -----------------------------------------------------------------------------

@@ -57,14 +57,14 @@ const std::string& call_signature() {
 // The same signature, readable, for error messages.
 std::string readable_signature(std::string_view signature);
 
-// Where a manager listens and the key it wants. Interned: every proxy of one
-// manager in a process shares one link, and its slot in each thread's
-// connection cache.
+// Where a manager listens and the key it wants. Interned for the life of the
+// process: every proxy of one manager in a process shares one link, and its
+// slot in each thread's connection cache.
 struct ManagerLink {
   Address address;
   std::string authkey;
   size_t slot = 0;
-  std::atomic<uint64_t>* epoch = nullptr;  // advanced by forget_connections(); lives forever
+  mutable std::atomic<uint64_t> epoch{0};  // advanced by forget_connections()
 
   static std::shared_ptr<const ManagerLink> get(const Address& address, const std::string& authkey);
 };
