@@ -464,21 +464,36 @@ TEST_F(Defects, ForkChildNeverInheritsALockedHooksMutex) {
 
 TEST_F(Defects, ForkChildNeverInheritsALockedManagerLinkTable) {
   mp_id("reliability.fork.mutexes");
-  // Every get() here publishes a new table (the link it returns dies at
-  // once), so the parent's thread keeps mapping fresh heap. GCC 12's ASan
-  // allocator takes no lock around fork(): a child forked while that thread
-  // maps a region inherits the region's lock held and hangs in its first
-  // allocation (seen: SizeClassAllocator64::GetFromAllocator). glibc's
-  // malloc, which plain builds use, is fork-safe.
-  if (kSanitized)
-    GTEST_SKIP() << "the sanitizer's allocator is not fork-safe under a writing thread";
   const mp::Address address = std::string("/nonexistent/mp-reliability");
   EXPECT_EQ(children_that_hang([address] { internal::ManagerLink::get(address, "key"); }), 0);
+}
+
+// A key's link outlives its proxies: getting it again after the last one
+// went publishes no new table (each table published is kept for good, so a
+// process that received proxies one at a time grew without bound).
+TEST_F(Defects, ManagerLinkOutlivesItsProxies) {
+  mp_id("reliability.manager.link_interned");
+  const mp::Address address = std::string("/nonexistent/mp-reliability-interned");
+  std::weak_ptr<const internal::ManagerLink> first = internal::ManagerLink::get(address, "key");
+  EXPECT_FALSE(first.expired());
+  EXPECT_EQ(internal::ManagerLink::get(address, "key"), first.lock());
+  EXPECT_NE(internal::ManagerLink::get(address, "other key"), first.lock());
 }
 
 TEST_F(Defects, ForkChildNeverInheritsALockedServantRegistry) {
   mp_id("reliability.fork.mutexes");
   EXPECT_EQ(children_that_hang([] { (void)internal::find_servant("no such type"); }), 0);
+}
+
+// The guardian a tracked SharedMemory needs is this program started again,
+// which only mp::init() turns into the guardian: without it, the copy ran
+// main() and created again, starting copies without end (found when a test
+// main without init() did it).
+TEST_F(Defects, NoInitProgramGetsAnErrorNotCopiesOfItself) {
+  mp_id("reliability.no_init_guardian");
+  mp::conformance::Ran ran = mp::conformance::run_program({"reliability/no_init_shm_main"});
+  EXPECT_FALSE(WIFEXITED(ran.status) && WEXITSTATUS(ran.status) == 0) << ran.err;
+  EXPECT_NE(ran.err.find("mp::init(argc, argv)"), std::string::npos) << ran.err;
 }
 
 }  // namespace

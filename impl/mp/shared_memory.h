@@ -39,11 +39,11 @@
 // ignores SIGINT and SIGTERM; SIGKILLed, it is replaced by the next process
 // that creates or unlinks a name, or that exits holding names, which hands
 // the new one every name it holds. If no guardian can be started, create
-// throws std::system_error. (Not covered: a name created before the
-// guardian's death whose creator is SIGKILLed before its next call; the
-// creator dying in the microseconds between creating the name and
-// registering it; a creator that is the init of a PID namespace, whose end
-// takes every process of the namespace, the guardian included.) With
+// throws std::system_error; in a program that has not called mp::init(),
+// which could not run as the guardian, it throws mp::RuntimeError. (Not covered: a name created
+// before the guardian's death whose creator is SIGKILLed before its next call; the creator dying in
+// the microseconds between creating the name and registering it; a creator that is the init of a
+// PID namespace, whose end takes every process of the namespace, the guardian included.) With
 // `.track = false` the creator opts out: the name persists, as with
 // shm_open, until someone calls unlink() or the machine restarts.
 //

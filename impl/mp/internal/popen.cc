@@ -31,8 +31,9 @@ struct ChannelHeader {
   uint64_t size;
 };
 
-// A sanity check that the child runs the same program: mp::init's location.
-CodeLocation init_location() { return locate_code(reinterpret_cast<const void*>(&mp::init)); }
+// A sanity check that the child runs the same program: where spawn_self's
+// code is.
+CodeLocation init_location() { return locate_code(reinterpret_cast<const void*>(&spawn_self)); }
 
 int exit_code_of(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return info.si_status;
@@ -123,6 +124,13 @@ std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<vo
 }
 
 pid_t spawn_self(const char* flag, int channel) {
+  // Without mp::init() the child would run main() again, and do again what
+  // made it: a tracked SharedMemory's guardian would start a guardian...
+  if (!program_named()) {
+    throw RuntimeError(std::string("mp starts a helper process (") + flag +
+                       ") by running this program again: call mp::init(argc, argv) first thing "
+                       "in main()");
+  }
   // The channel must not sit at 3 (dup2 onto itself would keep close-on-exec).
   UniqueFd moved = dup_cloexec(channel, 4);
   posix_spawn_file_actions_t actions;

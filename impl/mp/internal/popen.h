@@ -55,6 +55,7 @@ UniqueFd pidfd_of_new_child(pid_t pid);
 // posix_spawn of this program (see set_executable) with `channel` as its fd
 // 3 and no other descriptor but 0-2, signals at their defaults, and argv
 // {argv[0], flag, "3"}: init() in the new process dispatches on `flag`.
+// A process that has not called init() gets mp::RuntimeError instead.
 pid_t spawn_self(const char* flag, int channel);
 
 // fork(): the child runs `body` in a copy of this process.

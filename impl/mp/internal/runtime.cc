@@ -212,7 +212,15 @@ int self_pidfd() {
 }
 
 const std::string& program_name() { return program_name_storage(); }
-void set_program_name(const char* argv0) { program_name_storage() = argv0 ? argv0 : ""; }
+namespace {
+std::atomic<bool> g_program_named{false};
+}  // namespace
+
+void set_program_name(const char* argv0) {
+  program_name_storage() = argv0 ? argv0 : "";
+  g_program_named.store(true, std::memory_order_release);
+}
+bool program_named() noexcept { return g_program_named.load(std::memory_order_acquire); }
 
 std::string executable() {
   const LaunchSettings* settings = g_launch_settings.current();

@@ -75,6 +75,8 @@ int self_pidfd();
 // The program as init() saw it: argv[0] for children's command lines.
 const std::string& program_name();
 void set_program_name(const char* argv0);
+// Whether set_program_name() ran: mp::init() calls it first.
+bool program_named() noexcept;
 
 // set_executable() / set_forkserver_preload() settings.
 std::string executable();
