@@ -17,6 +17,7 @@ implementation "cpython-<method>".
 """
 
 import argparse
+import glob
 import json
 import multiprocessing as mp
 import os
@@ -364,7 +365,26 @@ def one_trial(name, method, seed, index):
     os._exit(0)
 
 
+def cpython_semaphores():
+    """The named semaphores CPython's multiprocessing has made (/dev/shm/sem.mp-*)."""
+    return set(glob.glob("/dev/shm/sem.mp-*"))
+
+
 def run_isolated(name, method, seed, index):
+    before = cpython_semaphores()
+    try:
+        return run_trial_process(name, method, seed, index)
+    finally:
+        # A killed process group takes its resource tracker with it, so the
+        # trial's semaphores stay behind: remove those it made.
+        for path in cpython_semaphores() - before:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def run_trial_process(name, method, seed, index):
     argv = [sys.executable, os.path.abspath(__file__), "--one=" + name, "--methods=" + method,
             "--seed=%d" % seed, "--index=%d" % index]
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, start_new_session=True)
