@@ -56,6 +56,7 @@
 #include <functional>
 #include <initializer_list>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -327,26 +328,65 @@ class NamespaceProxy : public BaseProxy {
   std::vector<std::string> names() const { return call<std::vector<std::string>>("names"); }
 };
 
-// Value<T> (Python: ValueProxy): get(), set(), and value() as .value.
+// Value<T> (Python: ValueProxy): get(), set(), and value() as .value; and
+// mp::Value's value() / set_value(), so code written for one compiles for the
+// other. Each call is one request, which the server runs alone: a
+// read-modify-write needs a manager Lock around it (mp::Value's raw() and
+// get_lock() reach memory a proxy does not have).
 template <class T>
 class ValueProxy : public BaseProxy {
  public:
+  using value_type = T;
   using BaseProxy::BaseProxy;
   T get() const { return call<T>("get"); }
   T value() const { return get(); }
   void set(const T& value) const { call("set", value); }
+  void set_value(const T& value) const { set(value); }
 };
 
-// Array<T> (Python: ArrayProxy).
+// Array<T> (Python: ArrayProxy), with mp::Array's calls that copy: get/set
+// one element, slice/set_slice/assign, to_vector. Python's negative indexes
+// count from the end; slices clamp as Python's do. mp::Array's references
+// into its memory (operator[], at() as a reference, span(), begin()) have
+// no counterpart here: take a copy with to_vector() or slice().
 template <class T>
 class ArrayProxy : public BaseProxy {
  public:
+  using value_type = T;
   using BaseProxy::BaseProxy;
-  T at(int64_t index) const { return call<T>("at", index); }
+  T get(int64_t index) const { return call<T>("at", index); }
+  // The element, copied (a proxy has no reference to give).
+  const T at(int64_t index) const { return get(index); }
   void set(int64_t index, const T& item) const { call("set", index, item); }
   size_t size() const { return call<uint64_t>("size"); }
+  bool empty() const { return size() == 0; }
+  // a[start:stop].
+  std::vector<T> slice(int64_t start, int64_t stop) const {
+    return call<std::vector<T>>("slice", start, stop);
+  }
+  // a[start:stop] = items: as many items as the slice holds, else
+  // mp::ValueError and nothing written.
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  void set_slice(int64_t start, int64_t stop, const R& items) const {
+    call("set_slice", start, stop,
+         std::vector<T>(std::ranges::begin(items), std::ranges::end(items)));
+  }
+  void set_slice(int64_t start, int64_t stop, std::initializer_list<T> items) const {
+    call("set_slice", start, stop, std::vector<T>(items));
+  }
+  // a[:] = items.
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  void assign(const R& items) const {
+    set_slice(0, std::numeric_limits<int64_t>::max(), items);
+  }
+  void assign(std::initializer_list<T> items) const {
+    set_slice(0, std::numeric_limits<int64_t>::max(), items);
+  }
   // list(a).
-  std::vector<T> copy() const { return call<std::vector<T>>("copy"); }
+  std::vector<T> to_vector() const { return call<std::vector<T>>("copy"); }
+  std::vector<T> copy() const { return to_vector(); }
 };
 
 // acquire()'s overloads for the lock-like proxies, as the primitives have them.
@@ -401,6 +441,8 @@ class SemaphoreProxyOf : public AcquirerProxy {
  public:
   using AcquirerProxy::AcquirerProxy;
   int get_value() const { return static_cast<int>(this->template call<int64_t>("get_value")); }
+  // Python 3.14's locked(): whether an acquire() would block now.
+  bool locked() const { return get_value() == 0; }
 };
 using SemaphoreProxy = SemaphoreProxyOf<false>;
 using BoundedSemaphoreProxy = SemaphoreProxyOf<true>;

@@ -366,13 +366,36 @@ class ArrayObject {
   }
   uint64_t size() const { return items_.size(); }
   std::vector<T> copy() const { return items_; }
+  // a[start:stop], clamped as Python clamps (negative bounds count from the end).
+  std::vector<T> slice(int64_t start, int64_t stop) const {
+    auto [from, to] = clamp(start, stop);
+    return std::vector<T>(items_.begin() + from, items_.begin() + to);
+  }
+  // a[start:stop] = items, of the slice's length (else ValueError, nothing written).
+  void set_slice(int64_t start, int64_t stop, const std::vector<T>& items) {
+    auto [from, to] = clamp(start, stop);
+    if (items.size() != to - from) {
+      throw ValueError("Can only assign sequence of same size (" + std::to_string(items.size()) +
+                       " items for " + std::to_string(to - from) + ")");
+    }
+    std::copy(items.begin(), items.end(), items_.begin() + static_cast<std::ptrdiff_t>(from));
+  }
   static constexpr auto exposed() {
     return std::make_tuple(
         ExposedMethod{"at", &ArrayObject::at}, ExposedMethod{"set", &ArrayObject::set},
-        ExposedMethod{"size", &ArrayObject::size}, ExposedMethod{"copy", &ArrayObject::copy});
+        ExposedMethod{"size", &ArrayObject::size}, ExposedMethod{"copy", &ArrayObject::copy},
+        ExposedMethod{"slice", &ArrayObject::slice},
+        ExposedMethod{"set_slice", &ArrayObject::set_slice});
   }
 
  private:
+  std::pair<size_t, size_t> clamp(int64_t start, int64_t stop) const {
+    const auto n = static_cast<int64_t>(items_.size());
+    auto bound = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
+    const int64_t from = bound(start);
+    return {static_cast<size_t>(from), static_cast<size_t>(std::max(from, bound(stop)))};
+  }
+
   std::vector<T> items_;
 };
 
