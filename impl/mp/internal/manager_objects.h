@@ -46,6 +46,15 @@ inline size_t python_index(int64_t index, size_t size, const char* what) {
   return static_cast<size_t>(i);
 }
 
+// Python's slice bounds: negative counts from the end, then clamped to
+// [0, size]; an empty slice when stop falls before start.
+inline std::pair<size_t, size_t> python_slice(int64_t start, int64_t stop, size_t size) {
+  const auto n = static_cast<int64_t>(size);
+  auto bound = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
+  const int64_t from = bound(start);
+  return {static_cast<size_t>(from), static_cast<size_t>(std::max(from, bound(stop)))};
+}
+
 template <class T>
 std::string mangled_name() {
   return typeid(T).name();
@@ -166,11 +175,8 @@ class ListObject {
   uint64_t size() const { return items_.size(); }
   std::vector<T> copy() const { return items_; }
   std::vector<T> slice(int64_t begin, int64_t end) const {
-    int64_t n = static_cast<int64_t>(items_.size());
-    auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
-    int64_t b = clamp(begin), e = clamp(end);
-    if (b >= e) return {};
-    return std::vector<T>(items_.begin() + b, items_.begin() + e);
+    auto [from, to] = python_slice(begin, end, items_.size());
+    return std::vector<T>(items_.begin() + from, items_.begin() + to);
   }
   uint64_t count(const T& item) const {
     return static_cast<uint64_t>(std::count(items_.begin(), items_.end(), item));
@@ -368,12 +374,12 @@ class ArrayObject {
   std::vector<T> copy() const { return items_; }
   // a[start:stop], clamped as Python clamps (negative bounds count from the end).
   std::vector<T> slice(int64_t start, int64_t stop) const {
-    auto [from, to] = clamp(start, stop);
+    auto [from, to] = python_slice(start, stop, items_.size());
     return std::vector<T>(items_.begin() + from, items_.begin() + to);
   }
   // a[start:stop] = items, of the slice's length (else ValueError, nothing written).
   void set_slice(int64_t start, int64_t stop, const std::vector<T>& items) {
-    auto [from, to] = clamp(start, stop);
+    auto [from, to] = python_slice(start, stop, items_.size());
     if (items.size() != to - from) {
       throw ValueError("Can only assign sequence of same size (" + std::to_string(items.size()) +
                        " items for " + std::to_string(to - from) + ")");
@@ -389,13 +395,6 @@ class ArrayObject {
   }
 
  private:
-  std::pair<size_t, size_t> clamp(int64_t start, int64_t stop) const {
-    const auto n = static_cast<int64_t>(items_.size());
-    auto bound = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
-    const int64_t from = bound(start);
-    return {static_cast<size_t>(from), static_cast<size_t>(std::max(from, bound(stop)))};
-  }
-
   std::vector<T> items_;
 };
 

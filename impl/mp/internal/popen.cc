@@ -33,7 +33,7 @@ struct ChannelHeader {
 
 // A sanity check that the child runs the same program: where spawn_self's
 // code is.
-CodeLocation init_location() { return locate_code(reinterpret_cast<const void*>(&spawn_self)); }
+CodeLocation program_location() { return locate_code(reinterpret_cast<const void*>(&spawn_self)); }
 
 int exit_code_of(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return info.si_status;
@@ -70,7 +70,7 @@ class DirectPopen final : public Popen {
 
 Writer encode_child_channel(const ChildInfo& info, const EncodedTarget& target) {
   Writer w;
-  encode(w, init_location());
+  encode(w, program_location());
   encode(w, info);
   encode(w, w.add_fd(self_pidfd()));
   encode(w, locate_code(target.trampoline));
@@ -215,7 +215,7 @@ int run_from_channel(UniqueFd channel) {
   auto info = decode<ChildInfo>(reader);
   auto parent_pidfd = reader.take_fd(decode<uint32_t>(reader));
   auto body_of_target = [&] {
-    if (sanity.offset != init_location().offset) {
+    if (sanity.offset != program_location().offset) {
       throw PicklingError("the child is not running the same program as its parent");
     }
     auto trampoline =
