@@ -1123,10 +1123,17 @@ TYPED_TEST_P(SynchronizeSuite, DeadPartyDoesNotHangABarrier) {
     typename TypeParam::Barrier barrier(3);
     auto p = TypeParam::Process(&wait_at_the_barrier<TypeParam>, barrier);
     p.start();
-    // Killed while it sleeps inside wait(), not before it got there.
+    // Killed while it sleeps inside wait(), not before it got there: the
+    // barrier counts it (a manager's server has its request), and then its
+    // thread sleeps. A futex alone is not proof: the child may sleep on one
+    // before it reaches the barrier (a manager child's first call, say).
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (barrier.n_waiting() != 1 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(1ms);  // polling the count, not waiting it out
+    }
+    ASSERT_EQ(barrier.n_waiting(), 1) << "the child never reached the barrier";
     ASSERT_TRUE(wait_blocked(*p.pid(), *p.pid(), futex_calls(), 60s))
         << "the child never blocked in the barrier";
-    EXPECT_EQ(barrier.n_waiting(), 1);
     p.kill();
     p.join();
     EXPECT_EQ(p.exitcode(), -SIGKILL);

@@ -176,7 +176,7 @@ void ConformanceTest::SetUp() {
 
 void ConformanceTest::TearDown() {
   for (const std::string& leak : leaks_since(baseline_)) ADD_FAILURE() << leak;
-  if (HasFailure()) kill_descendants();
+  if (HasFailure()) kill_descendants_since(baseline_);
   disarm_watchdog();
 }
 

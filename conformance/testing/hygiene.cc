@@ -157,9 +157,16 @@ std::vector<std::string> leaks_since(const Snapshot& before) {
   return leaks;
 }
 
-void kill_descendants() {
-  for (const auto& [pid, what] : list_descendants()) ::kill(pid, SIGKILL);
-  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+void kill_descendants() { kill_descendants_since(Snapshot{}); }
+
+void kill_descendants_since(const Snapshot& before) {
+  for (const auto& [pid, what] : list_descendants()) {
+    if (!before.descendants.count(pid)) ::kill(pid, SIGKILL);
+  }
+  // Reaps what it killed (the fork server's children are the server's to
+  // reap: waitpid fails at once with ECHILD for them).
+  for (const auto& [pid, what] : list_descendants()) {
+    if (!before.descendants.count(pid)) ::waitpid(pid, nullptr, 0);
   }
 }
 

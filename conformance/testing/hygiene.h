@@ -38,9 +38,12 @@ std::vector<std::string> leaks_since(const Snapshot& before);
 // puts into the names it draws).
 const std::string& shm_tag();
 
-// Kills (SIGKILL) and reaps every descendant, so one failing test does not
-// poison the next.
+// Kills (SIGKILL) and reaps every descendant (the watchdog's last act).
 void kill_descendants();
+// Kills and reaps the descendants that `before` did not have, so one failing
+// test does not poison the next, nor take down what the binary shares among
+// its tests (the manager implementation's server).
+void kill_descendants_since(const Snapshot& before);
 
 }  // namespace mp::conformance
 
