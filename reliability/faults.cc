@@ -259,21 +259,56 @@ std::string env_spec(FaultPoint point, Action action) {
   return "";
 }
 
-std::chrono::nanoseconds process_cpu_time(pid_t pid) {
-  // Summed over the process's threads: /proc/<pid>/task/<tid>/schedstat
-  // starts with the nanoseconds the thread has run.
+std::map<pid_t, ThreadState> thread_states(pid_t pid) {
+  std::map<pid_t, ThreadState> out;
   std::string base = "/proc/" + std::to_string(pid) + "/task";
-  uint64_t total = 0;
   if (DIR* d = ::opendir(base.c_str())) {
     while (dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
-      std::ifstream in(base + "/" + e->d_name + "/schedstat");
+      ThreadState& t = out[static_cast<pid_t>(std::atol(e->d_name))];
+      std::ifstream cpu(base + "/" + e->d_name + "/schedstat");
       uint64_t ns = 0;
-      if (in >> ns) total += ns;
+      if (cpu >> ns) t.cpu = std::chrono::nanoseconds(ns);
+      // "running", or the call's number and its arguments.
+      std::ifstream call(base + "/" + e->d_name + "/syscall");
+      std::string first;
+      if (call >> first && !first.empty() && first[0] >= '0' && first[0] <= '9') {
+        t.syscall = std::atol(first.c_str());
+      }
     }
     ::closedir(d);
   }
-  return std::chrono::nanoseconds(total);
+  return out;
+}
+
+namespace {
+
+std::chrono::nanoseconds cpu_since(const std::map<pid_t, ThreadState>& before, pid_t tid,
+                                   const ThreadState& now) {
+  auto was = before.find(tid);
+  return now.cpu - (was == before.end() ? std::chrono::nanoseconds(0) : was->second.cpu);
+}
+
+}  // namespace
+
+std::chrono::nanoseconds cpu_used(const std::map<pid_t, ThreadState>& before,
+                                  const std::map<pid_t, ThreadState>& after) {
+  std::chrono::nanoseconds used{0};
+  for (const auto& [tid, now] : after) used += cpu_since(before, tid, now);
+  return used;
+}
+
+std::string describe_cpu(pid_t pid, const std::map<pid_t, ThreadState>& before,
+                         const std::map<pid_t, ThreadState>& after) {
+  std::string out;
+  for (const auto& [tid, now] : after) {
+    auto used = cpu_since(before, tid, now);
+    if (!out.empty()) out += "; ";
+    out += "tid " + std::to_string(tid) + (tid == pid ? " (main)" : "") + ": " +
+           std::to_string(used.count() / 1000) + " us, now " +
+           (now.syscall < 0 ? std::string("running") : "in syscall " + std::to_string(now.syscall));
+  }
+  return out;
 }
 
 std::chrono::nanoseconds thread_cpu_time() {

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "mp/internal/fault.h"
@@ -54,10 +55,24 @@ void restore_limits();
 // `action` (one shot) in spawn and forkserver children.
 std::string env_spec(FaultPoint point, Action action);
 
-// CPU time a process (or this thread) has used, from the scheduler's
-// nanosecond accounting.
-std::chrono::nanoseconds process_cpu_time(pid_t pid);
+// CPU time this thread has used.
 std::chrono::nanoseconds thread_cpu_time();
+
+// Each thread of process `pid`: the CPU time it has used, and the system
+// call it sleeps in (/proc/<pid>/task/<tid>/syscall), or -1 while it runs.
+struct ThreadState {
+  std::chrono::nanoseconds cpu{0};
+  long syscall = -1;
+};
+std::map<pid_t, ThreadState> thread_states(pid_t pid);
+// The CPU time all its threads used between two looks.
+std::chrono::nanoseconds cpu_used(const std::map<pid_t, ThreadState>& before,
+                                  const std::map<pid_t, ThreadState>& after);
+// What the CPU time process `pid` used between `before` and `after` went
+// to: "tid 123 (main): 4100 us, now in syscall 202; ...", for a failure
+// message.
+std::string describe_cpu(pid_t pid, const std::map<pid_t, ThreadState>& before,
+                         const std::map<pid_t, ThreadState>& after);
 
 }  // namespace mp::reliability
 

@@ -6,6 +6,8 @@
 // killed consumer had taken; qsize() matched a drain; no call overran its
 // bound; an idle consumer did not spin.
 
+#include <sys/syscall.h>
+
 #include <cstring>
 #include <map>
 #include <optional>
@@ -135,17 +137,30 @@ Outcome queue_trial(mp::Context& ctx, std::mt19937_64& random, Variant v) {
   out.allowed_lost = victim_consumes ? 1 : 0;
   join_survivors(parties, 0, kProducers, victim, 30s, "producer", out);
   // An idle consumer sleeps: measured on a quarter of the trials, once the
-  // consumers have drained the queue.
+  // consumers have drained the queue and each has gone to sleep in get().
+  // Not from the moment qsize() reads 0: that is the last get()'s commit,
+  // and the consumer may still be finishing that get() (returning the
+  // overflow lane's pages to the kernel, say), work rather than a spin. One
+  // that never sleeps spins; a failure names the threads that used the CPU.
   if (random() % 4 == 0 && wait_until([&] { return q.qsize() == 0; }, 10s)) {
     for (int c = 0; c < kConsumers; ++c) {
       if (kProducers + c == victim) continue;
       pid_t pid = *parties[kProducers + c].pid();
-      auto before = process_cpu_time(pid);
+      auto asleep = [pid] { return thread_states(pid)[pid].syscall == SYS_futex; };
+      if (!wait_until(asleep, 10s)) {
+        out.fail("an idle consumer never slept in get() for 10 s");
+        continue;
+      }
+      auto before = thread_states(pid);
       auto wall = std::chrono::steady_clock::now();
       std::this_thread::sleep_for(30ms);  // the interval measured, not a synchronization
-      auto used = process_cpu_time(pid) - before;
-      if (used * 4 > std::chrono::steady_clock::now() - wall) {
-        out.fail("an idle consumer spun: " + std::to_string(used.count() / 1000) + " us of CPU");
+      auto after = thread_states(pid);
+      auto elapsed = std::chrono::steady_clock::now() - wall;
+      auto used = cpu_used(before, after);
+      if (used * 4 > elapsed) {
+        out.fail("an idle consumer spun: " + std::to_string(used.count() / 1000) +
+                 " us of CPU in " + std::to_string(elapsed.count() / 1000) + " us (" +
+                 describe_cpu(pid, before, after) + ")");
       }
     }
   }
