@@ -176,6 +176,7 @@ template <class K, class V>
 class DictProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("DictProxy", "dict"); }
   // d[key]; a missing key -> mp::KeyError.
   V get(const K& key) const { return call<V>("get", key); }
   // d.get(key, fallback).
@@ -208,6 +209,7 @@ template <class T>
 class ListProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("ListProxy", "list"); }
   void append(const T& item) const { call("append", item); }
   void extend(const std::vector<T>& items) const { call("extend", items); }
   void extend(std::initializer_list<T> items) const { extend(std::vector<T>(items)); }
@@ -244,6 +246,7 @@ class SetProxy : public BaseProxy {
  public:
   using Set = std::set<T>;
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("SetProxy", "set"); }
   void add(const T& item) const { call("add", item); }
   // Absent -> mp::KeyError.
   void remove(const T& item) const { call("remove", item); }
@@ -308,6 +311,7 @@ class SetProxy : public BaseProxy {
 class NamespaceProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("NamespaceProxy", "Namespace"); }
   template <class T>
   void set(const std::string& name, const T& value) const {
     call("set", name, std::string(typeid(T).name()), std::string(mp::dumps(value).bytes()));
@@ -338,6 +342,7 @@ class ValueProxy : public BaseProxy {
  public:
   using value_type = T;
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("ValueProxy", "Value"); }
   T get() const { return call<T>("get"); }
   T value() const { return get(); }
   void set(const T& value) const { call("set", value); }
@@ -354,6 +359,7 @@ class ArrayProxy : public BaseProxy {
  public:
   using value_type = T;
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("ArrayProxy", "Array"); }
   T get(int64_t index) const { return call<T>("at", index); }
   // The element, copied (a proxy has no reference to give).
   const T at(int64_t index) const { return get(index); }
@@ -417,9 +423,6 @@ class AcquirerProxy : public BaseProxy {
   bool try_lock_until(std::chrono::time_point<C, D> t) const {
     return acquire(t - C::now());
   }
-  // A manager's lock cannot be taken over from a dead holder: it is held by
-  // the server on behalf of the holder, so this is always false.
-  bool acquired_from_dead_holder() const noexcept { return false; }
 };
 
 // threading.Lock (kReentrant false) or RLock in the server. Releasing a Lock
@@ -429,7 +432,11 @@ template <bool kReentrant>
 class LockProxyOf : public AcquirerProxy {
  public:
   using AcquirerProxy::AcquirerProxy;
+  std::string repr() const { return repr_as("AcquirerProxy", kReentrant ? "RLock" : "Lock"); }
   bool locked() const { return this->template call<bool>("locked"); }
+  // A manager's lock cannot be taken over from a dead holder: it is held by
+  // the server on behalf of the holder, so this is always false.
+  bool acquired_from_dead_holder() const noexcept { return false; }
 };
 using LockProxy = LockProxyOf<false>;
 using RLockProxy = LockProxyOf<true>;
@@ -440,6 +447,9 @@ template <bool kBounded>
 class SemaphoreProxyOf : public AcquirerProxy {
  public:
   using AcquirerProxy::AcquirerProxy;
+  std::string repr() const {
+    return repr_as("AcquirerProxy", kBounded ? "BoundedSemaphore" : "Semaphore");
+  }
   int get_value() const { return static_cast<int>(this->template call<int64_t>("get_value")); }
   // Python 3.14's locked(): whether an acquire() would block now.
   bool locked() const { return get_value() == 0; }
@@ -452,6 +462,7 @@ using BoundedSemaphoreProxy = SemaphoreProxyOf<true>;
 class ConditionProxy : public AcquirerProxy {
  public:
   using AcquirerProxy::AcquirerProxy;
+  std::string repr() const { return repr_as("ConditionProxy", "Condition"); }
   bool wait() const { return call<bool>("wait", internal::WireTimeout()); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) const {
@@ -494,6 +505,7 @@ class EventProxy : public BaseProxy {
 class BarrierProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("BarrierProxy", "Barrier"); }
   int wait() const { return static_cast<int>(call<int64_t>("wait", internal::WireTimeout())); }
   template <class Rep, class Period>
   int wait(std::chrono::duration<Rep, Period> timeout) const {
@@ -512,6 +524,7 @@ template <class T>
 class QueueProxy : public BaseProxy {
  public:
   using BaseProxy::BaseProxy;
+  std::string repr() const { return repr_as("AutoProxy[Queue]", "Queue"); }
   void put(const T& item, bool block = true) const {
     call("put", item, block, internal::WireTimeout());
   }
@@ -561,6 +574,7 @@ template <class T>
 class JoinableQueueProxy : public QueueProxy<T> {
  public:
   using QueueProxy<T>::QueueProxy;
+  std::string repr() const { return this->repr_as("AutoProxy[JoinableQueue]", "JoinableQueue"); }
   void task_done() const { this->call("task_done"); }
   void join() const { this->call("join"); }
 };

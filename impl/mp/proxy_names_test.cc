@@ -5,14 +5,18 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mp/managers.h"
 #include "mp/mp.h"
 
 namespace {
+
+using namespace std::chrono_literals;
 
 // What code written for a Value may call.
 template <class V>
@@ -44,6 +48,54 @@ concept SemaphoreLike = requires(S s) {
   { s.get_value() } -> std::convertible_to<int>;
   { s.locked() } -> std::convertible_to<bool>;
 };
+
+// Python's acquire(block, timeout) and the std Lockable/TimedLockable calls.
+template <class L>
+concept Acquirable = requires(L l, bool block, std::chrono::milliseconds d,
+                              std::chrono::steady_clock::time_point t) {
+  { l.acquire() } -> std::same_as<bool>;
+  { l.acquire(block) } -> std::same_as<bool>;
+  { l.acquire(d) } -> std::same_as<bool>;
+  { l.acquire(block, d) } -> std::same_as<bool>;
+  l.release();
+  l.lock();
+  l.unlock();
+  { l.try_lock() } -> std::same_as<bool>;
+  { l.try_lock_for(d) } -> std::same_as<bool>;
+  { l.try_lock_until(t) } -> std::same_as<bool>;
+};
+
+template <class L>
+concept LockLike = Acquirable<L> && requires(L l) {
+  { l.locked() } -> std::same_as<bool>;
+  { l.acquired_from_dead_holder() } -> std::same_as<bool>;
+  { l.repr() } -> std::same_as<std::string>;
+};
+
+template <class C>
+concept ConditionLike = Acquirable<C> && requires(C c, std::chrono::milliseconds d, int n) {
+  { c.wait() } -> std::same_as<bool>;
+  { c.wait(d) } -> std::same_as<bool>;
+  {
+    c.wait_for([] { return true; })
+  } -> std::same_as<bool>;
+  {
+    c.wait_for([] { return true; }, d)
+  } -> std::same_as<bool>;
+  c.notify();
+  c.notify(n);
+  c.notify_all();
+};
+
+static_assert(LockLike<mp::Lock> && LockLike<mp::LockProxy>);
+static_assert(LockLike<mp::RLock> && LockLike<mp::RLockProxy>);
+static_assert(Acquirable<mp::BoundedSemaphore> && Acquirable<mp::BoundedSemaphoreProxy>);
+static_assert(ConditionLike<mp::Condition> && ConditionLike<mp::ConditionProxy>);
+static_assert(ConditionLike<mp::dummy::Condition>);
+// Taking a lock over from a dead holder is a lock's affair, not a semaphore's.
+template <class S>
+concept ReportsDeadHolder = requires(S s) { s.acquired_from_dead_holder(); };
+static_assert(!ReportsDeadHolder<mp::Semaphore> && !ReportsDeadHolder<mp::SemaphoreProxy>);
 
 static_assert(ValueLike<mp::Value<int>>);
 static_assert(ValueLike<mp::ValueProxy<int>>);
@@ -97,6 +149,55 @@ TEST(ProxyNames, SemaphoreProxyLocked) {
   EXPECT_TRUE(s.locked());
   s.release();
   EXPECT_FALSE(s.locked());
+}
+
+// A Condition takes its lock's timed forms too (Python: acquire(block,
+// timeout) goes to the lock), over a Lock and over an RLock.
+TEST(ProxyNames, ConditionAcquiresWithATimeout) {
+  mp::Lock lock;
+  mp::Condition over_lock(lock);
+  mp::Condition over_rlock;
+  ASSERT_TRUE(lock.acquire());
+  EXPECT_FALSE(over_lock.acquire(true, 20ms)) << "the lock is held";
+  EXPECT_FALSE(over_lock.try_lock_for(20ms));
+  EXPECT_FALSE(over_lock.try_lock_until(std::chrono::steady_clock::now() + 20ms));
+  EXPECT_FALSE(over_lock.acquire(false, 20ms)) << "not blocking";
+  lock.release();
+  EXPECT_TRUE(over_lock.acquire(true, 20ms));
+  EXPECT_TRUE(lock.locked()) << "the condition's lock is the lock it was given";
+  over_lock.release();
+  EXPECT_TRUE(over_rlock.try_lock_for(20ms));
+  EXPECT_TRUE(over_rlock.try_lock_until(std::chrono::steady_clock::now() + 20ms)) << "reentrant";
+  over_rlock.release();
+  over_rlock.release();
+}
+
+// Each proxy's repr names its proxy type and typeid as CPython's does.
+TEST(ProxyNames, ProxiesReprAsCPythonsDo) {
+  mp::Manager m;
+  auto starts = [](const std::string& repr, const std::string& head) {
+    return repr.starts_with("<" + head + " object, typeid '") && repr.ends_with(">");
+  };
+  EXPECT_TRUE(starts(m.Lock().repr(), "AcquirerProxy")) << m.Lock().repr();
+  EXPECT_NE(m.Lock().repr().find("typeid 'Lock'"), std::string::npos);
+  EXPECT_NE(m.RLock().repr().find("<AcquirerProxy object, typeid 'RLock' at 0x"),
+            std::string::npos);
+  EXPECT_NE(m.Semaphore().repr().find("typeid 'Semaphore'"), std::string::npos);
+  EXPECT_NE(m.BoundedSemaphore().repr().find("typeid 'BoundedSemaphore'"), std::string::npos);
+  EXPECT_TRUE(starts(m.Condition().repr(), "ConditionProxy")) << m.Condition().repr();
+  EXPECT_TRUE(starts(m.Event().repr(), "EventProxy"));
+  EXPECT_TRUE(starts(m.Barrier(2).repr(), "BarrierProxy"));
+  EXPECT_TRUE(starts(m.Queue<int>().repr(), "AutoProxy[Queue]"));
+  EXPECT_TRUE(starts(m.JoinableQueue<int>().repr(), "AutoProxy[JoinableQueue]"));
+  EXPECT_TRUE(starts(m.Value<int>(1).repr(), "ValueProxy"));
+  EXPECT_TRUE(starts(m.Array<int>(2).repr(), "ArrayProxy"));
+  EXPECT_TRUE(starts(m.list<int>().repr(), "ListProxy"));
+  EXPECT_TRUE(starts((m.dict<int, int>().repr()), "DictProxy"));
+  EXPECT_TRUE(starts(m.set<int>().repr(), "SetProxy"));
+  EXPECT_TRUE(starts(m.Namespace().repr(), "NamespaceProxy"));
+  auto a = m.Lock(), b = m.Lock();
+  EXPECT_NE(a.repr(), b.repr()) << "each names its own object";
+  EXPECT_EQ(a.repr(), mp::LockProxy(a).repr()) << "a copy names the same object";
 }
 
 }  // namespace

@@ -402,12 +402,24 @@ class BasicCondition {
   bool acquire(std::chrono::duration<Rep, Period> timeout) {
     return std::visit([timeout](auto& l) { return l.acquire(timeout); }, lock_);
   }
+  template <class Rep, class Period>
+  bool acquire(bool block, std::chrono::duration<Rep, Period> timeout) {
+    return std::visit([block, timeout](auto& l) { return l.acquire(block, timeout); }, lock_);
+  }
   void release() {
     std::visit([](auto& l) { l.release(); }, lock_);
   }
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+    return acquire(timeout);
+  }
+  template <class C, class D>
+  bool try_lock_until(std::chrono::time_point<C, D> t) {
+    return std::visit([t](auto& l) { return l.try_lock_until(t); }, lock_);
+  }
 
   // Releases the lock (every level of an RLock), waits for a notify, takes
   // the lock back. Returns true if notified, false at the timeout. Not
