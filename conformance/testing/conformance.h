@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "mp/mp.h"
+#include "testing/contract.h"
 #include "testing/hygiene.h"
 
 namespace mp::conformance {
@@ -62,8 +63,11 @@ constexpr const char* kind_of() {
 // Records, for reports/render_conformance.py, which implementation this binary
 // tests: `implementation` (the column), `kind`, and for processes
 // `start_method`. GoogleTest writes them as attributes of <testsuites>.
+// Registering an adapter checks it against the contract (testing/contract.h).
 template <class Impl>
 class DescribeImplementation : public ::testing::Environment {
+  static_assert(contract::check_contract<Impl>());
+
  public:
   static ::testing::Environment* add() {
     return ::testing::AddGlobalTestEnvironment(new DescribeImplementation);

@@ -4,6 +4,7 @@
 #ifndef MP_MP_H_
 #define MP_MP_H_
 
+#include "mp/concepts.h"
 #include "mp/connection.h"
 #include "mp/context.h"
 #include "mp/dummy/dummy.h"

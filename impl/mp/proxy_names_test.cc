@@ -1,6 +1,6 @@
 // A manager's proxies speak their primitives' names (docs/API.md: a proxy
-// has the same methods as the primitive it stands for): the concepts below
-// hold for mp::Value / mp::Array / mp::Semaphore and for their proxies alike,
+// has the same methods as the primitive it stands for): mp/concepts.h's
+// concepts hold for the primitives, mp::dummy's and the proxies alike,
 // checked at compile time, and the proxies' calls behave as the primitives'.
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mp/concepts.h"
 #include "mp/managers.h"
 #include "mp/mp.h"
 
@@ -18,95 +19,39 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// What code written for a Value may call.
-template <class V>
-concept ValueLike = requires(V v, const typename V::value_type& x) {
-  typename V::value_type;
-  { v.value() } -> std::convertible_to<typename V::value_type>;
-  v.set_value(x);
-};
-
-// What code written for an Array may call and get a copy from.
-template <class A>
-concept ArrayLike =
-    requires(A a, const typename A::value_type& x, const std::vector<typename A::value_type>& xs) {
-      typename A::value_type;
-      { a.size() } -> std::convertible_to<size_t>;
-      { a.empty() } -> std::convertible_to<bool>;
-      { a.get(0) } -> std::convertible_to<typename A::value_type>;
-      a.set(0, x);
-      { a.slice(0, 1) } -> std::convertible_to<std::vector<typename A::value_type>>;
-      a.set_slice(0, 1, xs);
-      a.assign(xs);
-      { a.to_vector() } -> std::convertible_to<std::vector<typename A::value_type>>;
-    };
-
-template <class S>
-concept SemaphoreLike = requires(S s) {
-  { s.acquire() } -> std::convertible_to<bool>;
-  s.release();
-  { s.get_value() } -> std::convertible_to<int>;
-  { s.locked() } -> std::convertible_to<bool>;
-};
-
-// Python's acquire(block, timeout) and the std Lockable/TimedLockable calls.
-template <class L>
-concept Acquirable = requires(L l, bool block, std::chrono::milliseconds d,
-                              std::chrono::steady_clock::time_point t) {
-  { l.acquire() } -> std::same_as<bool>;
-  { l.acquire(block) } -> std::same_as<bool>;
-  { l.acquire(d) } -> std::same_as<bool>;
-  { l.acquire(block, d) } -> std::same_as<bool>;
-  l.release();
-  l.lock();
-  l.unlock();
-  { l.try_lock() } -> std::same_as<bool>;
-  { l.try_lock_for(d) } -> std::same_as<bool>;
-  { l.try_lock_until(t) } -> std::same_as<bool>;
-};
-
-template <class L>
-concept LockLike = Acquirable<L> && requires(L l) {
-  { l.locked() } -> std::same_as<bool>;
-  { l.acquired_from_dead_holder() } -> std::same_as<bool>;
-  { l.repr() } -> std::same_as<std::string>;
-};
-
-template <class C>
-concept ConditionLike = Acquirable<C> && requires(C c, std::chrono::milliseconds d, int n) {
-  { c.wait() } -> std::same_as<bool>;
-  { c.wait(d) } -> std::same_as<bool>;
-  {
-    c.wait_for([] { return true; })
-  } -> std::same_as<bool>;
-  {
-    c.wait_for([] { return true; }, d)
-  } -> std::same_as<bool>;
-  c.notify();
-  c.notify(n);
-  c.notify_all();
-};
-
-static_assert(LockLike<mp::Lock> && LockLike<mp::LockProxy>);
-static_assert(LockLike<mp::RLock> && LockLike<mp::RLockProxy>);
-static_assert(Acquirable<mp::BoundedSemaphore> && Acquirable<mp::BoundedSemaphoreProxy>);
-static_assert(ConditionLike<mp::Condition> && ConditionLike<mp::ConditionProxy>);
-static_assert(ConditionLike<mp::dummy::Condition>);
+// Every family satisfies its concept: the processes' primitives, mp::dummy's
+// and the manager's proxies.
+static_assert(mp::LockLike<mp::Lock> && mp::LockLike<mp::dummy::Lock> &&
+              mp::LockLike<mp::LockProxy>);
+static_assert(mp::LockLike<mp::RLock> && mp::LockLike<mp::dummy::RLock> &&
+              mp::LockLike<mp::RLockProxy>);
+static_assert(mp::SemaphoreLike<mp::Semaphore> && mp::SemaphoreLike<mp::dummy::Semaphore> &&
+              mp::SemaphoreLike<mp::SemaphoreProxy>);
+static_assert(mp::SemaphoreLike<mp::BoundedSemaphore> &&
+              mp::SemaphoreLike<mp::dummy::BoundedSemaphore> &&
+              mp::SemaphoreLike<mp::BoundedSemaphoreProxy>);
+static_assert(mp::ConditionLike<mp::Condition> && mp::ConditionLike<mp::dummy::Condition> &&
+              mp::ConditionLike<mp::ConditionProxy>);
+static_assert(mp::EventLike<mp::Event> && mp::EventLike<mp::dummy::Event> &&
+              mp::EventLike<mp::EventProxy>);
+static_assert(mp::BarrierLike<mp::Barrier> && mp::BarrierLike<mp::dummy::Barrier> &&
+              mp::BarrierLike<mp::BarrierProxy>);
+static_assert(mp::QueueLike<mp::Queue<int>, int> && mp::QueueLike<mp::dummy::Queue<int>, int> &&
+              mp::QueueLike<mp::QueueProxy<int>, int>);
+static_assert(mp::JoinableQueueLike<mp::JoinableQueue<int>, int> &&
+              mp::JoinableQueueLike<mp::dummy::JoinableQueue<int>, int> &&
+              mp::JoinableQueueLike<mp::JoinableQueueProxy<int>, int>);
+static_assert(mp::ValueLike<mp::Value<int>> && mp::ValueLike<mp::dummy::Value<int>> &&
+              mp::ValueLike<mp::ValueProxy<int>>);
+static_assert(mp::ArrayLike<mp::Array<double>> && mp::ArrayLike<mp::dummy::Array<double>> &&
+              mp::ArrayLike<mp::ArrayProxy<double>>);
 // Taking a lock over from a dead holder is a lock's affair, not a semaphore's.
 template <class S>
 concept ReportsDeadHolder = requires(S s) { s.acquired_from_dead_holder(); };
 static_assert(!ReportsDeadHolder<mp::Semaphore> && !ReportsDeadHolder<mp::SemaphoreProxy>);
 
-static_assert(ValueLike<mp::Value<int>>);
-static_assert(ValueLike<mp::ValueProxy<int>>);
-static_assert(ArrayLike<mp::Array<double>>);
-static_assert(ArrayLike<mp::ArrayProxy<double>>);
-static_assert(SemaphoreLike<mp::Semaphore>);
-static_assert(SemaphoreLike<mp::SemaphoreProxy>);
-static_assert(SemaphoreLike<mp::BoundedSemaphoreProxy>);
-
 // Written once for the primitive and the proxy.
-template <ValueLike V>
+template <mp::ValueLike V>
 int bump(V& v) {
   v.set_value(v.value() + 1);
   return v.value();
