@@ -543,7 +543,7 @@ struct thread_map_result {
 };
 template <class F>
 struct thread_map_result<F> {
-  using type = call_result_t<typename pool_fn<fn_ptr_t<F>>::result>;
+  using type = call_result_t<typename function_traits<fn_ptr_t<F>>::result>;
 };
 
 // Process calls -----------------------------------------------------------------------------
@@ -757,10 +757,10 @@ class ProcessPoolExecutor {
   template <class F, class... A>
     requires internal::FunctionPointerLike<std::decay_t<F>> &&
              std::constructible_from<
-                 typename internal::function_traits<internal::fn_ptr_t<F>>::stored_args, A...>
+                 typename internal::function_traits<internal::fn_ptr_t<F>>::args, A...>
   auto submit(F f, A&&... args) {
     using Fn = internal::fn_ptr_t<F>;
-    using Args = typename internal::function_traits<Fn>::stored_args;
+    using Args = typename internal::function_traits<Fn>::args;
     using R = internal::call_result_t<std::invoke_result_t<Fn, A...>>;
     static_assert(internal::tuple_transferable<Args>,
                   "every parameter type of an executor's call needs an mp::Codec");
@@ -857,10 +857,10 @@ class ProcessPoolExecutor {
     static_assert(internal::FunctionPointerLike<std::decay_t<F>>,
                   "an executor's call is a free function or a captureless lambda");
     using Fn = internal::fn_ptr_t<F>;
-    using Args = typename internal::function_traits<Fn>::stored_args;
+    using Args = typename internal::function_traits<Fn>::args;
     static_assert(std::tuple_size_v<Args> == sizeof...(Ranges) || sizeof...(Ranges) == 0,
                   "map() takes one range per parameter of the function");
-    using R = internal::call_result_t<typename internal::pool_fn<Fn>::result>;
+    using R = internal::call_result_t<typename internal::function_traits<Fn>::result>;
     static_assert(!std::is_void_v<R>, "map() calls return a value");
     static_assert(internal::tuple_transferable<Args> && Transferable<R>,
                   "map()'s parameter and result types need an mp::Codec");

@@ -745,23 +745,25 @@ class PoolProxy : public BaseProxy {
   template <class F, class Range>
   auto map(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) const {
     using Fn = internal::fn_ptr_t<F>;
-    static_assert(internal::pool_fn<Fn>::arity == 1, "map() takes a function of one argument");
-    using Arg = std::tuple_element_t<0, typename internal::pool_fn<Fn>::args>;
+    static_assert(internal::function_traits<Fn>::arity == 1,
+                  "map() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename internal::function_traits<Fn>::args>;
     return run<Fn, Arg, false>(+f, std::forward<Range>(xs), chunksize);
   }
   template <class F, class Range>
   auto starmap(F f, Range&& xs, std::optional<int> chunksize = std::nullopt) const {
     using Fn = internal::fn_ptr_t<F>;
-    return run<Fn, typename internal::pool_fn<Fn>::args, true>(+f, std::forward<Range>(xs),
-                                                               chunksize);
+    return run<Fn, typename internal::function_traits<Fn>::args, true>(+f, std::forward<Range>(xs),
+                                                                       chunksize);
   }
   template <class F, class Range>
   AsyncResult<std::vector<internal::pool_result_t<F>>> map_async(
       F f, Range&& xs,
       const AsyncOptions<std::vector<internal::pool_result_t<F>>>& options = {}) const {
     using Fn = internal::fn_ptr_t<F>;
-    static_assert(internal::pool_fn<Fn>::arity == 1, "map() takes a function of one argument");
-    using Arg = std::tuple_element_t<0, typename internal::pool_fn<Fn>::args>;
+    static_assert(internal::function_traits<Fn>::arity == 1,
+                  "map() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename internal::function_traits<Fn>::args>;
     return submit<Fn, Arg, false>(+f, std::forward<Range>(xs), options);
   }
   template <class F, class Range>
@@ -769,8 +771,8 @@ class PoolProxy : public BaseProxy {
       F f, Range&& xs,
       const AsyncOptions<std::vector<internal::pool_result_t<F>>>& options = {}) const {
     using Fn = internal::fn_ptr_t<F>;
-    return submit<Fn, typename internal::pool_fn<Fn>::args, true>(+f, std::forward<Range>(xs),
-                                                                  options);
+    return submit<Fn, typename internal::function_traits<Fn>::args, true>(
+        +f, std::forward<Range>(xs), options);
   }
 
   // Python: apply(func, args).
@@ -781,7 +783,7 @@ class PoolProxy : public BaseProxy {
     using R = internal::pool_result_t<F>;
     static_assert(!std::is_void_v<R>, "pool tasks return a value");
     auto chunks = call<std::vector<std::string>>(
-        "run", internal::code_prefix<Fn, typename internal::pool_fn<Fn>::args, true>(+f),
+        "run", internal::code_prefix<Fn, typename internal::function_traits<Fn>::args, true>(+f),
         std::vector<std::string>{apply_chunk<Fn>(std::forward<A>(args)...)});
     auto values = internal::decode_chunks<R>(chunks);
     if (values.size() != 1) throw PicklingError("an apply's result does not fit its call");
@@ -802,7 +804,7 @@ class PoolProxy : public BaseProxy {
     static_assert(!std::is_void_v<R>, "pool tasks return a value");
     auto state = make_state(options);
     watch(
-        internal::code_prefix<Fn, typename internal::pool_fn<Fn>::args, true>(+f),
+        internal::code_prefix<Fn, typename internal::function_traits<Fn>::args, true>(+f),
         {apply_chunk<Fn>(std::forward<A>(args)...)},
         [state](std::vector<std::string>& chunks) {
           auto values = internal::decode_chunks<R>(chunks);
@@ -849,7 +851,7 @@ class PoolProxy : public BaseProxy {
 
   template <class Fn, class... A>
   static std::string apply_chunk(A&&... args) {
-    using Arg = typename internal::pool_fn<Fn>::args;
+    using Arg = typename internal::function_traits<Fn>::args;
     Arg packed(std::forward<A>(args)...);
     Writer w;
     w.write_pod<uint32_t>(1);
@@ -892,7 +894,7 @@ class PoolProxy : public BaseProxy {
 
   template <class Fn, class Arg, bool kStar, class Range>
   auto run(Fn fn, Range&& xs, std::optional<int> chunksize) const {
-    using R = typename internal::pool_fn<Fn>::result;
+    using R = typename internal::function_traits<Fn>::result;
     static_assert(!std::is_void_v<R>, "pool tasks return a value");
     auto chunks = map_chunks<Arg>(std::forward<Range>(xs), chunksize);
     return internal::decode_chunks<R>(
@@ -935,10 +937,10 @@ class PoolProxy : public BaseProxy {
   }
 
   template <class Fn, class Arg, bool kStar, class Range>
-  auto submit(
-      Fn fn, Range&& xs,
-      const AsyncOptions<std::vector<typename internal::pool_fn<Fn>::result>>& options) const {
-    using R = typename internal::pool_fn<Fn>::result;
+  auto submit(Fn fn, Range&& xs,
+              const AsyncOptions<std::vector<typename internal::function_traits<Fn>::result>>&
+                  options) const {
+    using R = typename internal::function_traits<Fn>::result;
     static_assert(!std::is_void_v<R>, "pool tasks return a value");
     auto chunks = map_chunks<Arg>(std::forward<Range>(xs), options.chunksize);
     auto state = make_state(options);
@@ -956,8 +958,9 @@ class PoolProxy : public BaseProxy {
                                                           bool ordered) const {
     using Fn = internal::fn_ptr_t<F>;
     using R = internal::pool_result_t<F>;
-    static_assert(internal::pool_fn<Fn>::arity == 1, "imap() takes a function of one argument");
-    using Arg = std::tuple_element_t<0, typename internal::pool_fn<Fn>::args>;
+    static_assert(internal::function_traits<Fn>::arity == 1,
+                  "imap() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename internal::function_traits<Fn>::args>;
     if (chunksize < 1) throw ValueError("Chunksize must be 1+, not " + std::to_string(chunksize));
     using State = typename IMapProxyIterator<R>::State;
     auto s = std::make_shared<State>();

@@ -64,7 +64,7 @@ class Initializer {
     auto spec = std::make_shared<internal::InitializerSpec>();
     spec->target = internal::make_target(f, std::move(args)...);
     using Fn = decltype(+f);
-    using Stored = typename internal::function_traits<Fn>::stored_args;
+    using Stored = typename internal::function_traits<Fn>::args;
     if constexpr (internal::tuple_transferable<Stored>)
       spec->binder = &internal::bind_call<Fn, Stored>;
     spec_ = std::move(spec);
@@ -129,21 +129,10 @@ struct AsyncOptions {
 
 namespace internal {
 
-template <class Fn>
-struct pool_fn;
-template <class R, class... P>
-struct pool_fn<R (*)(P...)> {
-  using result = std::decay_t<R>;
-  using args = std::tuple<std::decay_t<P>...>;
-  static constexpr size_t arity = sizeof...(P);
-};
-template <class R, class... P>
-struct pool_fn<R (*)(P...) noexcept> : pool_fn<R (*)(P...)> {};
-
 template <class F>
 using fn_ptr_t = decltype(+std::declval<std::decay_t<F>>());
 template <class F>
-using pool_result_t = typename pool_fn<fn_ptr_t<F>>::result;
+using pool_result_t = typename function_traits<fn_ptr_t<F>>::result;
 
 // After the first of `count` items was encoded from `before` on: makes room
 // for the rest at that size at once, instead of regrowing (and copying) the
@@ -167,7 +156,7 @@ constexpr bool fixed_chunk() {
 template <class Fn, class Arg, bool kStar>
 void run_chunk(const void* target, Reader& in, Writer& out, std::span<char> direct) {
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(target));
-  using R = typename pool_fn<Fn>::result;
+  using R = typename function_traits<Fn>::result;
   const auto n = in.read_pod<uint32_t>();
   if constexpr (fixed_chunk<Arg, R>()) {
     // Read the arguments in place and write the results into space made
@@ -640,15 +629,15 @@ class BasicPool {
   AsyncResult<std::vector<pool_result_t<F>>> map_async(
       F f, Range&& xs, const AsyncOptions<std::vector<pool_result_t<F>>>& options = {}) {
     using Fn = fn_ptr_t<F>;
-    static_assert(pool_fn<Fn>::arity == 1, "map() takes a function of one argument");
-    using Arg = std::tuple_element_t<0, typename pool_fn<Fn>::args>;
+    static_assert(function_traits<Fn>::arity == 1, "map() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename function_traits<Fn>::args>;
     return submit_map<Fn, Arg, false>(+f, std::forward<Range>(xs), options);
   }
   template <class F, class Range>
   AsyncResult<std::vector<pool_result_t<F>>> starmap_async(
       F f, Range&& xs, const AsyncOptions<std::vector<pool_result_t<F>>>& options = {}) {
     using Fn = fn_ptr_t<F>;
-    using Arg = typename pool_fn<Fn>::args;
+    using Arg = typename function_traits<Fn>::args;
     return submit_map<Fn, Arg, true>(+f, std::forward<Range>(xs), options);
   }
 
@@ -670,7 +659,7 @@ class BasicPool {
                                             A&&... args) {
     using Fn = fn_ptr_t<F>;
     using R = pool_result_t<F>;
-    using Arg = typename pool_fn<Fn>::args;
+    using Arg = typename function_traits<Fn>::args;
     static_assert(!std::is_void_v<R>, "pool tasks return a value");
     auto state = std::make_shared<ResultState<R>>();
     state->callback = options.callback;
@@ -713,8 +702,8 @@ class BasicPool {
 
   template <class Fn, class Arg, bool kStar, class Range>
   auto submit_map(Fn fn, Range&& xs,
-                  const AsyncOptions<std::vector<typename pool_fn<Fn>::result>>& options) {
-    using R = typename pool_fn<Fn>::result;
+                  const AsyncOptions<std::vector<typename function_traits<Fn>::result>>& options) {
+    using R = typename function_traits<Fn>::result;
     static_assert(!std::is_void_v<R>, "pool tasks return a value");
     static_assert(std::is_default_constructible_v<R>,
                   "map() results must be default-constructible");
@@ -808,8 +797,8 @@ class BasicPool {
   IMapIterator<pool_result_t<F>> make_imap(F f, Range&& xs, int chunksize, bool ordered) {
     using Fn = fn_ptr_t<F>;
     using R = pool_result_t<F>;
-    static_assert(pool_fn<Fn>::arity == 1, "imap() takes a function of one argument");
-    using Arg = std::tuple_element_t<0, typename pool_fn<Fn>::args>;
+    static_assert(function_traits<Fn>::arity == 1, "imap() takes a function of one argument");
+    using Arg = std::tuple_element_t<0, typename function_traits<Fn>::args>;
     if (chunksize < 1) throw ValueError("Chunksize must be 1+, not " + std::to_string(chunksize));
     using State = typename IMapIterator<R>::State;
     auto s = std::make_shared<State>();

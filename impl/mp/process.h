@@ -73,7 +73,7 @@ TargetSpec make_target(F&& f, Args&&... args) {
   if constexpr (FunctionPointerLike<std::decay_t<F>>) {
     auto fn = +f;
     using Fn = decltype(fn);
-    using Stored = typename function_traits<Fn>::stored_args;
+    using Stored = typename function_traits<Fn>::args;
     auto stored = std::make_shared<Stored>(std::forward<Args>(args)...);
     spec.call = [fn, stored] { std::apply(fn, *stored); };
     if constexpr (tuple_transferable<Stored>) {

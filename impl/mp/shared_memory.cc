@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,7 +48,7 @@ std::string default_name() {
     name += '_';
   }
   uint64_t bits = 0;
-  if (::getrandom(&bits, sizeof(bits), 0) != sizeof(bits)) throw_errno("getrandom");
+  fill_random(&bits, sizeof(bits));
   static const char kHex[] = "0123456789abcdef";
   for (int i = 0; i < 16; ++i) name += kHex[(bits >> (4 * i)) & 15];
   return name;

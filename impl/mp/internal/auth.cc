@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sys/random.h>
 
 #include <cerrno>
 
@@ -58,20 +57,6 @@ std::optional<std::string> hmac(std::string_view digest, std::string_view key,
     return std::nullopt;  // e.g. MD5 refused by a FIPS configuration
   }
   return std::string(reinterpret_cast<const char*>(out), length);
-}
-
-std::string random_bytes(size_t count) {
-  std::string out(count, '\0');
-  size_t done = 0;
-  while (done < count) {
-    ssize_t n = ::getrandom(out.data() + done, count - done, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("getrandom");
-    }
-    done += static_cast<size_t>(n);
-  }
-  return out;
 }
 
 std::string new_challenge(std::string_view digest) {

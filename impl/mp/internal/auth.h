@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "mp/internal/fd.h"
+
 namespace mp::internal::auth {
 
 inline constexpr std::string_view kChallenge = "#CHALLENGE#";
@@ -32,8 +34,8 @@ inline constexpr size_t kMaxHandshakeMessage = 256;
 std::optional<std::string> hmac(std::string_view digest, std::string_view key,
                                 std::string_view message);
 
-// `count` bytes from the kernel's random source.
-std::string random_bytes(size_t count);
+// `count` bytes from the kernel's random source (fd.h's).
+using internal::random_bytes;
 
 // A 3.12+ challenge payload: "{digest}" + 40 random bytes.
 std::string new_challenge(std::string_view digest = "sha256");

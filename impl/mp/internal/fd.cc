@@ -1,9 +1,11 @@
 #include "mp/internal/fd.h"
 
+#include <cxxabi.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -12,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "mp/errors.h"
@@ -22,6 +25,33 @@ void throw_errno(const char* what) { throw_errno(errno, what); }
 
 void throw_errno(int err, const char* what) {
   throw std::system_error(err, std::generic_category(), what);
+}
+
+void fill_random(void* out, size_t size) {
+  auto* bytes = static_cast<char*>(out);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::getrandom(bytes + done, size - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("getrandom");
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+std::string random_bytes(size_t count) {
+  std::string out(count, '\0');
+  fill_random(out.data(), count);
+  return out;
+}
+
+std::string demangle(const char* name) {
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string s = status == 0 && out ? out : name;
+  std::free(out);
+  return s;
 }
 
 void UniqueFd::reset(int fd) noexcept {

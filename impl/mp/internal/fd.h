@@ -1,4 +1,5 @@
-// mp/internal/fd.h — owning file descriptors and small system-call helpers.
+// mp/internal/fd.h — owning file descriptors and small system-call helpers
+// (random bytes, type names).
 
 #ifndef MP_INTERNAL_FD_H_
 #define MP_INTERNAL_FD_H_
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <optional>
 #include <span>
+#include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -18,6 +20,14 @@ namespace mp::internal {
 // Throws std::system_error for the current errno, naming `what`.
 [[noreturn]] void throw_errno(const char* what);
 [[noreturn]] void throw_errno(int err, const char* what);
+
+// The one source of random bytes (keys, challenges, names): the kernel's,
+// through getrandom(2).
+void fill_random(void* out, size_t size);
+std::string random_bytes(size_t count);
+
+// A type's readable name: "std::map<int, int>" for typeid(...).name().
+std::string demangle(const char* name);
 
 // An owned file descriptor, closed on destruction. Move-only.
 class UniqueFd {

@@ -1,6 +1,5 @@
 #include "mp/internal/pool_core.h"
 
-#include <cxxabi.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>

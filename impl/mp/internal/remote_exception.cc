@@ -1,6 +1,5 @@
 #include "mp/internal/remote_exception.h"
 
-#include <cxxabi.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -96,14 +95,6 @@ std::string where_here() {
 }
 
 }  // namespace
-
-std::string demangle(const char* name) {
-  int status = 0;
-  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string s = status == 0 && out ? out : name;
-  std::free(out);
-  return s;
-}
 
 void encode_exception(Writer& w, std::exception_ptr e) {
   ExcKind kind = ExcKind::kUnknown;

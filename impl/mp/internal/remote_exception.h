@@ -11,15 +11,13 @@
 #include <exception>
 #include <string>
 
+#include "mp/internal/fd.h"  // demangle
 #include "mp/reduction.h"
 
 namespace mp::internal {
 
 void encode_exception(Writer& w, std::exception_ptr e);
 std::exception_ptr decode_exception(Reader& r);
-
-// A type's readable name: "std::map<int, int>" for typeid(...).name().
-std::string demangle(const char* name);
 
 }  // namespace mp::internal
 

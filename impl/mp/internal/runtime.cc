@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio_ext.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,27 +76,12 @@ std::string& program_name_storage() {
   return *name;
 }
 
-std::string random_authkey() {
-  std::string key(32, '\0');
-  size_t done = 0;
-  while (done < key.size()) {
-    ssize_t n = ::getrandom(key.data() + done, key.size() - done, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("getrandom");
-    }
-    done += static_cast<size_t>(n);
-  }
-  return key;
-}
+std::string random_authkey() { return random_bytes(32); }
 
 std::string describe_current_exception() {
   std::string type = "unknown exception";
   if (std::type_info* info = abi::__cxa_current_exception_type()) {
-    int status = 0;
-    char* demangled = abi::__cxa_demangle(info->name(), nullptr, nullptr, &status);
-    type = status == 0 && demangled ? demangled : info->name();
-    std::free(demangled);
+    type = demangle(info->name());
   }
   try {
     throw;

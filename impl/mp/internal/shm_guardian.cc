@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -79,7 +78,7 @@ sockaddr_un session_address(const std::string& session, socklen_t* length) {
 
 std::string random_session() {
   uint64_t bits[2] = {};
-  if (::getrandom(bits, sizeof(bits), 0) != sizeof(bits)) throw_errno("getrandom");
+  fill_random(bits, sizeof(bits));
   char text[40];
   std::snprintf(text, sizeof(text), "%016llx%016llx", static_cast<unsigned long long>(bits[0]),
                 static_cast<unsigned long long>(bits[1]));

@@ -10,6 +10,7 @@
 #ifndef MP_INTERNAL_TARGET_H_
 #define MP_INTERNAL_TARGET_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -37,11 +38,15 @@ const void* resolve_code(const CodeLocation& location);
 // Calls the function at `target` with arguments decoded from `args`.
 using Trampoline = void (*)(const void* target, Reader& args);
 
+// What a plain function pointer takes and gives: the one function-traits
+// template (Process, Pool, executors and proxies read it).
 template <class Fn>
 struct function_traits;
 template <class R, class... P>
 struct function_traits<R (*)(P...)> {
-  using stored_args = std::tuple<std::decay_t<P>...>;
+  using result = std::decay_t<R>;
+  using args = std::tuple<std::decay_t<P>...>;  // as stored and sent
+  static constexpr size_t arity = sizeof...(P);
 };
 template <class R, class... P>
 struct function_traits<R (*)(P...) noexcept> : function_traits<R (*)(P...)> {};
