@@ -127,26 +127,49 @@ Deadline deadline_at(std::chrono::time_point<Clock2, Duration> t) {
 // "MainProcess", "MainProcess|<thread>", "SomeOtherThread", "SomeOtherProcess".
 std::string describe_holder(int32_t pid, int32_t tid);
 
+// acquire()'s Python overloads and C++'s Lockable / TimedLockable calls,
+// written once over the class's acquire_until(Deadline) and release()
+// (Lock, RLock, Semaphore, BoundedSemaphore, Condition). Python:
+// acquire(block=True, timeout=None) -> true once held; false if not blocking
+// and taken elsewhere, or at the timeout.
+template <class Derived>
+class TimedLockable {
+ public:
+  bool acquire(bool block = true) { return self().acquire_until(acquire_deadline(block)); }
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return self().acquire_until(deadline_after(timeout));
+  }
+  template <class Rep, class Period>
+  bool acquire(bool block, std::chrono::duration<Rep, Period> timeout) {
+    return self().acquire_until(acquire_deadline(block, timeout));
+  }
+  void lock() { acquire(); }
+  void unlock() { self().release(); }
+  bool try_lock() { return acquire(false); }
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+    return acquire(timeout);
+  }
+  template <class C, class D>
+  bool try_lock_until(std::chrono::time_point<C, D> t) {
+    return self().acquire_until(deadline_at(t));
+  }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+
 template <class Traits>
 class BasicCondition;
 
 template <class Traits>
-class BasicLock {
+class BasicLock : public TimedLockable<BasicLock<Traits>> {
  public:
   BasicLock() : state_(Traits::template Storage<LockState>::create("mp-lock")) {}
   explicit BasicLock(Context&) : BasicLock() {}
 
-  // Python: acquire(block=True, timeout=None). True once held; false if not
-  // blocking and held elsewhere, or at the timeout.
-  bool acquire(bool block = true) { return acquire_until(acquire_deadline(block)); }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(deadline_after(timeout));
-  }
-  template <class Rep, class Period>
-  bool acquire(bool block, std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(acquire_deadline(block, timeout));
-  }
+  // acquire(), lock(), try_lock_for(), ...: TimedLockable's.
   // Any thread or process may release. Not held -> mp::ValueError
   // (mp::RuntimeError in mp::dummy).
   void release() {
@@ -168,19 +191,6 @@ class BasicLock {
            ")>";
   }
 
-  // std Lockable / TimedLockable.
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return acquire(timeout);
-  }
-  template <class C, class D>
-  bool try_lock_until(std::chrono::time_point<C, D> t) {
-    return acquire_until(deadline_at(t));
-  }
-
   friend bool operator==(const BasicLock& a, const BasicLock& b) noexcept {
     return a.state_ == b.state_;
   }
@@ -188,6 +198,7 @@ class BasicLock {
  private:
   friend struct Codec<BasicLock>;
   friend class BasicCondition<Traits>;
+  friend class TimedLockable<BasicLock>;
   explicit BasicLock(typename Traits::template Storage<LockState> state)
       : state_(std::move(state)) {}
   bool acquire_until(const Deadline& deadline) {
@@ -204,22 +215,13 @@ class BasicLock {
 };
 
 template <class Traits>
-class BasicRLock {
+class BasicRLock : public TimedLockable<BasicRLock<Traits>> {
  public:
   BasicRLock() : state_(Traits::template Storage<LockState>::create("mp-rlock")) {}
   explicit BasicRLock(Context&) : BasicRLock() {}
 
   // Re-entrant: the holding thread may acquire again (and must release as
-  // often).
-  bool acquire(bool block = true) { return acquire_until(acquire_deadline(block)); }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(deadline_after(timeout));
-  }
-  template <class Rep, class Period>
-  bool acquire(bool block, std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(acquire_deadline(block, timeout));
-  }
+  // often). acquire(), lock(), try_lock_for(), ...: TimedLockable's.
   // Only the holding thread may release. Otherwise -> mp::AssertionError
   // (mp::RuntimeError in mp::dummy).
   void release() {
@@ -237,18 +239,6 @@ class BasicRLock {
     return "<RLock(" + who + ", " + count + ")>";
   }
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return acquire(timeout);
-  }
-  template <class C, class D>
-  bool try_lock_until(std::chrono::time_point<C, D> t) {
-    return acquire_until(deadline_at(t));
-  }
-
   friend bool operator==(const BasicRLock& a, const BasicRLock& b) noexcept {
     return a.state_ == b.state_;
   }
@@ -256,6 +246,7 @@ class BasicRLock {
  private:
   friend struct Codec<BasicRLock>;
   friend class BasicCondition<Traits>;
+  friend class TimedLockable<BasicRLock>;
   explicit BasicRLock(typename Traits::template Storage<LockState> state)
       : state_(std::move(state)) {}
   bool acquire_until(const Deadline& deadline) {
@@ -272,21 +263,13 @@ class BasicRLock {
 };
 
 template <class Traits, bool kBounded>
-class BasicSemaphore {
+class BasicSemaphore : public TimedLockable<BasicSemaphore<Traits, kBounded>> {
  public:
   // Negative -> std::system_error(EINVAL) (mp::ValueError in mp::dummy).
   explicit BasicSemaphore(int value = 1) : state_(make(value)) {}
   BasicSemaphore(Context&, int value = 1) : BasicSemaphore(value) {}
 
-  bool acquire(bool block = true) { return acquire_until(acquire_deadline(block)); }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(deadline_after(timeout));
-  }
-  template <class Rep, class Period>
-  bool acquire(bool block, std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(acquire_deadline(block, timeout));
-  }
+  // acquire(), lock(), try_lock_for(), ...: TimedLockable's.
   // Semaphore: no upper bound. BoundedSemaphore: past the initial value ->
   // mp::ValueError.
   void release() {
@@ -296,24 +279,13 @@ class BasicSemaphore {
   // Python 3.14: true when acquire(false) would fail.
   bool locked() const { return get_value() == 0; }
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return acquire(timeout);
-  }
-  template <class C, class D>
-  bool try_lock_until(std::chrono::time_point<C, D> t) {
-    return acquire_until(deadline_at(t));
-  }
-
   friend bool operator==(const BasicSemaphore& a, const BasicSemaphore& b) noexcept {
     return a.state_ == b.state_;
   }
 
  private:
   friend struct Codec<BasicSemaphore>;
+  friend class TimedLockable<BasicSemaphore>;
   explicit BasicSemaphore(typename Traits::template Storage<SemaphoreState> state)
       : state_(std::move(state)) {}
   static typename Traits::template Storage<SemaphoreState> make(int value) {
@@ -382,7 +354,7 @@ bool wait_for_predicate(Predicate& predicate, Wait wait, const Deadline& deadlin
 }
 
 template <class Traits>
-class BasicCondition {
+class BasicCondition : public TimedLockable<BasicCondition<Traits>> {
  public:
   using Lock = BasicLock<Traits>;
   using RLock = BasicRLock<Traits>;
@@ -395,30 +367,10 @@ class BasicCondition {
   BasicCondition(Context&, Lock lock) : BasicCondition(std::move(lock)) {}
   BasicCondition(Context&, RLock lock) : BasicCondition(std::move(lock)) {}
 
-  bool acquire(bool block = true) {
-    return std::visit([block](auto& l) { return l.acquire(block); }, lock_);
-  }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return std::visit([timeout](auto& l) { return l.acquire(timeout); }, lock_);
-  }
-  template <class Rep, class Period>
-  bool acquire(bool block, std::chrono::duration<Rep, Period> timeout) {
-    return std::visit([block, timeout](auto& l) { return l.acquire(block, timeout); }, lock_);
-  }
+  // acquire(), lock(), try_lock_for(), ...: its lock's, through
+  // TimedLockable.
   void release() {
     std::visit([](auto& l) { l.release(); }, lock_);
-  }
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return acquire(timeout);
-  }
-  template <class C, class D>
-  bool try_lock_until(std::chrono::time_point<C, D> t) {
-    return std::visit([t](auto& l) { return l.try_lock_until(t); }, lock_);
   }
 
   // Releases the lock (every level of an RLock), waits for a notify, takes
@@ -455,6 +407,10 @@ class BasicCondition {
 
  private:
   friend struct Codec<BasicCondition>;
+  friend class TimedLockable<BasicCondition>;
+  bool acquire_until(const Deadline& deadline) {
+    return std::visit([&deadline](auto& l) { return l.acquire_until(deadline); }, lock_);
+  }
   BasicCondition(std::variant<Lock, RLock> lock,
                  typename Traits::template Storage<ConditionState> state)
       : lock_(std::move(lock)), state_(std::move(state)) {}
