@@ -19,11 +19,14 @@
 
 namespace mp::conformance {
 
+class ManagerEnvironment;
+
 // Children, contexts and the helpers around the primitives under test come
 // from the forkserver implementation; the primitives are proxies.
 struct ManagerImpl : Forkserver {
   static constexpr const char* name() { return "manager"; }
-  static constexpr bool kManager = true;  // the primitives live in a manager's server
+  static constexpr bool kManager = true;   // the primitives live in a manager's server
+  using Environment = ManagerEnvironment;  // starts the shared manager, stops it at the end
 
   static mp::SyncManager& manager() {
     static mp::SyncManager* m = [] {

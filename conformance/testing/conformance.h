@@ -69,7 +69,12 @@ class DescribeImplementation : public ::testing::Environment {
   static_assert(contract::check_contract<Impl>());
 
  public:
+  // Also adds the adapter's own environment, `using Environment = ...;`
+  // (the manager's starts its server before the first test).
   static ::testing::Environment* add() {
+    if constexpr (requires { typename Impl::Environment; }) {
+      ::testing::AddGlobalTestEnvironment(new typename Impl::Environment);
+    }
     return ::testing::AddGlobalTestEnvironment(new DescribeImplementation);
   }
   void SetUp() override {

@@ -1,0 +1,33 @@
+// The unit that registers an implementation with the binary that tests it.
+// conformance/BUILD compiles this file once per implementation, naming the
+// adapter with macros as testing/instantiate.cc does:
+//
+//   MP_ADAPTER_HEADER  the adapter's header, e.g. <implementations/threads.h>
+//   MP_ADAPTER         the adapter type, e.g. Threads
+//   MP_NOT_UNDER_TSAN  1 when the implementation stands down under
+//                      ThreadSanitizer (fork: its children deadlock there)
+//
+// Registering checks the adapter against the contract (testing/contract.h)
+// and adds the adapter's own test environment, if it names one.
+
+#include MP_ADAPTER_HEADER
+
+#include "testing/conformance.h"
+
+namespace mp::conformance {
+
+const auto* const description = DescribeImplementation<MP_ADAPTER>::add();
+
+// The futures unit registers CPython's process-pool-only rows for every
+// implementation; those that are no process pool leave them uninstantiated.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessPoolExecutorSuite);
+
+#if defined(__SANITIZE_THREAD__) && MP_NOT_UNDER_TSAN
+// fork() from a process with ThreadSanitizer's runtime threads deadlocks in
+// the child; CPython skips its fork tests under TSan for the same reason.
+TEST(Implementation, NotUnderThreadSanitizer) {
+  GTEST_SKIP() << MP_ADAPTER::name() << "'s children deadlock under TSan";
+}
+#endif
+
+}  // namespace mp::conformance
