@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "testing/conformance.h"
+
 namespace mp::reliability {
 
 namespace {
@@ -265,16 +267,12 @@ std::map<pid_t, ThreadState> thread_states(pid_t pid) {
   if (DIR* d = ::opendir(base.c_str())) {
     while (dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
-      ThreadState& t = out[static_cast<pid_t>(std::atol(e->d_name))];
+      const auto tid = static_cast<pid_t>(std::atol(e->d_name));
+      ThreadState& t = out[tid];
       std::ifstream cpu(base + "/" + e->d_name + "/schedstat");
       uint64_t ns = 0;
       if (cpu >> ns) t.cpu = std::chrono::nanoseconds(ns);
-      // "running", or the call's number and its arguments.
-      std::ifstream call(base + "/" + e->d_name + "/syscall");
-      std::string first;
-      if (call >> first && !first.empty() && first[0] >= '0' && first[0] <= '9') {
-        t.syscall = std::atol(first.c_str());
-      }
+      t.syscall = conformance::blocked_syscall(pid, tid).value_or(-1);
     }
     ::closedir(d);
   }

@@ -6,13 +6,12 @@
 // killed consumer had taken; qsize() matched a drain; no call overran its
 // bound; an idle consumer did not spin.
 
-#include <sys/syscall.h>
-
 #include <cstring>
 #include <map>
 #include <optional>
 
 #include "faults.h"
+#include "testing/conformance.h"
 #include "trials.h"
 
 namespace mp::reliability {
@@ -146,8 +145,7 @@ Outcome queue_trial(mp::Context& ctx, std::mt19937_64& random, Variant v) {
     for (int c = 0; c < kConsumers; ++c) {
       if (kProducers + c == victim) continue;
       pid_t pid = *parties[kProducers + c].pid();
-      auto asleep = [pid] { return thread_states(pid)[pid].syscall == SYS_futex; };
-      if (!wait_until(asleep, 10s)) {
+      if (!conformance::wait_blocked(pid, pid, conformance::futex_calls(), 10s)) {
         out.fail("an idle consumer never slept in get() for 10 s");
         continue;
       }

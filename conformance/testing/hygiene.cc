@@ -160,14 +160,13 @@ std::vector<std::string> leaks_since(const Snapshot& before) {
 void kill_descendants() { kill_descendants_since(Snapshot{}); }
 
 void kill_descendants_since(const Snapshot& before) {
+  std::vector<pid_t> killed;
   for (const auto& [pid, what] : list_descendants()) {
-    if (!before.descendants.count(pid)) ::kill(pid, SIGKILL);
+    if (!before.descendants.count(pid) && ::kill(pid, SIGKILL) == 0) killed.push_back(pid);
   }
   // Reaps what it killed (the fork server's children are the server's to
   // reap: waitpid fails at once with ECHILD for them).
-  for (const auto& [pid, what] : list_descendants()) {
-    if (!before.descendants.count(pid)) ::waitpid(pid, nullptr, 0);
-  }
+  for (pid_t pid : killed) ::waitpid(pid, nullptr, 0);
 }
 
 }  // namespace mp::conformance

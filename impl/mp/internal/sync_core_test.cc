@@ -1,45 +1,24 @@
 // The futex-based primitives from the inside: the lock word and its holder,
 // a dead holder's lock handed over, re-entrancy depth, semaphore bounds,
 // events and conditions whose waiters died. Children are plain fork()s that
-// _exit, holding state in a shared anonymous mapping.
+// _exit, holding state in a shared segment (shm.h's Shared, as the primitives do).
 
 #include "mp/internal/sync_core.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <new>
 #include <thread>
+
+#include "mp/internal/shm.h"
 
 namespace mp::internal {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A T in memory that fork children share with this process.
-template <class T>
-class Shared {
- public:
-  Shared() {
-    void* p = ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    value_ = new (p) T();
-  }
-  ~Shared() {
-    value_->~T();
-    ::munmap(value_, sizeof(T));
-  }
-  Shared(const Shared&) = delete;
-  Shared& operator=(const Shared&) = delete;
-  T& operator*() const { return *value_; }
-
- private:
-  T* value_;
-};
 
 // Runs `body` in a fork child that then _exits with its result; returns the
 // exit status (-signal if killed).
@@ -55,7 +34,7 @@ int in_child(Body body) {
 const Deadline kNow = deadline_after(0s);
 
 TEST(SyncCore, TheLockWordNamesItsHolder) {
-  Shared<LockState> s;
+  auto s = Shared<LockState>::create("mp-test");
   EXPECT_FALSE(lock_held(*s));
   EXPECT_EQ(lock_acquire(*s, std::nullopt, Sharing::kProcesses), Acquired::kYes);
   EXPECT_TRUE(lock_held(*s));
@@ -73,7 +52,7 @@ TEST(SyncCore, TheLockWordNamesItsHolder) {
 }
 
 TEST(SyncCore, ADeadHoldersLockGoesToOneWaiter) {
-  Shared<LockState> s;
+  auto s = Shared<LockState>::create("mp-test");
   ASSERT_EQ(in_child([&] {
               return lock_acquire(*s, std::nullopt, Sharing::kProcesses) == Acquired::kYes ? 0 : 1;
             }),
@@ -91,7 +70,7 @@ TEST(SyncCore, ADeadHoldersLockGoesToOneWaiter) {
 }
 
 TEST(SyncCore, AHolderWhoseIdentityIsNotYetPublishedIsAlive) {
-  Shared<LockState> s;
+  auto s = Shared<LockState>::create("mp-test");
   // As if a live process (this one) had taken the word and not yet
   // published its identity: waiters must not judge it dead.
   (*s).word.store((static_cast<uint32_t>(::getpid()) << 2) | 1);
@@ -101,7 +80,7 @@ TEST(SyncCore, AHolderWhoseIdentityIsNotYetPublishedIsAlive) {
 }
 
 TEST(SyncCore, RLockDepthIsReleasedAndRestoredWhole) {
-  Shared<LockState> s;
+  auto s = Shared<LockState>::create("mp-test");
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(rlock_acquire(*s, kNow, Sharing::kProcesses), Acquired::kYes);
   }
@@ -118,7 +97,7 @@ TEST(SyncCore, RLockDepthIsReleasedAndRestoredWhole) {
 }
 
 TEST(SyncCore, SemaphoreCountsAndItsBoundHolds) {
-  Shared<SemaphoreState> s;
+  auto s = Shared<SemaphoreState>::create("mp-test");
   (*s).value.store(2);
   (*s).max = 2;
   EXPECT_FALSE(semaphore_release(*s, Sharing::kProcesses)) << "bounded at 2";
@@ -135,7 +114,7 @@ TEST(SyncCore, SemaphoreCountsAndItsBoundHolds) {
 }
 
 TEST(SyncCore, EventWaitersSeeTheSetFromAnotherProcess) {
-  Shared<EventState> s;
+  auto s = Shared<EventState>::create("mp-test");
   EXPECT_FALSE(event_wait(*s, kNow, Sharing::kProcesses));
   std::thread setter([&] {
     EXPECT_EQ(in_child([&] {
@@ -151,7 +130,7 @@ TEST(SyncCore, EventWaitersSeeTheSetFromAnotherProcess) {
 }
 
 TEST(SyncCore, ANotifyPassesOverADeadWaiter) {
-  Shared<ConditionState> s;
+  auto s = Shared<ConditionState>::create("mp-test");
   // A waiter enters and dies in its sleep, as a process killed in wait().
   pid_t dead = ::fork();
   if (dead == 0) {
