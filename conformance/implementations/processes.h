@@ -1,9 +1,14 @@
-// conformance/implementations/processes.h — mp's reference implementation,
-// once per start method.
+// conformance/implementations/processes.h — mp's reference implementation.
+// One adapter for every start method, as CPython runs one test module under
+// each: //conformance:fork_test, :spawn_test and :forkserver_test are one
+// compiled suite run three times, each with MP_CONFORMANCE_START_METHOD set.
 
 #ifndef MP_CONFORMANCE_IMPLEMENTATIONS_PROCESSES_H_
 #define MP_CONFORMANCE_IMPLEMENTATIONS_PROCESSES_H_
 
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -12,13 +17,15 @@
 namespace mp::conformance {
 
 template <class Method>
-struct Processes {
-  static constexpr const char* name() { return Method::kName; }
-  static constexpr bool kProcesses = true;      // children have their own address space
-  static constexpr bool kSignals = true;        // terminate, kill, interrupt, sentinel, close
-  static constexpr bool kFork = Method::kFork;  // children inherit the parent's memory
+struct ProcessesOf {
+  // The start method: the report's column.
+  static const char* name() { return Method::name(); }
+  static constexpr bool kProcesses = true;  // children have their own address space
+  static constexpr bool kSignals = true;    // terminate, kill, interrupt, sentinel, close
+  // Children inherit the parent's memory.
+  static bool forks() { return std::string_view(name()) == "fork"; }
 
-  static mp::Context& context() { return mp::get_context(Method::kName); }
+  static mp::Context& context() { return mp::get_context(name()); }
 
   template <class... A>
   static mp::Process Process(A&&... args) {
@@ -66,22 +73,30 @@ struct Processes {
   static std::vector<mp::Process> active_children() { return mp::active_children(); }
 };
 
-struct ForkMethod {
-  static constexpr const char* kName = "fork";
-  static constexpr bool kFork = true;
-};
-struct SpawnMethod {
-  static constexpr const char* kName = "spawn";
-  static constexpr bool kFork = false;
-};
-struct ForkserverMethod {
-  static constexpr const char* kName = "forkserver";
-  static constexpr bool kFork = false;
+// The start method this run tests: MP_CONFORMANCE_START_METHOD (conformance/
+// BUILD sets it for each test target), fork when unset. Read once, before
+// the first test registers (test names carry it).
+struct ChosenMethod {
+  static const char* name() {
+    static const char* const chosen = [] {
+      const char* set = std::getenv("MP_CONFORMANCE_START_METHOD");
+      if (set == nullptr || *set == '\0') return "fork";
+      for (const char* known : {"fork", "spawn", "forkserver"}) {
+        if (std::string_view(set) == known) return known;
+      }
+      std::fprintf(stderr, "MP_CONFORMANCE_START_METHOD=%s: not fork, spawn or forkserver\n", set);
+      std::abort();
+    }();
+    return chosen;
+  }
 };
 
-using Fork = Processes<ForkMethod>;
-using Spawn = Processes<SpawnMethod>;
-using Forkserver = Processes<ForkserverMethod>;
+struct ForkserverMethod {
+  static const char* name() { return "forkserver"; }
+};
+
+using Processes = ProcessesOf<ChosenMethod>;
+using Forkserver = ProcessesOf<ForkserverMethod>;  // the manager's children
 
 }  // namespace mp::conformance
 

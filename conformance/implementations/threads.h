@@ -14,7 +14,7 @@ struct Threads {
   static constexpr const char* name() { return "threads"; }
   static constexpr bool kProcesses = false;
   static constexpr bool kSignals = false;
-  static constexpr bool kFork = false;
+  static constexpr bool forks() { return false; }
 
   template <class... A>
   static mp::dummy::Process Process(A&&... args) {

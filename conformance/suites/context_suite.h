@@ -65,7 +65,7 @@ TYPED_TEST_P(ContextSuite, DescriptorInheritance) {
     int child_errno = reader.template recv<int>();
     p.join();
     ::close(high);
-    if constexpr (TypeParam::kFork) {
+    if (TypeParam::forks()) {
       EXPECT_EQ(child_errno, 0) << "a fork child inherits it";
     } else {
       EXPECT_EQ(child_errno, EBADF) << "a " << TypeParam::name() << " child does not";
@@ -149,7 +149,7 @@ TYPED_TEST_P(ContextSuite, ForkserverPreloadTakesOnlyFunctions) {
 
 TYPED_TEST_P(ContextSuite, ForkserverPreload) {
   cpython_id("start.forkserver_preload_resources");
-  if constexpr (std::string_view(TypeParam::name()) != "forkserver") {
+  if (std::string_view(TypeParam::name()) != "forkserver") {
     GTEST_SKIP() << "forkserver only";
   } else {
     mp::set_forkserver_preload({&cc::preload_marker});
@@ -176,7 +176,7 @@ TYPED_TEST_P(ContextSuite, NoRecursiveSpawnWithoutInit) {
     // the guard is mp::init(): a program without it gets RuntimeError from
     // start() under spawn and forkserver, and runs normally under fork.
     Ran ran = run_program({"conformance/no_init_main", TypeParam::name()});
-    if constexpr (TypeParam::kFork) {
+    if (TypeParam::forks()) {
       EXPECT_TRUE(WIFEXITED(ran.status) && WEXITSTATUS(ran.status) == 0) << ran.err;
       EXPECT_EQ(ran.out, "123\n");
       EXPECT_EQ(ran.err, "");

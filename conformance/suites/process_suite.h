@@ -612,7 +612,7 @@ TYPED_TEST_P(ProcessSuite, ManyStartAndTerminate) {
 
 TYPED_TEST_P(ProcessSuite, ChildFdCountDoesNotGrowWithSiblings) {
   cpython_id("process.child_fd_count_stable");
-  if constexpr (TypeParam::kFork) {
+  if (TypeParam::forks()) {
     GTEST_SKIP() << "a fork child inherits every descriptor of its parent by design (CPython skips "
                     "this for fork too)";
   } else if constexpr (!TypeParam::kProcesses) {
@@ -709,7 +709,7 @@ void expect_forkserver_restarts_after(int sig) {
 
 TYPED_TEST_P(ProcessSuite, ForkserverRestartsAfterSigint) {
   cpython_id("start.forkserver_restart_after_sigint");
-  if constexpr (std::string_view(TypeParam::name()) != "forkserver") {
+  if (std::string_view(TypeParam::name()) != "forkserver") {
     GTEST_SKIP() << "forkserver only";
   } else {
     expect_forkserver_restarts_after<TypeParam>(SIGINT);
@@ -718,7 +718,7 @@ TYPED_TEST_P(ProcessSuite, ForkserverRestartsAfterSigint) {
 
 TYPED_TEST_P(ProcessSuite, ForkserverRestartsAfterSigkill) {
   cpython_id("start.forkserver_restart_after_sigkill");
-  if constexpr (std::string_view(TypeParam::name()) != "forkserver") {
+  if (std::string_view(TypeParam::name()) != "forkserver") {
     GTEST_SKIP() << "forkserver only";
   } else {
     expect_forkserver_restarts_after<TypeParam>(SIGKILL);
@@ -727,7 +727,7 @@ TYPED_TEST_P(ProcessSuite, ForkserverRestartsAfterSigkill) {
 
 TYPED_TEST_P(ProcessSuite, ForkserverControlChannelIsPrivate) {
   cpython_id("start.forkserver_auth_enabled");
-  if constexpr (std::string_view(TypeParam::name()) != "forkserver") {
+  if (std::string_view(TypeParam::name()) != "forkserver") {
     GTEST_SKIP() << "forkserver only";
   } else {
     // CPython authenticates its server's listening socket with an HMAC key.
@@ -758,7 +758,7 @@ TYPED_TEST_P(ProcessSuite, ForkserverControlChannelIsPrivate) {
 
 TYPED_TEST_P(ProcessSuite, ForkserverObeysOnlyItsParent) {
   cpython_id("start.forkserver_bad_auth_rejected");
-  if constexpr (std::string_view(TypeParam::name()) != "forkserver") {
+  if (std::string_view(TypeParam::name()) != "forkserver") {
     GTEST_SKIP() << "forkserver only";
   } else {
     int control = mp::internal::forkserver_control_fd();
@@ -861,7 +861,7 @@ TYPED_TEST_P(ProcessSuite, SubclassOverridingRun) {
   } else {
     UpperCaserProcess p(TypeParam::context(), theirs);
     exercise(p, ours);
-    if constexpr (TypeParam::kFork) {
+    if (TypeParam::forks()) {
       // Under fork any subclass works, without serialize().
       auto [ours2, theirs2] = mp::Pipe();
       UpperCaser<mp::Process> q(theirs2, TypeParam::context());
@@ -1163,7 +1163,7 @@ TYPED_TEST_P(ProcessSuite, UnpicklableTargetsAreRejected) {
     auto bad_argument = TypeParam::Process(&takes_a_shared_ptr, std::make_shared<int>(1));
     auto [ours, theirs] = mp::Pipe();
     UpperCaser<mp::Process> subclass(theirs, TypeParam::context());
-    if constexpr (TypeParam::kFork) {
+    if (TypeParam::forks()) {
       capturing.start();
       capturing.join();
       EXPECT_EQ(capturing.exitcode(), 7) << "fork runs any callable";
@@ -1181,8 +1181,10 @@ TYPED_TEST_P(ProcessSuite, UnpicklableTargetsAreRejected) {
 
 TYPED_TEST_P(ProcessSuite, ChildHasOnlyTheDescriptorsItWasHanded) {
   mp_id("mp.process.child_fds");
-  if constexpr (TypeParam::kFork || !TypeParam::kProcesses) {
-    GTEST_SKIP() << "fork children and threads share the parent's descriptors by design";
+  if constexpr (!TypeParam::kProcesses) {
+    GTEST_SKIP() << "threads share the parent's descriptors by design";
+  } else if (TypeParam::forks()) {
+    GTEST_SKIP() << "fork children share the parent's descriptors by design";
   } else {
     auto [reader, writer] = mp::Pipe(false);
     auto p = TypeParam::Process(&pc::report_open_fds, writer);

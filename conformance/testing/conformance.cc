@@ -167,7 +167,15 @@ SignalDispositions signal_dispositions(pid_t pid) {
   return out;
 }
 
+std::string& stand_down_reason() {
+  static std::string reason;
+  return reason;
+}
+
+void stand_down(const std::string& reason) { stand_down_reason() = reason; }
+
 void ConformanceTest::SetUp() {
+  if (!stand_down_reason().empty()) GTEST_SKIP() << stand_down_reason();
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   arm_watchdog(std::string(info->test_suite_name()) + "." + info->name(),
                std::chrono::seconds(120));

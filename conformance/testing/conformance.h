@@ -93,6 +93,11 @@ inline void deviation(const std::string& how_and_why) {
   ::testing::Test::RecordProperty("deviation", how_and_why);
 }
 
+// Every suite's test in this binary skips with `reason` instead of running
+// (an implementation that cannot run under the build's sanitizer). Callable
+// during static initialisation.
+void stand_down(const std::string& reason);
+
 // Arms the per-test watchdog: a test still running after `limit` is reported
 // by name and the binary aborts (rather than hang until Bazel's timeout).
 void arm_watchdog(const std::string& test_name, std::chrono::seconds limit);

@@ -34,7 +34,7 @@ concept Described = requires {
   { I::name() } -> std::convertible_to<std::string_view>;
   { I::kProcesses } -> std::convertible_to<bool>;
   { I::kSignals } -> std::convertible_to<bool>;
-  { I::kFork } -> std::convertible_to<bool>;
+  { I::forks() } -> std::convertible_to<bool>;
 };
 
 // A child: Process(target, args...) and Process(options, target, args...),
@@ -118,7 +118,7 @@ concept HasExecutor = requires(decltype(I::Executor()) executor) {
 template <class Impl>
 constexpr bool check_contract() {
   static_assert(Described<Impl>,
-                "an adapter needs name(), kProcesses, kSignals and kFork (implementations/*.h)");
+                "an adapter needs name(), kProcesses, kSignals and forks() (implementations/*.h)");
   static_assert(StartsChildren<Impl>,
                 "an adapter needs Process(target, args...), Process(options, target, args...) "
                 "with start/join/is_alive/exitcode/name, current_process() and "

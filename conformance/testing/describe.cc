@@ -4,13 +4,13 @@
 //
 //   MP_ADAPTER_HEADER  the adapter's header, e.g. <implementations/threads.h>
 //   MP_ADAPTER         the adapter type, e.g. Threads
-//   MP_NOT_UNDER_TSAN  1 when the implementation stands down under
-//                      ThreadSanitizer (fork: its children deadlock there)
 //
 // Registering checks the adapter against the contract (testing/contract.h)
 // and adds the adapter's own test environment, if it names one.
 
 #include MP_ADAPTER_HEADER
+
+#include <string>
 
 #include "testing/conformance.h"
 
@@ -22,12 +22,14 @@ const auto* const description = DescribeImplementation<MP_ADAPTER>::add();
 // implementation; those that are no process pool leave them uninstantiated.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessPoolExecutorSuite);
 
-#if defined(__SANITIZE_THREAD__) && MP_NOT_UNDER_TSAN
+#if defined(__SANITIZE_THREAD__)
 // fork() from a process with ThreadSanitizer's runtime threads deadlocks in
 // the child; CPython skips its fork tests under TSan for the same reason.
-TEST(Implementation, NotUnderThreadSanitizer) {
-  GTEST_SKIP() << MP_ADAPTER::name() << "'s children deadlock under TSan";
-}
+const bool stood_down = [] {
+  if (MP_ADAPTER::forks())
+    stand_down(std::string(MP_ADAPTER::name()) + "'s children deadlock under TSan");
+  return true;
+}();
 #endif
 
 }  // namespace mp::conformance

@@ -8,18 +8,12 @@
 //   MP_PREFIX          the instantiation's prefix, e.g. Fork
 //   MP_SUITE_HEADER    the suite's header, e.g. <suites/process_suite.h>
 //   MP_SUITE           the suite, e.g. ProcessSuite
-//   MP_NOT_UNDER_TSAN  1 when the implementation stands down under
-//                      ThreadSanitizer (fork: its children deadlock there)
 
 #include MP_ADAPTER_HEADER
 #include MP_SUITE_HEADER
 
 namespace mp::conformance {
 
-#if defined(__SANITIZE_THREAD__) && MP_NOT_UNDER_TSAN
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MP_SUITE);
-#else
 INSTANTIATE_TYPED_TEST_SUITE_P(MP_PREFIX, MP_SUITE, MP_ADAPTER, ImplementationName);
-#endif
 
 }  // namespace mp::conformance
