@@ -46,6 +46,7 @@
 #include "mp/context.h"
 #include "mp/errors.h"
 #include "mp/internal/pool_core.h"
+#include "mp/internal/sharing.h"
 #include "mp/internal/target.h"
 #include "mp/reduction.h"
 
@@ -94,7 +95,7 @@ namespace internal {
 // Pool's arguments (mp::ValueError, mp::PicklingError). `ctx` null: the
 // default context.
 inline std::shared_ptr<PoolCore> make_pool_core(Context* ctx, const PoolOptions& options,
-                                                bool threads) {
+                                                Sharing sharing) {
   PoolConfig c;
   c.processes = options.processes.value_or(cpu_count());
   if (options.maxtasksperchild) {
@@ -109,8 +110,8 @@ inline std::shared_ptr<PoolCore> make_pool_core(Context* ctx, const PoolOptions&
   }
   c.initializer = options.initializer.spec();
   c.context = ctx;
-  c.threads = threads;
-  if (c.initializer && !threads && !c.initializer->binder &&
+  c.sharing = sharing;
+  if (c.initializer && sharing == Sharing::kProcesses && !c.initializer->binder &&
       (ctx ? ctx->get_start_method() : get_start_method()) != "fork") {
     throw PicklingError(c.initializer->target.not_transferable);
   }
@@ -366,7 +367,7 @@ class IMapJob final : public PoolJob {
   std::exception_ptr terminated;
 };
 
-template <bool kThreads>
+template <class Sync>
 class BasicPool;
 
 // Thrown by an imap input puller that has nothing more to read.
@@ -448,7 +449,7 @@ class AsyncResult {
   }
 
  private:
-  template <bool>
+  template <class>
   friend class internal::BasicPool;
   friend class PoolProxy;
   explicit AsyncResult(std::shared_ptr<internal::ResultState<T>> s) : s_(std::move(s)) {}
@@ -493,7 +494,7 @@ class IMapIterator {
   std::optional<R> next() { return s_->next(); }
 
  private:
-  template <bool>
+  template <class>
   friend class internal::BasicPool;
 
   struct State {
@@ -591,7 +592,7 @@ class IMapIterator {
 
 namespace internal {
 
-template <bool kThreads>
+template <class Sync>
 class BasicPool {
  public:
   BasicPool() : BasicPool(PoolOptions{}) {}
@@ -698,7 +699,7 @@ class BasicPool {
 
  private:
   BasicPool(Context* ctx, const PoolOptions& options)
-      : core_(make_pool_core(ctx, options, kThreads)) {}
+      : core_(make_pool_core(ctx, options, Sync::kSharing)) {}
 
   template <class Fn, class Arg, bool kStar, class Range>
   auto submit_map(Fn fn, Range&& xs,
@@ -820,14 +821,14 @@ class BasicPool {
 }  // namespace internal
 
 // Python: multiprocessing.Pool — worker processes of a context.
-class Pool : public internal::BasicPool<false> {
+class Pool : public internal::BasicPool<internal::ProcessSync> {
  public:
   using BasicPool::BasicPool;
 };
 
 namespace dummy {
 // Python: multiprocessing.dummy.Pool (ThreadPool) — the same calls on threads.
-class Pool : public ::mp::internal::BasicPool<true> {
+class Pool : public ::mp::internal::BasicPool<::mp::internal::ThreadSync> {
  public:
   using BasicPool::BasicPool;
 };

@@ -42,6 +42,7 @@
 #include "mp/errors.h"
 #include "mp/internal/fd.h"
 #include "mp/internal/ring.h"
+#include "mp/internal/sharing.h"
 #include "mp/reduction.h"
 
 namespace mp {
@@ -57,11 +58,14 @@ struct QueueOptions {
 
 namespace internal {
 
-struct ProcessQueues {
-  static constexpr Sharing kSharing = Sharing::kProcesses;
-};
-struct ThreadQueues {
-  static constexpr Sharing kSharing = Sharing::kThreads;
+// The Codec of a queue, which is nothing but its ring: encodes the ring's
+// descriptor, decodes by attaching to it.
+template <class Q>
+struct RingCodec {
+  static void encode(Writer& w, const Q& q) { w.write_pod(w.add_fd(q.ring_->fd())); }
+  static Q decode(Reader& r) {
+    return Q(Ring::attach(r.take_fd(r.read_pod<uint32_t>()), Sharing::kProcesses));
+  }
 };
 
 // This process's view of a queue: closed by this process, used by it.
@@ -194,7 +198,7 @@ class BasicQueue {
   }
 
  private:
-  friend struct Codec<BasicQueue>;
+  friend struct RingCodec<BasicQueue>;
   explicit BasicQueue(std::shared_ptr<Ring> ring)
       : ring_(std::move(ring)), local_(std::make_shared<QueueLocal>()) {}
   void check_open() {
@@ -265,7 +269,7 @@ class BasicSimpleQueue {
   }
 
  private:
-  friend struct Codec<BasicSimpleQueue>;
+  friend struct RingCodec<BasicSimpleQueue>;
   explicit BasicSimpleQueue(std::shared_ptr<Ring> ring) : ring_(std::move(ring)) {}
   void check_open() const {
     if (*closed_) throw std::system_error(EBADF, std::generic_category(), "SimpleQueue is closed");
@@ -278,43 +282,31 @@ class BasicSimpleQueue {
 
 // A multi-producer, multi-consumer FIFO across processes.
 template <class T>
-using Queue = internal::BasicQueue<T, internal::ProcessQueues, false>;
+using Queue = internal::BasicQueue<T, internal::ProcessSync, false>;
 // A Queue whose consumers mark items done; join() waits for all of them.
 template <class T>
-using JoinableQueue = internal::BasicQueue<T, internal::ProcessQueues, true>;
+using JoinableQueue = internal::BasicQueue<T, internal::ProcessSync, true>;
 // Put and get only (Python: SimpleQueue).
 template <class T>
-using SimpleQueue = internal::BasicSimpleQueue<T, internal::ProcessQueues>;
+using SimpleQueue = internal::BasicSimpleQueue<T, internal::ProcessSync>;
 
 // Queues travel to children as their ring's descriptor.
 template <class T, bool kJoinable>
-struct Codec<internal::BasicQueue<T, internal::ProcessQueues, kJoinable>> {
-  using Q = internal::BasicQueue<T, internal::ProcessQueues, kJoinable>;
-  static void encode(Writer& w, const Q& q) { w.write_pod(w.add_fd(q.ring_->fd())); }
-  static Q decode(Reader& r) {
-    return Q(
-        internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses));
-  }
-};
+struct Codec<internal::BasicQueue<T, internal::ProcessSync, kJoinable>>
+    : internal::RingCodec<internal::BasicQueue<T, internal::ProcessSync, kJoinable>> {};
 template <class T>
-struct Codec<internal::BasicSimpleQueue<T, internal::ProcessQueues>> {
-  using Q = internal::BasicSimpleQueue<T, internal::ProcessQueues>;
-  static void encode(Writer& w, const Q& q) { w.write_pod(w.add_fd(q.ring_->fd())); }
-  static Q decode(Reader& r) {
-    return Q(
-        internal::Ring::attach(r.take_fd(r.read_pod<uint32_t>()), internal::Sharing::kProcesses));
-  }
-};
+struct Codec<internal::BasicSimpleQueue<T, internal::ProcessSync>>
+    : internal::RingCodec<internal::BasicSimpleQueue<T, internal::ProcessSync>> {};
 
 namespace dummy {
 // The same queues for threads of one process (Python: multiprocessing.dummy,
 // whose Queue is queue.Queue).
 template <class T>
-using Queue = mp::internal::BasicQueue<T, mp::internal::ThreadQueues, false>;
+using Queue = mp::internal::BasicQueue<T, mp::internal::ThreadSync, false>;
 template <class T>
-using JoinableQueue = mp::internal::BasicQueue<T, mp::internal::ThreadQueues, true>;
+using JoinableQueue = mp::internal::BasicQueue<T, mp::internal::ThreadSync, true>;
 template <class T>
-using SimpleQueue = mp::internal::BasicSimpleQueue<T, mp::internal::ThreadQueues>;
+using SimpleQueue = mp::internal::BasicSimpleQueue<T, mp::internal::ThreadSync>;
 }  // namespace dummy
 
 }  // namespace mp

@@ -74,7 +74,7 @@ PoolObject::PoolObject(std::optional<int64_t> processes, std::optional<int64_t> 
   if (processes) options.processes = static_cast<int>(*processes);
   if (maxtasksperchild) options.maxtasksperchild = static_cast<int>(*maxtasksperchild);
   if (task_timeout_ms) options.task_timeout = std::chrono::milliseconds(*task_timeout_ms);
-  core_ = make_pool_core(nullptr, options, false);
+  core_ = make_pool_core(nullptr, options, Sharing::kProcesses);
 }
 
 PoolObject::~PoolObject() {

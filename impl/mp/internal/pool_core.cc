@@ -159,10 +159,10 @@ PoolCore::PoolCore(PoolConfig config) : config_(std::move(config)) {
   if (config_.maxtasksperchild < 0) {
     throw ValueError("maxtasksperchild must be a positive int or None");
   }
-  if (config_.task_timeout && config_.threads) {
+  if (config_.task_timeout && config_.sharing == Sharing::kThreads) {
     throw ValueError("task_timeout needs worker processes: a thread cannot be killed");
   }
-  const Sharing sharing = config_.threads ? Sharing::kThreads : Sharing::kProcesses;
+  const Sharing sharing = config_.sharing;
   tasks_ = Ring::create(0, Ring::kDefaultCapacity, sharing);
   results_ = Ring::create(0, Ring::kDefaultCapacity, sharing);
   const auto n = static_cast<uint32_t>(config_.processes);
@@ -216,7 +216,7 @@ void PoolCore::start_worker(uint32_t index) {
   s.task.store(0);
   s.stopped.store(0);
   Worker& w = workers_[index];
-  if (config_.threads) {
+  if (config_.sharing == Sharing::kThreads) {
     if (w.thread.joinable()) w.thread.join();
     std::lock_guard lock(mu_);
     w.thread = std::thread([this, link, index] {
@@ -571,7 +571,7 @@ void PoolCore::terminate() {
       outstanding_.clear();
       cv_.notify_all();
       shared_->terminated.store(1, std::memory_order_release);
-      if (was_running || config_.threads) put_stops();
+      if (was_running || config_.sharing == Sharing::kThreads) put_stops();
     }
   }
   wake_handler();

@@ -51,6 +51,7 @@
 
 #include "mp/context.h"
 #include "mp/internal/fd.h"
+#include "mp/internal/futex.h"
 #include "mp/internal/remote_exception.h"
 #include "mp/internal/ring.h"
 #include "mp/internal/shm.h"
@@ -184,7 +185,7 @@ struct PoolConfig {
   std::optional<std::chrono::nanoseconds> task_timeout;
   std::shared_ptr<const InitializerSpec> initializer;  // may be null
   Context* context = nullptr;                          // nullptr: the default
-  bool threads = false;
+  Sharing sharing = Sharing::kProcesses;               // kThreads: workers are threads (mp::dummy)
   // For executors (mp::futures): no worker starts with the pool; each one
   // starts at start_worker_on_demand().
   bool on_demand = false;

@@ -22,6 +22,7 @@
 #include "mp/context.h"
 #include "mp/errors.h"
 #include "mp/internal/fd.h"
+#include "mp/internal/sharing.h"
 #include "mp/internal/shm.h"
 #include "mp/internal/sync_core.h"
 #include "mp/internal/target.h"
@@ -29,71 +30,12 @@
 
 namespace mp::internal {
 
-// State on the heap, for threads of one process.
+// The Codec of a primitive whose whole state is one shared segment, its
+// state_: encodes the segment's descriptor, decodes by attaching to it.
 template <class T>
-class Local {
- public:
-  template <class... A>
-  static Local create(const char*, A&&... args) {
-    Local l;
-    l.value_ = std::make_shared<T>(std::forward<A>(args)...);
-    return l;
-  }
-  T* operator->() const noexcept { return value_.get(); }
-  T& operator*() const noexcept { return *value_; }
-  T* get() const noexcept { return value_.get(); }
-  friend bool operator==(const Local& a, const Local& b) noexcept { return a.value_ == b.value_; }
-
- private:
-  std::shared_ptr<T> value_;
-};
-
-// multiprocessing's primitives: shared memory, multiprocessing's errors.
-struct ProcessSync {
-  static constexpr Sharing kSharing = Sharing::kProcesses;
-  template <class T>
-  using Storage = Shared<T>;
-  [[noreturn]] static void released_too_many_times() {
-    throw ValueError("semaphore or lock released too many times");
-  }
-  [[noreturn]] static void rlock_not_owned() {
-    throw AssertionError("attempt to release recursive lock not owned by thread");
-  }
-  [[noreturn]] static void bounded_overflow() {
-    throw ValueError("semaphore or lock released too many times");
-  }
-  [[noreturn]] static void negative_semaphore() {
-    throw std::system_error(EINVAL, std::generic_category(), "Semaphore initial value");
-  }
-  [[noreturn]] static void wait_without_lock() {
-    throw AssertionError("must acquire() condition before using wait()");
-  }
-  [[noreturn]] static void notify_without_lock() { throw AssertionError("lock is not owned"); }
-};
-
-// threading's primitives (mp::dummy): heap memory, threading's errors.
-struct ThreadSync {
-  static constexpr Sharing kSharing = Sharing::kThreads;
-  template <class T>
-  using Storage = Local<T>;
-  [[noreturn]] static void released_too_many_times() {
-    throw RuntimeError("release unlocked lock");
-  }
-  [[noreturn]] static void rlock_not_owned() {
-    throw RuntimeError("cannot release un-acquired lock");
-  }
-  [[noreturn]] static void bounded_overflow() {
-    throw ValueError("Semaphore released too many times");
-  }
-  [[noreturn]] static void negative_semaphore() {
-    throw ValueError("semaphore initial value must be >= 0");
-  }
-  [[noreturn]] static void wait_without_lock() {
-    throw RuntimeError("cannot wait on un-acquired lock");
-  }
-  [[noreturn]] static void notify_without_lock() {
-    throw RuntimeError("cannot notify on un-acquired lock");
-  }
+struct StateCodec {
+  static void encode(Writer& w, const T& v) { v.state_.encode(w); }
+  static T decode(Reader& r) { return T(decltype(T::state_)::decode(r)); }
 };
 
 // A flag a handle keeps about its last acquire. One handle may be shared by
@@ -196,7 +138,7 @@ class BasicLock : public TimedLockable<BasicLock<Traits>> {
   }
 
  private:
-  friend struct Codec<BasicLock>;
+  friend struct StateCodec<BasicLock>;
   friend class BasicCondition<Traits>;
   friend class TimedLockable<BasicLock>;
   explicit BasicLock(typename Traits::template Storage<LockState> state)
@@ -244,7 +186,7 @@ class BasicRLock : public TimedLockable<BasicRLock<Traits>> {
   }
 
  private:
-  friend struct Codec<BasicRLock>;
+  friend struct StateCodec<BasicRLock>;
   friend class BasicCondition<Traits>;
   friend class TimedLockable<BasicRLock>;
   explicit BasicRLock(typename Traits::template Storage<LockState> state)
@@ -284,7 +226,7 @@ class BasicSemaphore : public TimedLockable<BasicSemaphore<Traits, kBounded>> {
   }
 
  private:
-  friend struct Codec<BasicSemaphore>;
+  friend struct StateCodec<BasicSemaphore>;
   friend class TimedLockable<BasicSemaphore>;
   explicit BasicSemaphore(typename Traits::template Storage<SemaphoreState> state)
       : state_(std::move(state)) {}
@@ -332,7 +274,7 @@ class BasicEvent {
   }
 
  private:
-  friend struct Codec<BasicEvent>;
+  friend struct StateCodec<BasicEvent>;
   explicit BasicEvent(typename Traits::template Storage<EventState> state)
       : state_(std::move(state)) {}
   typename Traits::template Storage<EventState> state_;
@@ -512,31 +454,20 @@ class BasicBarrier {
 
 namespace mp {
 
-// mp's primitives travel to children as their shared segment's descriptor.
+// mp's primitives travel to children as their shared segment's descriptor;
+// a Lock, RLock, Semaphore or Event is nothing but that segment.
 template <>
-struct Codec<internal::BasicLock<internal::ProcessSync>> {
-  using T = internal::BasicLock<internal::ProcessSync>;
-  static void encode(Writer& w, const T& v) { v.state_.encode(w); }
-  static T decode(Reader& r) { return T(internal::Shared<internal::LockState>::decode(r)); }
-};
+struct Codec<internal::BasicLock<internal::ProcessSync>>
+    : internal::StateCodec<internal::BasicLock<internal::ProcessSync>> {};
 template <>
-struct Codec<internal::BasicRLock<internal::ProcessSync>> {
-  using T = internal::BasicRLock<internal::ProcessSync>;
-  static void encode(Writer& w, const T& v) { v.state_.encode(w); }
-  static T decode(Reader& r) { return T(internal::Shared<internal::LockState>::decode(r)); }
-};
+struct Codec<internal::BasicRLock<internal::ProcessSync>>
+    : internal::StateCodec<internal::BasicRLock<internal::ProcessSync>> {};
 template <bool kBounded>
-struct Codec<internal::BasicSemaphore<internal::ProcessSync, kBounded>> {
-  using T = internal::BasicSemaphore<internal::ProcessSync, kBounded>;
-  static void encode(Writer& w, const T& v) { v.state_.encode(w); }
-  static T decode(Reader& r) { return T(internal::Shared<internal::SemaphoreState>::decode(r)); }
-};
+struct Codec<internal::BasicSemaphore<internal::ProcessSync, kBounded>>
+    : internal::StateCodec<internal::BasicSemaphore<internal::ProcessSync, kBounded>> {};
 template <>
-struct Codec<internal::BasicEvent<internal::ProcessSync>> {
-  using T = internal::BasicEvent<internal::ProcessSync>;
-  static void encode(Writer& w, const T& v) { v.state_.encode(w); }
-  static T decode(Reader& r) { return T(internal::Shared<internal::EventState>::decode(r)); }
-};
+struct Codec<internal::BasicEvent<internal::ProcessSync>>
+    : internal::StateCodec<internal::BasicEvent<internal::ProcessSync>> {};
 template <>
 struct Codec<internal::BasicCondition<internal::ProcessSync>> {
   using T = internal::BasicCondition<internal::ProcessSync>;
