@@ -214,12 +214,16 @@ inline void finalize_in_order(mp::Connection out) {
     b.close();  // runs it
     b.close();  // does nothing: it ran
   }             // b goes: nothing more
-  // These objects live until the process ends (never destroyed).
-  new Foo{Finalize(sender("c"))};  // no exit priority: never runs at exit
-  new Foo{Finalize(sender("d10"), {.exitpriority = 1})};
-  new Foo{Finalize(sender("d01"), {.exitpriority = 0})};
-  new Foo{Finalize(sender("d02"), {.exitpriority = 0})};
-  new Foo{Finalize(sender("d03"), {.exitpriority = 0})};
+  // These objects live until the process ends (never destroyed; held by a
+  // static, so that LeakSanitizer sees them reachable at exit).
+  static const Foo* const kept[] = {
+      new Foo{Finalize(sender("c"))},  // no exit priority: never runs at exit
+      new Foo{Finalize(sender("d10"), {.exitpriority = 1})},
+      new Foo{Finalize(sender("d01"), {.exitpriority = 0})},
+      new Foo{Finalize(sender("d02"), {.exitpriority = 0})},
+      new Foo{Finalize(sender("d03"), {.exitpriority = 0})},
+  };
+  (void)kept;
   Finalize(nullptr, sender("e"), {.exitpriority = -10});
   Finalize(nullptr, sender("STOP"), {.exitpriority = -100});
   // Returning ends the process through mp's exit function.
