@@ -73,7 +73,8 @@ struct ManagerLink {
 void begin_request(Writer& w, ManagerOp op, uint64_t id, std::string_view name,
                    std::string_view signature);
 // Sends the request on this thread's connection to the manager and returns
-// the reply's payload. A remote exception is rethrown as its type. A server
+// the reply: its status byte (0) and the payload after it. A remote
+// exception is rethrown as its type. A server
 // that cannot be reached throws std::system_error (ECONNREFUSED, ENOENT); one
 // that goes away during the call throws mp::EOFError.
 std::string transact(const ManagerLink& link, const Writer& request);
