@@ -1,5 +1,5 @@
 """Renders reports/conformance.md and reports/conformance.json from the test XML
-of the conformance binaries (bazel-testlogs/conformance/<impl>_test/test.xml).
+of the conformance binaries (bazel-testlogs/conformance/<column>_<suite>_test/test.xml).
 
 One row per CPython test (conformance/spec/cpython-conformance.tsv), one column
 per implementation that ran. The columns, and what kind of implementation each
@@ -167,8 +167,9 @@ def load_notes(known):
 
 
 def collect(root):
-    """[(column, [case, ...])] for the conformance binaries."""
-    out = []
+    """[(column, [case, ...])] for the conformance binaries: one column per
+    implementation, gathered from every binary that tests it (one per suite)."""
+    columns = {}  # implementation -> (column, [case], {test name: target})
     for target, path in testlogs.xml_files(root):
         package, _, name = target.rpartition("/")
         if package != "conformance" or not name.endswith("_test"):
@@ -185,7 +186,17 @@ def collect(root):
         if kind == "processes" and method not in START_METHODS:
             raise RenderError("%s: processes under an unknown start method %r" % (target, method))
         column = {"name": impl, "kind": kind, "start_method": method}
-        out.append((column, list(testlogs.test_cases(path))))
+        known, cases, seen = columns.setdefault(impl, (column, [], {}))
+        if known != column:
+            raise RenderError("%s says %s is %r, another binary %r" % (target, impl, column, known))
+        for case in testlogs.test_cases(path):
+            if case["name"] in seen:
+                raise RenderError("%s and %s both ran %s under %s (stale test logs? delete the "
+                                  "one no longer built)" % (seen[case["name"]], target,
+                                                            case["name"], impl))
+            seen[case["name"]] = target
+            cases.append(case)
+    out = [(column, cases) for column, cases, _ in columns.values()]
     order = lambda c: (PREFERRED.index(c[0]["name"]) if c[0]["name"] in PREFERRED
                        else len(PREFERRED), c[0]["name"])
     return sorted(out, key=order)
@@ -217,8 +228,6 @@ def render(root, out_dir):
         raise RenderError("no conformance test XML under %s; run the tests first" % root)
     columns = [c for c, _ in runs]
     names = [c["name"] for c in columns]
-    if len(set(names)) != len(names):
-        raise RenderError("two binaries claim one implementation: %s" % names)
 
     by_cell = collections.defaultdict(list)  # (id, impl) -> [case]
     tests_of = collections.defaultdict(set)
@@ -323,7 +332,7 @@ def markdown(report, generated):
         "# Conformance: mp against CPython's multiprocessing test suite",
         "",
         "Rendered %s by `reports/render_conformance.py` from the GoogleTest XML of "
-        "`//conformance:<impl>_test`. One row per test of CPython's suite "
+        "`//conformance:<column>_<suite>_test`. One row per test of CPython's suite "
         "(`conformance/spec/cpython-conformance.tsv`), one column per implementation: %s."
         % (generated, what),
         "",

@@ -121,5 +121,39 @@ class Enforcement(unittest.TestCase):
                 rc.verdict = original
 
 
+def suite_xml(suite, test, row_id):
+    return ('<?xml version="1.0"?><testsuites implementation="fork" kind="processes" '
+            'start_method="fork"><testsuite name="Processes/%s/fork">'
+            '<testcase name="%s" classname="Processes/%s/fork">'
+            '<properties><property name="cpython_id" value="%s"/></properties>'
+            '</testcase></testsuite></testsuites>' % (suite, test, suite, row_id))
+
+
+class Gathering(unittest.TestCase):
+    def write(self, root, target, xml):
+        os.makedirs(os.path.join(root, "conformance", target))
+        with open(os.path.join(root, "conformance", target, "test.xml"), "w") as f:
+            f.write(xml)
+
+    def test_one_column_from_a_binary_per_suite(self):
+        with tempfile.TemporaryDirectory() as root:
+            self.write(root, "fork_process_test",
+                       suite_xml("ProcessSuite", "CpuCount", "misc.cpu_count"))
+            self.write(root, "fork_queue_test",
+                       suite_xml("QueueSuite", "Put", "queue.put_get"))
+            runs = rc.collect(root)
+            self.assertEqual([c["name"] for c, _ in runs], ["fork"])
+            self.assertEqual(sorted(case["short_name"] for case in runs[0][1]),
+                             ["ProcessSuite.CpuCount", "QueueSuite.Put"])
+
+    def test_a_test_run_by_two_binaries_is_refused(self):
+        with tempfile.TemporaryDirectory() as root:
+            xml = suite_xml("ProcessSuite", "CpuCount", "misc.cpu_count")
+            self.write(root, "fork_test", xml)  # an old binary's log, left behind
+            self.write(root, "fork_process_test", xml)
+            with self.assertRaises(rc.RenderError):
+                rc.collect(root)
+
+
 if __name__ == "__main__":
     unittest.main()

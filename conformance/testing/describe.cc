@@ -18,9 +18,14 @@ namespace mp::conformance {
 
 const auto* const description = DescribeImplementation<MP_ADAPTER>::add();
 
-// The futures unit registers CPython's process-pool-only rows for every
-// implementation; those that are no process pool leave them uninstantiated.
+// Each binary instantiates one suite, and some suites' headers bring others
+// along: futures_suite.h holds the executors' rows for every implementation
+// and CPython's process-pool-only rows (which implementations that are no
+// process pool never instantiate); manager_suite.h includes
+// sync_manager_suite.h.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FuturesSuite);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcessPoolExecutorSuite);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SyncManagerSuite);
 
 #if defined(__SANITIZE_THREAD__)
 // fork() from a process with ThreadSanitizer's runtime threads deadlocks in
