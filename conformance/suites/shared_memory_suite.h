@@ -277,10 +277,14 @@ TYPED_TEST_P(SharedMemorySuite, ChildrenWriteByNameAndByHandle) {
 // the default one).
 template <class Impl>
 mp::SharedMemoryManager make_shared_memory_manager() {
+  // A generous wait for the server's exit: under ThreadSanitizer every
+  // process sleeps 1 s on its way out (atexit_sleep_ms), as long as
+  // shutdown() waits by default before it terminates the server.
+  const mp::ManagerOptions options{.shutdown_timeout = std::chrono::seconds(30)};
   if constexpr (requires { Impl::context(); }) {
-    return mp::SharedMemoryManager(Impl::context());
+    return mp::SharedMemoryManager(Impl::context(), options);
   } else {
-    return mp::SharedMemoryManager();
+    return mp::SharedMemoryManager(options);
   }
 }
 
