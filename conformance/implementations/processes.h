@@ -1,7 +1,7 @@
 // conformance/implementations/processes.h — mp's reference implementation.
 // One adapter for every start method, as CPython runs one test module under
-// each: //conformance:fork_test, :spawn_test and :forkserver_test are one
-// compiled suite run three times, each with MP_CONFORMANCE_START_METHOD set.
+// each: the fork, spawn and forkserver columns run the same compiled suites,
+// each test with MP_CONFORMANCE_START_METHOD set (conformance/BUILD).
 
 #ifndef MP_CONFORMANCE_IMPLEMENTATIONS_PROCESSES_H_
 #define MP_CONFORMANCE_IMPLEMENTATIONS_PROCESSES_H_

@@ -162,9 +162,8 @@ PoolCore::PoolCore(PoolConfig config) : config_(std::move(config)) {
   if (config_.task_timeout && config_.sharing == Sharing::kThreads) {
     throw ValueError("task_timeout needs worker processes: a thread cannot be killed");
   }
-  const Sharing sharing = config_.sharing;
-  tasks_ = Ring::create(0, Ring::kDefaultCapacity, sharing);
-  results_ = Ring::create(0, Ring::kDefaultCapacity, sharing);
+  tasks_ = Ring::create(0, Ring::kDefaultCapacity, config_.sharing);
+  results_ = Ring::create(0, Ring::kDefaultCapacity, config_.sharing);
   const auto n = static_cast<uint32_t>(config_.processes);
   segment_ = Segment::create(PoolShared::bytes(n), "mp-pool");
   shared_ = new (segment_->data()) PoolShared();
