@@ -205,24 +205,40 @@ TEST_P(DefectsByMethod, JoinableQueueJoinIgnoresAPutThatNeverCommitted) {
 // drained pages go back to the kernel while a producer may be writing there.
 // The consumer (this process) lingers at that instant; the producer (a
 // child) fills the hot lane meanwhile and goes on into the overflow lane.
-void produce_checked(mp::Queue<std::string> q, int count, int size) {
+// The producer sets `full` whenever it finds no room in either lane.
+void produce_checked(mp::Queue<std::string> q, mp::Event full, int count, int size) {
   for (int i = 0; i < count; ++i) {
     std::string item(static_cast<size_t>(size), static_cast<char>('a' + i % 26));
     std::memcpy(item.data(), &i, sizeof(i));
-    q.put(item);
+    if (!q.try_put(item)) {
+      full.set();
+      q.put(item);
+    }
   }
 }
 
 TEST_P(DefectsByMethod, OverflowLaneReleaseNeverHolesAProducersRecord) {
   mp_id("reliability.ring.release_overflow");
-  constexpr int kCount = 3000, kSize = 3000;
+  // 3,000 items of 3,000 bytes through 64 KiB lanes. A consumer that keeps
+  // up leaves the overflow lane unused and never releases it (a released lane
+  // takes 1 MiB of traffic), so every 50 items it lets the producer fill both
+  // lanes, then races it: the lane is drained, and released, while the
+  // producer is still writing.
+  constexpr int kCount = 3000, kSize = 3000, kPhase = 50;
   mp::Queue<std::string> q(mp::QueueOptions{.buffer_bytes = 64 * 1024});
+  mp::Event full;
   arm(FaultPoint::kRingReleasing, Action::kSleep, -1, 0, 3000);
-  mp::Process p(ctx(), &produce_checked, q, kCount, kSize);
+  mp::Process p(ctx(), &produce_checked, q, full, kCount, kSize);
   p.start();
   int bad = 0;
   for (int i = 0; i < kCount && bad == 0; ++i) {
     try {
+      // Past the last phase's start the producer may finish without
+      // filling them again.
+      if (i % kPhase == 0 && i + kPhase <= kCount) {
+        if (!full.wait(30s)) throw std::runtime_error("the producer never filled the queue");
+        full.clear();
+      }
       std::string item = q.get(30s);
       int index = -1;
       if (item.size() == kSize) std::memcpy(&index, item.data(), sizeof(index));
