@@ -154,6 +154,19 @@ class Gathering(unittest.TestCase):
             with self.assertRaises(rc.RenderError):
                 rc.collect(root)
 
+    def test_logs_of_tests_that_no_longer_exist_are_not_read(self):
+        with tempfile.TemporaryDirectory() as root:
+            xml = suite_xml("ProcessSuite", "CpuCount", "misc.cpu_count")
+            self.write(root, "fork_test", xml)  # an old binary's log, left behind
+            self.write(root, "fork_process_test", xml)
+            os.environ["MP_TEST_TARGETS"] = "//conformance:fork_process_test,//impl:ring_test"
+            try:
+                runs = rc.collect(root)
+            finally:
+                del os.environ["MP_TEST_TARGETS"]
+            self.assertEqual([case["short_name"] for case in runs[0][1]],
+                             ["ProcessSuite.CpuCount"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -5,13 +5,28 @@ import os
 import xml.etree.ElementTree as ET
 
 
+def current_targets():
+    """The tests that exist now, as package/target, when MP_TEST_TARGETS names
+    them (a comma-separated list; tools/test sets it from `bazel query`);
+    otherwise None. A test since renamed or removed leaves its last log behind
+    under testlogs, which must not be read again."""
+    listed = os.environ.get("MP_TEST_TARGETS")
+    if not listed:
+        return None
+    return {t.strip().lstrip("/").replace(":", "/") for t in listed.split(",") if t.strip()}
+
+
 def xml_files(testlogs):
-    """Every test.xml under `testlogs`, as (package/target, path)."""
+    """Every test.xml under `testlogs`, as (package/target, path), of the
+    current tests only when MP_TEST_TARGETS lists them."""
+    current = current_targets()
     out = []
     for path in sorted(glob.glob(os.path.join(testlogs, "**", "test.xml"), recursive=True)):
         target = os.path.relpath(os.path.dirname(path), testlogs)
         if "/run_" in "/" + target:
             continue  # a --runs_per_test repetition: counted once, through test.xml
+        if current is not None and target not in current:
+            continue
         out.append((target, path))
     return out
 
