@@ -40,8 +40,8 @@
 
 #include "floor.h"
 #include "harness.h"
-#include "mp/internal/fd.h"
-#include "mp/internal/wire.h"
+#include "mp/internal/base/fd.h"
+#include "mp/internal/ipc/wire.h"
 
 namespace mp::bench {
 namespace {

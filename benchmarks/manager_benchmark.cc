@@ -36,8 +36,8 @@
 
 #include "floor.h"
 #include "harness.h"
-#include "mp/internal/manager_core.h"
-#include "mp/internal/manager_objects.h"
+#include "mp/internal/manager/manager_core.h"
+#include "mp/internal/manager/manager_objects.h"
 
 namespace mp::bench {
 namespace {

@@ -25,7 +25,7 @@
 
 #include "floor.h"
 #include "harness.h"
-#include "mp/internal/fd.h"
+#include "mp/internal/base/fd.h"
 
 extern char** environ;
 

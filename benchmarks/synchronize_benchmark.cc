@@ -31,7 +31,7 @@
 
 #include "floor.h"
 #include "harness.h"
-#include "mp/internal/shm.h"
+#include "mp/internal/base/shm.h"
 
 namespace mp::bench {
 

@@ -31,7 +31,7 @@
 
 #include "floor.h"
 #include "harness.h"
-#include "mp/internal/fd.h"
+#include "mp/internal/base/fd.h"
 
 namespace mp::bench {
 namespace {

@@ -27,9 +27,9 @@
 
 #include "fuzz_target.h"
 #include "mp/connection.h"
-#include "mp/internal/auth.h"
-#include "mp/internal/fd.h"
-#include "mp/internal/wire.h"
+#include "mp/internal/base/fd.h"
+#include "mp/internal/ipc/auth.h"
+#include "mp/internal/ipc/wire.h"
 
 namespace {
 

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "fuzz_target.h"
-#include "mp/internal/manager_core.h"
-#include "mp/internal/manager_objects.h"
+#include "mp/internal/manager/manager_core.h"
+#include "mp/internal/manager/manager_objects.h"
 #include "mp/mp.h"
 
 namespace {

@@ -16,7 +16,7 @@
 
 #include "fuzz_target.h"
 #include "mp/errors.h"
-#include "mp/internal/ring.h"
+#include "mp/internal/ipc/ring.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // reliability/defects_test.cc — one test per defect of issue 16, each made
-// exact with mp's fault points (mp/internal/fault.h): a party killed at a
+// exact with mp's fault points (mp/internal/base/fault.h): a party killed at a
 // named instant of a ring commit or a lock, a child whose first thread cannot
 // start, a parent whose descriptor table is full right after fork(). Every
 // test failed on the code before its fix.
@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "faults.h"
-#include "mp/internal/manager_core.h"
-#include "mp/internal/popen.h"
-#include "mp/internal/runtime.h"
+#include "mp/internal/launch/popen.h"
+#include "mp/internal/launch/runtime.h"
+#include "mp/internal/manager/manager_core.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 

@@ -1,5 +1,5 @@
 // reliability/faults.h — what the reliability tests do at mp's fault points
-// (mp/internal/fault.h), and the measurements they take afterwards.
+// (mp/internal/base/fault.h), and the measurements they take afterwards.
 //
 // The arming table lives in shared memory made before anything forks, so a
 // point armed in the test process fires in its fork children too (the pool's
@@ -18,7 +18,7 @@
 #include <map>
 #include <string>
 
-#include "mp/internal/fault.h"
+#include "mp/internal/base/fault.h"
 
 namespace mp::reliability {
 

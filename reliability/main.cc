@@ -11,8 +11,8 @@
 #include <string>
 
 #include "faults.h"
-#include "mp/internal/popen.h"
-#include "mp/internal/runtime.h"
+#include "mp/internal/launch/popen.h"
+#include "mp/internal/launch/runtime.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 #include "trials.h"

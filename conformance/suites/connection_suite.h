@@ -31,9 +31,9 @@
 #include <tuple>
 #include <vector>
 
-#include "mp/internal/auth.h"
-#include "mp/internal/fd.h"
-#include "mp/internal/wire.h"
+#include "mp/internal/base/fd.h"
+#include "mp/internal/ipc/auth.h"
+#include "mp/internal/ipc/wire.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 

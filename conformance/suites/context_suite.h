@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "mp/internal/popen.h"
+#include "mp/internal/launch/popen.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 

@@ -24,7 +24,7 @@
 #include <tuple>
 #include <vector>
 
-#include "mp/internal/runtime.h"
+#include "mp/internal/launch/runtime.h"
 #include "testing/conformance.h"
 
 namespace mp::conformance {

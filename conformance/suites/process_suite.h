@@ -28,8 +28,8 @@
 #include <tuple>
 #include <vector>
 
-#include "mp/internal/fd.h"
-#include "mp/internal/popen.h"
+#include "mp/internal/base/fd.h"
+#include "mp/internal/launch/popen.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 

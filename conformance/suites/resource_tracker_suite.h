@@ -22,7 +22,7 @@
 #include <system_error>
 #include <vector>
 
-#include "mp/internal/shm_guardian.h"
+#include "mp/internal/launch/shm_guardian.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 #include "testing/hygiene.h"

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "mp/internal/fd.h"
+#include "mp/internal/base/fd.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 

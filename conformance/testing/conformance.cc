@@ -14,7 +14,7 @@
 #include <system_error>
 #include <thread>
 
-#include "mp/internal/fd.h"
+#include "mp/internal/base/fd.h"
 
 namespace mp::conformance {
 

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "mp/internal/popen.h"
+#include "mp/internal/launch/popen.h"
 
 namespace mp::conformance {
 

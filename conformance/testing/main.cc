@@ -9,8 +9,8 @@
 #include <random>
 #include <string>
 
-#include "mp/internal/popen.h"
-#include "mp/internal/runtime.h"
+#include "mp/internal/launch/popen.h"
+#include "mp/internal/launch/runtime.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"
 

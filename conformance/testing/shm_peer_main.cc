@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "mp/internal/shm_guardian.h"
+#include "mp/internal/launch/shm_guardian.h"
 #include "mp/mp.h"
 
 namespace {

@@ -16,8 +16,8 @@
 #include <cstring>
 #include <deque>
 
-#include "mp/internal/auth.h"
-#include "mp/internal/wire.h"
+#include "mp/internal/ipc/auth.h"
+#include "mp/internal/ipc/wire.h"
 
 namespace mp {
 

@@ -52,7 +52,7 @@
 #include <vector>
 
 #include "mp/errors.h"
-#include "mp/internal/fd.h"
+#include "mp/internal/base/fd.h"
 #include "mp/reduction.h"
 
 namespace mp {

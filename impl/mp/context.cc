@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "mp/errors.h"
-#include "mp/internal/runtime.h"
-#include "mp/internal/shm_guardian.h"
+#include "mp/internal/launch/runtime.h"
+#include "mp/internal/launch/shm_guardian.h"
 
 namespace mp {
 

@@ -62,10 +62,10 @@
 
 #include "mp/context.h"
 #include "mp/errors.h"
-#include "mp/internal/executor_core.h"
-#include "mp/internal/future_core.h"
-#include "mp/internal/remote_exception.h"
-#include "mp/internal/target.h"
+#include "mp/internal/base/target.h"
+#include "mp/internal/launch/remote_exception.h"
+#include "mp/internal/pool/executor_core.h"
+#include "mp/internal/pool/future_core.h"
 #include "mp/pool.h"
 #include "mp/reduction.h"
 

@@ -45,9 +45,9 @@
 
 #include "mp/context.h"
 #include "mp/errors.h"
-#include "mp/internal/pool_core.h"
-#include "mp/internal/sharing.h"
-#include "mp/internal/target.h"
+#include "mp/internal/base/sharing.h"
+#include "mp/internal/base/target.h"
+#include "mp/internal/pool/pool_core.h"
 #include "mp/reduction.h"
 
 namespace mp {

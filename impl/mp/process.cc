@@ -6,9 +6,9 @@
 
 #include <typeinfo>
 
-#include "mp/internal/popen.h"
-#include "mp/internal/process_state.h"
-#include "mp/internal/runtime.h"
+#include "mp/internal/launch/popen.h"
+#include "mp/internal/launch/process_state.h"
+#include "mp/internal/launch/runtime.h"
 
 namespace mp {
 

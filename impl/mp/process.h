@@ -39,8 +39,8 @@
 
 #include "mp/context.h"
 #include "mp/errors.h"
-#include "mp/internal/fd.h"
-#include "mp/internal/target.h"
+#include "mp/internal/base/fd.h"
+#include "mp/internal/base/target.h"
 #include "mp/reduction.h"
 
 namespace mp {

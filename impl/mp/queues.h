@@ -40,9 +40,9 @@
 
 #include "mp/context.h"
 #include "mp/errors.h"
-#include "mp/internal/fd.h"
-#include "mp/internal/ring.h"
-#include "mp/internal/sharing.h"
+#include "mp/internal/base/fd.h"
+#include "mp/internal/base/sharing.h"
+#include "mp/internal/ipc/ring.h"
 #include "mp/reduction.h"
 
 namespace mp {

@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "mp/errors.h"
-#include "mp/internal/fd.h"
+#include "mp/internal/base/fd.h"
 
 namespace mp {
 

@@ -16,8 +16,8 @@
 #include <optional>
 #include <system_error>
 
-#include "mp/internal/fd.h"
-#include "mp/internal/shm_guardian.h"
+#include "mp/internal/base/fd.h"
+#include "mp/internal/launch/shm_guardian.h"
 
 namespace mp {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "mp/internal/python_peer.h"
+#include "mp/internal/testing/python_peer.h"
 #include "mp/mp.h"
 
 namespace mp {
@@ -125,7 +125,7 @@ std::string bytes_of(const SharedMemory& shm) {
 class ShareableListInterop : public ::testing::TestWithParam<std::string> {
  protected:
   std::string script() const {
-    return testing::runfile("impl/mp/internal/testdata/shareable_list_peer.py");
+    return testing::runfile("impl/mp/internal/testing/testdata/shareable_list_peer.py");
   }
 };
 

@@ -40,7 +40,7 @@
 #ifndef MP_SHAREDCTYPES_H_
 #define MP_SHAREDCTYPES_H_
 
-#include "mp/internal/sharedctypes_impl.h"
+#include "mp/internal/sync/sharedctypes_impl.h"
 #include "mp/synchronize.h"
 
 namespace mp {

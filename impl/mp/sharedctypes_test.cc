@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "mp/internal/runtime.h"
+#include "mp/internal/launch/runtime.h"
 #include "mp/mp.h"
 
 namespace {

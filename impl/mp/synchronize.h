@@ -26,7 +26,7 @@
 #ifndef MP_SYNCHRONIZE_H_
 #define MP_SYNCHRONIZE_H_
 
-#include "mp/internal/synchronize_impl.h"
+#include "mp/internal/sync/synchronize_impl.h"
 
 namespace mp {
 

@@ -31,7 +31,7 @@
 #include <memory>
 #include <optional>
 
-#include "mp/internal/finalize.h"
+#include "mp/internal/base/finalize.h"
 
 namespace mp::util {
 

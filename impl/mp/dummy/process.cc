@@ -7,8 +7,8 @@
 #include <mutex>
 
 #include "mp/context.h"
-#include "mp/internal/per_process.h"
-#include "mp/internal/runtime.h"
+#include "mp/internal/base/per_process.h"
+#include "mp/internal/launch/runtime.h"
 
 namespace mp::dummy {
 

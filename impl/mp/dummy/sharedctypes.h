@@ -8,7 +8,7 @@
 #define MP_DUMMY_SHAREDCTYPES_H_
 
 #include "mp/dummy/synchronize.h"
-#include "mp/internal/sharedctypes_impl.h"
+#include "mp/internal/sync/sharedctypes_impl.h"
 
 namespace mp::dummy {
 

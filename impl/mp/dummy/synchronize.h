@@ -9,7 +9,7 @@
 #ifndef MP_DUMMY_SYNCHRONIZE_H_
 #define MP_DUMMY_SYNCHRONIZE_H_
 
-#include "mp/internal/synchronize_impl.h"
+#include "mp/internal/sync/synchronize_impl.h"
 
 namespace mp::dummy {
 
