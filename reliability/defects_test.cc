@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "faults.h"
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 #include "mp/internal/launch/runtime.h"
 #include "mp/internal/manager/manager_core.h"

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "faults.h"
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 #include "mp/internal/launch/runtime.h"
 #include "mp/mp.h"

@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "mp/internal/base/fd.h"
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 #include "mp/mp.h"
 #include "testing/conformance.h"

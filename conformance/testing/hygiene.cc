@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 
 namespace mp::conformance {

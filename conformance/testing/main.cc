@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 #include "mp/internal/launch/runtime.h"
 #include "mp/mp.h"

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "mp/errors.h"
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/runtime.h"
 #include "mp/internal/launch/shm_guardian.h"
 

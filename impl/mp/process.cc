@@ -6,6 +6,7 @@
 
 #include <typeinfo>
 
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 #include "mp/internal/launch/process_state.h"
 #include "mp/internal/launch/runtime.h"

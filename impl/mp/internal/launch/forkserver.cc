@@ -9,6 +9,8 @@
 // child it writes the exit code on B. The child reads what to run from B, which
 // the parent fills through A exactly as for spawn.
 
+#include "mp/internal/launch/forkserver.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>

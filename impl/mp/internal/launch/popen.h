@@ -62,8 +62,7 @@ pid_t spawn_self(const char* flag, int channel);
 std::unique_ptr<Popen> launch_fork(const ChildInfo& info, const std::function<void()>& body);
 // posix_spawn of this executable; the child decodes and runs `target`.
 std::unique_ptr<Popen> launch_spawn(const ChildInfo& info, const EncodedTarget& target);
-// Asks the fork server (starting it if needed) for a child running `target`.
-std::unique_ptr<Popen> launch_forkserver(const ChildInfo& info, const EncodedTarget& target);
+// launch_forkserver: forkserver.h.
 
 // Everything a spawn or forkserver child needs, in one message; encoding the
 // arguments may throw mp::PicklingError. Sent before anything is launched.
@@ -86,18 +85,6 @@ enum class ChildExit {
 // message that cannot be read ends the child with code 255 (the parent went
 // away) or 1 (it made no sense), with a line on stderr.
 [[noreturn]] void run_child_from_channel(UniqueFd channel, ChildExit how) noexcept;
-
-// The fork server's pid, if this process has one running.
-std::optional<pid_t> forkserver_pid();
-// The control socket to the fork server (tests use it to check that the
-// server obeys nobody but its parent); -1 when none is running.
-int forkserver_control_fd();
-// Starts the fork server now rather than at the first forkserver start().
-void ensure_forkserver();
-// Closes the control socket and waits for the server to exit.
-void stop_forkserver() noexcept;
-// In a freshly forked child: forget the parent's fork server.
-void forget_forkserver_after_fork() noexcept;
 
 }  // namespace mp::internal
 

@@ -22,6 +22,7 @@
 #include "mp/internal/base/finalize.h"
 #include "mp/internal/base/per_process.h"
 #include "mp/internal/base/snapshot.h"
+#include "mp/internal/launch/forkserver.h"
 #include "mp/internal/launch/popen.h"
 #include "mp/internal/launch/process_state.h"
 

@@ -126,9 +126,9 @@ void exit_function() noexcept;
 int run_child(const ChildInfo& info, int parent_pidfd, const std::function<void()>& body,
               bool forked) noexcept;
 
-// Entry points that init() dispatches to; they never return, nor throw.
+// The entry point that init() dispatches to in a spawned child (the fork
+// server's is run_forkserver, forkserver.h); never returns, nor throws.
 [[noreturn]] void run_spawned_child(int channel_fd) noexcept;
-[[noreturn]] void run_forkserver(int control_fd) noexcept;
 
 }  // namespace mp::internal
 
