@@ -20,47 +20,22 @@
 #include "fuzz_target.h"
 #include "mp/internal/manager/manager_core.h"
 #include "mp/internal/manager/manager_objects.h"
+#include "mp/internal/manager/manager_requests.h"
 #include "mp/mp.h"
 
 namespace {
 
+using mp::internal::call_request;
+using mp::internal::create_request;
 using mp::internal::DictObject;
 using mp::internal::ListObject;
 using mp::internal::ManagerOp;
 using mp::internal::NamespaceObject;
+using mp::internal::register_servant_type;
 using mp::internal::ValueObject;
 using Dict = DictObject<std::string, int64_t>;
 using List = ListObject<int64_t>;
 using IntValue = ValueObject<int32_t>;
-
-template <class T, class... A>
-void register_type() {
-  mp::internal::register_servant(T::type_name(), &mp::internal::make_servant<T, A...>);
-}
-
-std::string create_request(const std::string& type, const std::string& signature,
-                           const std::string& args) {
-  mp::Writer w;
-  mp::internal::begin_request(w, ManagerOp::kCreate, 0, type, signature);
-  w.write(args.data(), args.size());
-  return w.bytes();
-}
-
-template <class... A>
-std::string encoded(const A&... args) {
-  mp::Writer w;
-  (mp::encode(w, args), ...);
-  return w.bytes();
-}
-
-template <class F>
-std::string call_request(uint64_t id, const char* method, const std::string& args) {
-  mp::Writer w;
-  mp::internal::begin_request(w, ManagerOp::kCall, id, method,
-                              mp::internal::member_function<F>::signature());
-  w.write(args.data(), args.size());
-  return w.bytes();
-}
 
 const std::array<std::string, 4>& allowed_types() {
   static const std::array<std::string, 4> types = {
@@ -70,22 +45,16 @@ const std::array<std::string, 4>& allowed_types() {
 
 mp::internal::ManagerServer& server() {
   static auto* s = [] {
-    register_type<Dict, std::map<std::string, int64_t>>();
-    register_type<List, std::vector<int64_t>>();
-    register_type<NamespaceObject>();
-    register_type<IntValue, int32_t>();
+    register_servant_type<Dict, std::map<std::string, int64_t>>();
+    register_servant_type<List, std::vector<int64_t>>();
+    register_servant_type<NamespaceObject>();
+    register_servant_type<IntValue, int32_t>();
     auto* server = new mp::internal::ManagerServer(std::nullopt, "fuzz key");
     // Objects 1 to 4: a dict, a list, a namespace, a value.
-    server->handle(create_request(
-        Dict::type_name(), mp::internal::call_signature<void, std::map<std::string, int64_t>>(),
-        encoded(std::map<std::string, int64_t>{{"a", 1}})));
-    server->handle(create_request(List::type_name(),
-                                  mp::internal::call_signature<void, std::vector<int64_t>>(),
-                                  encoded(std::vector<int64_t>{1, 2, 3})));
-    server->handle(
-        create_request(NamespaceObject::type_name(), mp::internal::call_signature<void>(), ""));
-    server->handle(create_request(
-        IntValue::type_name(), mp::internal::call_signature<void, int32_t>(), encoded(int32_t{5})));
+    server->handle(create_request(Dict::type_name(), std::map<std::string, int64_t>{{"a", 1}}));
+    server->handle(create_request(List::type_name(), std::vector<int64_t>{1, 2, 3}));
+    server->handle(create_request(NamespaceObject::type_name()));
+    server->handle(create_request(IntValue::type_name(), int32_t{5}));
     return server;
   }();
   return *s;
@@ -114,26 +83,22 @@ bool admissible(std::string_view request) {
 namespace mp::fuzz {
 
 std::vector<std::string> seeds() {
-  using mp::internal::call_signature;
   return {
-      create_request(Dict::type_name(), call_signature<void, std::map<std::string, int64_t>>(),
-                     encoded(std::map<std::string, int64_t>{{"k", 7}})),
-      create_request(List::type_name(), call_signature<void, std::vector<int64_t>>(),
-                     encoded(std::vector<int64_t>{})),
-      create_request(IntValue::type_name(), call_signature<void, int32_t>(), encoded(int32_t{1})),
-      call_request<decltype(&Dict::set)>(1, "set", encoded(std::string("b"), int64_t{2})),
-      call_request<decltype(&Dict::get)>(1, "get", encoded(std::string("a"))),
-      call_request<decltype(&Dict::items)>(1, "items", ""),
-      call_request<decltype(&Dict::update)>(1, "update",
-                                            encoded(std::map<std::string, int64_t>{{"c", 3}})),
-      call_request<decltype(&Dict::pop)>(1, "pop", encoded(std::string("zz"))),
-      call_request<decltype(&List::append)>(2, "append", encoded(int64_t{4})),
-      call_request<decltype(&List::at)>(2, "at", encoded(int64_t{-1})),
-      call_request<decltype(&List::copy)>(2, "copy", ""),
-      call_request<decltype(&IntValue::get)>(4, "get", ""),
-      call_request<decltype(&IntValue::set)>(4, "set", encoded(int32_t{9})),
-      call_request<decltype(&Dict::get)>(99, "get", encoded(std::string("a"))),  // no such object
-      call_request<decltype(&List::append)>(1, "append", encoded(int64_t{4})),   // wrong type
+      create_request(Dict::type_name(), std::map<std::string, int64_t>{{"k", 7}}),
+      create_request(List::type_name(), std::vector<int64_t>{}),
+      create_request(IntValue::type_name(), int32_t{1}),
+      call_request<decltype(&Dict::set)>(1, "set", std::string("b"), int64_t{2}),
+      call_request<decltype(&Dict::get)>(1, "get", std::string("a")),
+      call_request<decltype(&Dict::items)>(1, "items"),
+      call_request<decltype(&Dict::update)>(1, "update", std::map<std::string, int64_t>{{"c", 3}}),
+      call_request<decltype(&Dict::pop)>(1, "pop", std::string("zz")),
+      call_request<decltype(&List::append)>(2, "append", int64_t{4}),
+      call_request<decltype(&List::at)>(2, "at", int64_t{-1}),
+      call_request<decltype(&List::copy)>(2, "copy"),
+      call_request<decltype(&IntValue::get)>(4, "get"),
+      call_request<decltype(&IntValue::set)>(4, "set", int32_t{9}),
+      call_request<decltype(&Dict::get)>(99, "get", std::string("a")),  // no such object
+      call_request<decltype(&List::append)>(1, "append", int64_t{4}),   // wrong type
       std::string(1, static_cast<char>(ManagerOp::kPing)) + std::string(24, '\0'),
   };
 }

@@ -21,6 +21,7 @@
 #include "mp/errors.h"
 #include "mp/internal/launch/remote_exception.h"
 #include "mp/internal/manager/manager_objects.h"
+#include "mp/internal/manager/manager_requests.h"
 #include "mp/mp.h"
 
 namespace mp::internal {
@@ -31,35 +32,11 @@ using List = ListObject<int64_t>;
 
 void register_test_types() {
   static const bool registered = [] {
-    register_servant(IntValue::type_name(), &make_servant<IntValue, int32_t>);
-    register_servant(List::type_name(), &make_servant<List, std::vector<int64_t>>);
+    register_servant_type<IntValue, int32_t>();
+    register_servant_type<List, std::vector<int64_t>>();
     return true;
   }();
   (void)registered;
-}
-
-// A creation request for `type` with constructor arguments `args`.
-template <class... A>
-std::string create_request(std::string_view type, const A&... args) {
-  Writer w;
-  begin_request(w, ManagerOp::kCreate, 0, type, call_signature<void, A...>());
-  (mp::encode(w, args), ...);
-  return std::move(w.bytes());
-}
-
-// A call of the member function F, exposed as `method`, on object `id`.
-template <class F, class... A>
-std::string call_request(uint64_t id, std::string_view method, const A&... args) {
-  Writer w;
-  begin_request(w, ManagerOp::kCall, id, method, member_function<F>::signature());
-  (mp::encode(w, args), ...);
-  return std::move(w.bytes());
-}
-
-std::string bare_request(ManagerOp op) {
-  Writer w;
-  begin_request(w, op, 0, "", "");
-  return std::move(w.bytes());
 }
 
 // A reply's status byte; its payload (a result, or an exception rethrown as
