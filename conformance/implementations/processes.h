@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -78,16 +79,17 @@ struct ProcessesOf {
 // the first test registers (test names carry it).
 struct ChosenMethod {
   static const char* name() {
-    static const char* const chosen = [] {
+    static const std::string chosen = [] {
       const char* set = std::getenv("MP_CONFORMANCE_START_METHOD");
-      if (set == nullptr || *set == '\0') return "fork";
-      for (const char* known : {"fork", "spawn", "forkserver"}) {
-        if (std::string_view(set) == known) return known;
+      if (set == nullptr || *set == '\0') return std::string("fork");
+      for (const std::string& known : mp::get_all_start_methods()) {
+        if (known == set) return known;
       }
-      std::fprintf(stderr, "MP_CONFORMANCE_START_METHOD=%s: not fork, spawn or forkserver\n", set);
+      std::fprintf(stderr, "MP_CONFORMANCE_START_METHOD=%s: not a start method of this platform\n",
+                   set);
       std::abort();
     }();
-    return chosen;
+    return chosen.c_str();
   }
 };
 
