@@ -6,7 +6,7 @@
 //   int x = bq.get(); int y = bq.get(100ms); int z = bq.get_nowait();  // empty -> mp::Empty
 //
 // Items travel through mp::Codec (any mp::Transferable T) into a ring of
-// shared memory (internal/ring.h) that every process holding the queue maps.
+// shared memory (internal/ipc/ring.h) that every process holding the queue maps.
 // There is no feeder thread: put() writes the item into shared memory before
 // it returns, so an item is never lost to its producer's exit, and qsize(),
 // empty() and full() are exact across processes whenever no put or get is

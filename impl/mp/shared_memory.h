@@ -33,7 +33,7 @@
 // only attaching by name fails from then on (ENOENT). So once the last user
 // is gone, nothing is left: no name in /dev/shm, no memory.
 //
-// The guardian is mp's resource tracker (internal/shm_guardian.h): one
+// The guardian is mp's resource tracker (internal/launch/shm_guardian.h): one
 // process for the program and all its children, this program started again
 // (mp::init() runs it) by the first process that creates a tracked name. It
 // ignores SIGINT and SIGTERM; SIGKILLed, it is replaced by the next process
