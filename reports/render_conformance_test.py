@@ -9,6 +9,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import render_conformance as rc  # noqa: E402
+import testlogs  # noqa: E402
 
 FORK = {"name": "fork", "kind": "processes", "start_method": "fork"}
 SPAWN = {"name": "spawn", "kind": "processes", "start_method": "spawn"}
@@ -166,6 +167,20 @@ class Gathering(unittest.TestCase):
                 del os.environ["MP_TEST_TARGETS"]
             self.assertEqual([case["short_name"] for case in runs[0][1]],
                              ["ProcessSuite.CpuCount"])
+
+    def test_the_shards_of_a_current_test_are_read(self):
+        with tempfile.TemporaryDirectory() as root:
+            xml = suite_xml("ProcessSuite", "CpuCount", "misc.cpu_count")
+            self.write(root, "fork_process_test/shard_1_of_2", xml)
+            self.write(root, "fork_process_test/shard_2_of_2", xml)
+            os.environ["MP_TEST_TARGETS"] = "//conformance:fork_process_test"
+            try:
+                found = testlogs.xml_files(root)
+            finally:
+                del os.environ["MP_TEST_TARGETS"]
+            self.assertEqual([t for t, _ in found],
+                             ["conformance/fork_process_test/shard_1_of_2",
+                              "conformance/fork_process_test/shard_2_of_2"])
 
 
 if __name__ == "__main__":

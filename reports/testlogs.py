@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 import xml.etree.ElementTree as ET
 
 
@@ -25,7 +26,9 @@ def xml_files(testlogs):
         target = os.path.relpath(os.path.dirname(path), testlogs)
         if "/run_" in "/" + target:
             continue  # a --runs_per_test repetition: counted once, through test.xml
-        if current is not None and target not in current:
+        # A sharded test's logs are one folder per shard: .../shard_2_of_4.
+        name = re.sub(r"/shard_\d+_of_\d+$", "", target)
+        if current is not None and name not in current:
             continue
         out.append((target, path))
     return out
