@@ -5,6 +5,7 @@ import os
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -130,6 +131,11 @@ def suite_xml(suite, test, row_id):
             '</testcase></testsuite></testsuites>' % (suite, test, suite, row_id))
 
 
+def current_tests(targets):
+    """MP_TEST_TARGETS set to `targets` for a with-block (as tools/test sets it)."""
+    return mock.patch.dict(os.environ, {"MP_TEST_TARGETS": targets})
+
+
 class Gathering(unittest.TestCase):
     def write(self, root, target, xml):
         os.makedirs(os.path.join(root, "conformance", target))
@@ -160,11 +166,8 @@ class Gathering(unittest.TestCase):
             xml = suite_xml("ProcessSuite", "CpuCount", "misc.cpu_count")
             self.write(root, "fork_test", xml)  # an old binary's log, left behind
             self.write(root, "fork_process_test", xml)
-            os.environ["MP_TEST_TARGETS"] = "//conformance:fork_process_test,//impl:ring_test"
-            try:
+            with current_tests("//conformance:fork_process_test,//impl:ring_test"):
                 runs = rc.collect(root)
-            finally:
-                del os.environ["MP_TEST_TARGETS"]
             self.assertEqual([case["short_name"] for case in runs[0][1]],
                              ["ProcessSuite.CpuCount"])
 
@@ -173,11 +176,8 @@ class Gathering(unittest.TestCase):
             xml = suite_xml("ProcessSuite", "CpuCount", "misc.cpu_count")
             self.write(root, "fork_process_test/shard_1_of_2", xml)
             self.write(root, "fork_process_test/shard_2_of_2", xml)
-            os.environ["MP_TEST_TARGETS"] = "//conformance:fork_process_test"
-            try:
+            with current_tests("//conformance:fork_process_test"):
                 found = testlogs.xml_files(root)
-            finally:
-                del os.environ["MP_TEST_TARGETS"]
             self.assertEqual([t for t, _ in found],
                              ["conformance/fork_process_test/shard_1_of_2",
                               "conformance/fork_process_test/shard_2_of_2"])
