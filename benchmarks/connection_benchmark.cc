@@ -84,22 +84,16 @@ void serve(mp::Connection report, int64_t tcp) {
 
 // --- starting a child per implementation -------------------------------------
 
-struct ProcessStarter {
-  std::string method;
-  static constexpr bool kOwnCopies = true;  // the child holds its own descriptors
+// Starts an implementation's child under a column of it (`I` an adapter).
+template <class I>
+struct Starter {
+  std::string column;
+  // A child process holds its own descriptors; a thread shares its parent's.
+  static constexpr bool kOwnCopies = I::kProcesses;
   template <class... A>
-  mp::Process operator()(A&&... args) const {
-    mp::Process p(mp::get_context(method), std::forward<A>(args)...);
-    p.start();
-    return p;
-  }
-};
-
-struct ThreadStarter {
-  static constexpr bool kOwnCopies = false;  // a thread shares the parent's handles
-  template <class... A>
-  mp::dummy::Process operator()(A&&... args) const {
-    mp::dummy::Process p(std::forward<A>(args)...);
+  auto operator()(A&&... args) const {
+    select<I>(column);
+    auto p = I::Process(std::forward<A>(args)...);
     p.start();
     return p;
   }
@@ -441,8 +435,8 @@ void register_all(const std::string& impl, const Starter& start) {
 }
 
 const bool registered = [] {
-  for (const std::string& method : start_methods()) register_all(method, ProcessStarter{method});
-  register_all("threads", ThreadStarter{});
+  for_each_column(
+      []<class I>(const std::string& column) { register_all(column, Starter<I>{column}); });
   for (int64_t size : kThroughputPayloads) {
     add_floors(
         "pipe.throughput", {{"payload", size}},

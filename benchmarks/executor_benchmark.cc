@@ -186,13 +186,12 @@ void add_all(const std::string& impl, auto make) {
 }
 
 const bool registered = [] {
-  for (const std::string& method : start_methods()) {
-    add_all(method, [method] {
-      return mp::futures::ProcessPoolExecutor(
-          {.max_workers = kWorkers, .mp_context = &mp::get_context(method)});
+  for_each_column([]<class I>(const std::string& column) {
+    add_all(column, [column] {
+      select<I>(column);
+      return I::Executor({.max_workers = kWorkers});
     });
-  }
-  add_all("threads", [] { return mp::futures::ThreadPoolExecutor(kWorkers); });
+  });
   add("executor.submit.roundtrip", "tbb", {}, tbb_roundtrip)->Unit(benchmark::kMicrosecond);
   add_floors(
       "executor.submit.roundtrip", {},

@@ -14,6 +14,33 @@ std::vector<Row>& registry() {
   return all;
 }
 
+std::vector<Implementation>& implementation_registry() {
+  static std::vector<Implementation> all = [] {
+    std::vector<Implementation> adapters;
+    conformance::for_each_benchmarked(
+        [&adapters]<class I>(const std::string& name, const std::vector<std::string>& columns) {
+          adapters.push_back({name, "mp", I::kProcesses});
+          for (const std::string& column : columns) {
+            adapters.push_back({column, "mp", I::kProcesses});
+          }
+        });
+    return adapters;
+  }();
+  return all;
+}
+
+// A row's implementation, if not an adapter's: floor, floor-threads, ...
+// are floors; tbb, tbb-spin, ... TBB's; anything else a reference.
+void note_implementation(const std::string& name) {
+  auto& all = implementation_registry();
+  for (const Implementation& known : all) {
+    if (known.name == name) return;
+  }
+  auto starts = [&name](const char* prefix) { return name.rfind(prefix, 0) == 0; };
+  std::string kind = starts("floor") ? "floor" : starts("tbb") ? "tbb" : "reference";
+  all.push_back({name, kind, kind != "tbb" && name != "floor-threads"});
+}
+
 }  // namespace
 
 std::string row_name(const std::string& scenario, const std::string& impl, const Args& args) {
@@ -24,6 +51,11 @@ std::string row_name(const std::string& scenario, const std::string& impl, const
 
 benchmark::internal::Benchmark* add_named(const std::string& name,
                                           std::function<void(benchmark::State&)> fn) {
+  const size_t at = name.find("/impl:");
+  if (at != std::string::npos) {
+    const size_t from = at + 6;
+    note_implementation(name.substr(from, name.find('/', from) - from));
+  }
   auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& state) {
               fn(state);
             })->UseRealTime();
@@ -37,6 +69,8 @@ benchmark::internal::Benchmark* add(const std::string& scenario, const std::stri
 }
 
 const std::vector<Row>& rows() { return registry(); }
+
+const std::vector<Implementation>& implementations() { return implementation_registry(); }
 
 void per_item(benchmark::State& state, int64_t items_per_iteration) {
   // items_per_second in the JSON; the report derives ns per item from it.

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "implementations/benchmarked.h"
 #include "mp/mp.h"
 
 namespace mp::bench {
@@ -53,19 +54,68 @@ struct Row {
 };
 const std::vector<Row>& rows();
 
-// The start methods of mp's process implementation.
-inline const std::vector<std::string>& start_methods() {
-  static const std::vector<std::string> methods = {"fork", "spawn", "forkserver"};
-  return methods;
+// What each implementation in the rows is, in the order they were first
+// registered: mp's implementations come from their adapters, the others
+// (floors, TBB, references) from their names. main.cc writes it into the
+// JSON's context (mp_implementations) for the renderer.
+struct Implementation {
+  std::string name;
+  std::string kind;  // "mp", "tbb", "floor" or "reference"
+  bool processes;    // its parties are processes
+};
+const std::vector<Implementation>& implementations();
+
+// The implementations of conformance/implementations.bzl that are
+// benchmarked, through the adapters the conformance suites use
+// (conformance/implementations/): a scenario written over an adapter `I`
+// (I::Lock, I::Queue<T>, I::Process(...), I::Pool(options), ...) is
+// registered for each of them, and a new adapter in that list gets every
+// scenario's rows.
+//
+// for_each_implementation: f.template operator()<I>(name) once per
+// implementation, for rows where the start method plays no part
+// (impl:processes, impl:threads).
+template <class F>
+void for_each_implementation(F&& f) {
+  conformance::for_each_benchmarked(
+      [&f]<class I>(const std::string& name, const std::vector<std::string>&) {
+        f.template operator()<I>(name);
+      });
 }
 
-// Makers of a party (not started): an mp::Process under a start method, or an
-// mp::dummy::Process.
-inline auto party_under(const std::string& method) {
-  return [method](auto&&... args) { return mp::Process(mp::get_context(method), args...); };
+// for_each_column: f.template operator()<I>(column) once per column of each
+// implementation (mp's processes: one per start method); register its rows
+// with add_column<I>, which selects the column before the row runs.
+template <class F>
+void for_each_column(F&& f) {
+  conformance::for_each_benchmarked(
+      [&f]<class I>(const std::string& name, const std::vector<std::string>& columns) {
+        if (columns.empty()) f.template operator()<I>(name);
+        for (const std::string& column : columns) f.template operator()<I>(column);
+      });
 }
-inline auto thread_party() {
-  return [](auto&&... args) { return mp::dummy::Process(args...); };
+
+// Selects a column of the adapter for what follows (a no-op for an
+// implementation of one column).
+template <class I>
+void select(const std::string& column) {
+  if constexpr (requires { I::choose(column); }) I::choose(column);
+}
+
+template <class I>
+benchmark::internal::Benchmark* add_column(const std::string& scenario, const std::string& column,
+                                           const Args& args,
+                                           std::function<void(benchmark::State&)> fn) {
+  return add(scenario, column, args, [column, fn = std::move(fn)](benchmark::State& state) {
+    select<I>(column);
+    fn(state);
+  });
+}
+
+// A maker of the adapter's parties (not started), under its selected column.
+template <class I>
+auto party_maker() {
+  return [](auto&&... args) { return I::Process(std::forward<decltype(args)>(args)...); };
 }
 
 // The timing loop for two started parties that each do one round per `go`

@@ -320,6 +320,18 @@ bool write_json(const std::string& path, const benchmark::BenchmarkReporter::Con
   return static_cast<bool>(out);
 }
 
+// What each implementation of the rows is (harness.h's Implementation), as
+// a JSON array for the renderer: [{"name":..., "kind":..., "processes":...}].
+std::string implementations_json() {
+  std::string out = "[";
+  for (const mp::bench::Implementation& i : mp::bench::implementations()) {
+    if (out.size() > 1) out += ",";
+    out += "{\"name\":\"" + i.name + "\",\"kind\":\"" + i.kind +
+           "\",\"processes\":" + (i.processes ? "true" : "false") + "}";
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -345,6 +357,7 @@ int main(int argc, char** argv) {
 #endif
   benchmark::AddCustomContext("mp_compiler", "g++ " __VERSION__);
   if (!o.run_id.empty()) benchmark::AddCustomContext("mp_run_id", o.run_id);
+  benchmark::AddCustomContext("mp_implementations", implementations_json());
 
   // Every repetition of every row, in a random order.
   std::vector<std::pair<size_t, int>> plan;

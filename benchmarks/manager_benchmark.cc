@@ -62,13 +62,11 @@ std::pair<int64_t, int64_t> message_sizes(std::string_view method, const A&... a
   return {static_cast<int64_t>(request.bytes().size()), static_cast<int64_t>(reply.bytes().size())};
 }
 
-// A manager's server under `method`.
-mp::Manager start_manager(const std::string& method) {
-  return mp::Manager(mp::get_context(method));
-}
+// A manager's server under `ctx`.
+mp::Manager start_manager(mp::Context& ctx) { return mp::Manager(ctx); }
 
-void dict_get(benchmark::State& state, const std::string& method) {
-  mp::Manager m = start_manager(method);
+void dict_get(benchmark::State& state, mp::Context& ctx) {
+  mp::Manager m = start_manager(ctx);
   Dict d = m.dict<int64_t, int64_t>({{kKey, kValue}});
   int64_t got = d.get(kKey);  // connected
   for (auto _ : state) {
@@ -79,8 +77,8 @@ void dict_get(benchmark::State& state, const std::string& method) {
   per_item(state, 1);
 }
 
-void dict_set(benchmark::State& state, const std::string& method) {
-  mp::Manager m = start_manager(method);
+void dict_set(benchmark::State& state, mp::Context& ctx) {
+  mp::Manager m = start_manager(ctx);
   Dict d = m.dict<int64_t, int64_t>();
   int64_t i = 0;
   d.set(kKey, i);
@@ -89,8 +87,8 @@ void dict_set(benchmark::State& state, const std::string& method) {
   per_item(state, 1);
 }
 
-void list_append(benchmark::State& state, const std::string& method) {
-  mp::Manager m = start_manager(method);
+void list_append(benchmark::State& state, mp::Context& ctx) {
+  mp::Manager m = start_manager(ctx);
   auto l = m.list<int64_t>();
   l.size();  // connected
   int64_t i = 0;
@@ -99,8 +97,8 @@ void list_append(benchmark::State& state, const std::string& method) {
   per_item(state, 1);
 }
 
-void lock_acquire_release(benchmark::State& state, const std::string& method) {
-  mp::Manager m = start_manager(method);
+void lock_acquire_release(benchmark::State& state, mp::Context& ctx) {
+  mp::Manager m = start_manager(ctx);
   auto lock = m.Lock();
   lock.locked();  // connected
   for (auto _ : state) {
@@ -128,8 +126,7 @@ void hammer(Dict d, mp::Semaphore go, mp::Semaphore done, mp::Event stop) {
   }
 }
 
-void dict_get_two_clients(benchmark::State& state, const std::string& method) {
-  mp::Context& ctx = mp::get_context(method);
+void dict_get_two_clients(benchmark::State& state, mp::Context& ctx) {
   mp::Manager m(ctx);
   Dict d = m.dict<int64_t, int64_t>({{kKey, kValue}});
   mp::Semaphore go(0), done(0);
@@ -147,25 +144,27 @@ void dict_get_two_clients(benchmark::State& state, const std::string& method) {
 // Registration ---------------------------------------------------------------------
 
 const bool registered = [] {
-  using Fn = void (*)(benchmark::State&, const std::string&);
+  using Fn = void (*)(benchmark::State&, mp::Context&);
   const std::pair<const char*, Fn> rows[] = {
       {"manager.dict_get", dict_get},
       {"manager.dict_set", dict_set},
       {"manager.list_append", list_append},
       {"manager.lock_acquire_release", lock_acquire_release},
   };
-  for (const auto& [scenario, fn] : rows) {
-    for (const std::string& method : start_methods()) {
-      add(scenario, method, {}, [method, fn = fn](benchmark::State& s) {
-        fn(s, method);
+  // The server is a process of each implementation of processes, under each
+  // of its columns.
+  for_each_column([&rows]<class I>(const std::string& column) {
+    if constexpr (I::kProcesses) {
+      for (const auto& [scenario, fn] : rows) {
+        add_column<I>(scenario, column, {}, [fn = fn](benchmark::State& s) {
+          fn(s, I::context());
+        })->Unit(benchmark::kMicrosecond);
+      }
+      add_column<I>("manager.dict_get", column, {{"clients", 2}}, [](benchmark::State& s) {
+        dict_get_two_clients(s, I::context());
       })->Unit(benchmark::kMicrosecond);
     }
-  }
-  for (const std::string& method : start_methods()) {
-    add("manager.dict_get", method, {{"clients", 2}}, [method](benchmark::State& s) {
-      dict_get_two_clients(s, method);
-    })->Unit(benchmark::kMicrosecond);
-  }
+  });
 
   // The floors and the socket references: one round trip of the same sizes
   // per call.

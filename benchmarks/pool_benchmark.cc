@@ -169,35 +169,32 @@ void add_all(const std::string& impl, auto make_pool) {
 }
 
 const bool registered = [] {
-  for (const std::string& method : start_methods()) {
-    add_all(method, [method] { return mp::Pool(mp::get_context(method), kWorkers); });
-    for (int p = 1; p <= kWorkers; ++p) {
-      add("pool.map", method, {{"tasks", 1000}, {"grain_ns", 100000}, {"processes", p}},
-          [method, p](benchmark::State& s) {
-            mp::Pool pool(mp::get_context(method), p);
-            map_rows(s, pool, 1000, 100000, 0);
-          })
-          ->Unit(benchmark::kMillisecond);
+  for_each_column([]<class I>(const std::string& column) {
+    auto make = [column](int processes) {
+      select<I>(column);
+      return I::Pool({.processes = processes});
+    };
+    add_all(column, [make] { return make(kWorkers); });
+    if constexpr (I::kProcesses) {
+      for (int p = 1; p <= kWorkers; ++p) {
+        add("pool.map", column, {{"tasks", 1000}, {"grain_ns", 100000}, {"processes", p}},
+            [make, p](benchmark::State& s) {
+              auto pool = make(p);
+              map_rows(s, pool, 1000, 100000, 0);
+            })
+            ->Unit(benchmark::kMillisecond);
+      }
     }
-    add("pool.create_close_join", method, {}, [method](benchmark::State& s) {
-      mp::get_context(method);
+    add_column<I>("pool.create_close_join", column, {}, [](benchmark::State& s) {
+      if constexpr (I::kProcesses) I::context();
       for (auto _ : s) {
-        mp::Pool pool(mp::get_context(method), kWorkers);
+        auto pool = I::Pool({.processes = kWorkers});
         pool.close();
         pool.join();
       }
       per_item(s, 1);
     })->Unit(benchmark::kMillisecond);
-  }
-  add_all("threads", [] { return mp::dummy::Pool(kWorkers); });
-  add("pool.create_close_join", "threads", {}, [](benchmark::State& s) {
-    for (auto _ : s) {
-      mp::dummy::Pool pool(kWorkers);
-      pool.close();
-      pool.join();
-    }
-    per_item(s, 1);
-  })->Unit(benchmark::kMillisecond);
+  });
   for (int64_t grain : {0, 1000, 100000}) {
     for (int64_t chunksize : {0, 1}) {
       const int64_t tasks = map_tasks(grain, chunksize);

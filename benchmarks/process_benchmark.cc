@@ -36,25 +36,23 @@ const std::vector<int64_t> kParentMib = {0, 256, 1024};
 
 void noop() {}
 
-void start_join_process(benchmark::State& state, const std::string& method) {
-  mp::Context& ctx = mp::get_context(method);
+// An implementation's child (`I` an adapter, under its selected column).
+template <class I>
+void start_join(benchmark::State& state) {
   // The fork server starts once, not timed (it is a fresh program, whatever
   // the parent's footprint).
-  if (method == "forkserver") mp::Process(ctx, &noop).start();
+  if constexpr (I::kProcesses) {
+    if (std::string(I::context().get_start_method()) == "forkserver") {
+      auto p = I::Process(&noop);
+      p.start();
+      p.join();
+    }
+  }
   for (auto _ : state) {
-    mp::Process p(ctx, &noop);
+    auto p = I::Process(&noop);
     p.start();
     p.join();
     if (p.exitcode() != 0) state.SkipWithError("child failed");
-  }
-  per_item(state, 1);
-}
-
-void start_join_thread(benchmark::State& state) {
-  for (auto _ : state) {
-    mp::dummy::Process p(&noop);
-    p.start();
-    p.join();
   }
   per_item(state, 1);
 }
@@ -143,10 +141,12 @@ void start_join_thread_floor(benchmark::State& state) {
 
 const bool registered = [] {
   std::vector<std::pair<std::string, std::function<void(benchmark::State&)>>> impls;
-  for (const std::string& method : start_methods()) {
-    impls.emplace_back(method, [method](benchmark::State& s) { start_join_process(s, method); });
-  }
-  impls.emplace_back("threads", start_join_thread);
+  for_each_column([&impls]<class I>(const std::string& column) {
+    impls.emplace_back(column, [column](benchmark::State& s) {
+      select<I>(column);
+      start_join<I>(s);
+    });
+  });
   impls.emplace_back("floor", start_join_fork_floor);
   impls.emplace_back("floor-spawn", start_join_spawn_floor);
   impls.emplace_back("floor-forkserver", start_join_forkserver_floor);

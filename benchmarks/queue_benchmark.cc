@@ -330,15 +330,12 @@ void task_done_rounds(benchmark::State& state, MakeParty make_party) {
 template <class Item>
 void add_throughput(int64_t payload) {
   const Args one = {{"producers", 1}, {"consumers", 1}, {"payload", payload}};
-  for (const std::string& method : start_methods()) {
-    add("queue.throughput", method, one, [method](benchmark::State& s) {
-      throughput<mp::Queue<Item>, Item, mp::Semaphore, mp::Event>(s, party_under(method), 1, 1);
+  for_each_column([&one]<class I>(const std::string& column) {
+    add_column<I>("queue.throughput", column, one, [](benchmark::State& s) {
+      throughput<typename I::template Queue<Item>, Item, typename I::Semaphore, typename I::Event>(
+          s, party_maker<I>(), 1, 1);
     })->Unit(benchmark::kMillisecond);
-  }
-  add("queue.throughput", "threads", one, [](benchmark::State& s) {
-    throughput<mp::dummy::Queue<Item>, Item, mp::dummy::Semaphore, mp::dummy::Event>(
-        s, thread_party(), 1, 1);
-  })->Unit(benchmark::kMillisecond);
+  });
   add("queue.throughput", "tbb", one, [](benchmark::State& s) {
     throughput_tbb<Item>(s, 1, 1);
   })->Unit(benchmark::kMillisecond);
@@ -350,31 +347,27 @@ const bool registered = [] {
   add_throughput<Payload64>(64);
   add_throughput<Payload4096>(4096);
   const Args two = {{"producers", 2}, {"consumers", 2}, {"payload", 64}};
-  for (const std::string& method : start_methods()) {
-    add("queue.throughput", method, two, [method](benchmark::State& s) {
-      throughput<mp::Queue<Payload64>, Payload64, mp::Semaphore, mp::Event>(s, party_under(method),
-                                                                            2, 2);
+  for_each_column([&two]<class I>(const std::string& column) {
+    using Semaphore = typename I::Semaphore;
+    using Event = typename I::Event;
+    add_column<I>("queue.throughput", column, two, [](benchmark::State& s) {
+      throughput<typename I::template Queue<Payload64>, Payload64, Semaphore, Event>(
+          s, party_maker<I>(), 2, 2);
     })->Unit(benchmark::kMillisecond);
-    add("queue.pingpong", method, {{"payload", 8}}, [method](benchmark::State& s) {
-      pingpong<mp::Queue<int64_t>>(s, party_under(method));
+    add_column<I>("queue.pingpong", column, {{"payload", 8}}, [](benchmark::State& s) {
+      pingpong<typename I::template Queue<int64_t>>(s, party_maker<I>());
     })->Unit(benchmark::kMicrosecond);
-    add("simplequeue.throughput", method, {{"payload", 8}}, [method](benchmark::State& s) {
-      simple_throughput<mp::SimpleQueue<int64_t>, mp::Semaphore, mp::Event>(s, party_under(method));
+    add_column<I>("simplequeue.throughput", column, {{"payload", 8}}, [](benchmark::State& s) {
+      simple_throughput<typename I::template SimpleQueue<int64_t>, Semaphore, Event>(
+          s, party_maker<I>());
     })->Unit(benchmark::kMillisecond);
-    add("joinablequeue.task_done", method, {}, [method](benchmark::State& s) {
-      task_done_rounds<mp::JoinableQueue<int64_t>>(s, party_under(method));
+    add_column<I>("joinablequeue.task_done", column, {}, [](benchmark::State& s) {
+      task_done_rounds<typename I::template JoinableQueue<int64_t>>(s, party_maker<I>());
     })->Unit(benchmark::kMillisecond);
-  }
-  add("queue.throughput", "threads", two, [](benchmark::State& s) {
-    throughput<mp::dummy::Queue<Payload64>, Payload64, mp::dummy::Semaphore, mp::dummy::Event>(
-        s, thread_party(), 2, 2);
-  })->Unit(benchmark::kMillisecond);
+  });
   add("queue.throughput", "tbb", two, [](benchmark::State& s) {
     throughput_tbb<Payload64>(s, 2, 2);
   })->Unit(benchmark::kMillisecond);
-  add("queue.pingpong", "threads", {{"payload", 8}}, [](benchmark::State& s) {
-    pingpong<mp::dummy::Queue<int64_t>>(s, thread_party());
-  })->Unit(benchmark::kMicrosecond);
   add("queue.pingpong", "tbb", {{"payload", 8}}, pingpong_tbb)->Unit(benchmark::kMicrosecond);
   add_floors(
       "queue.pingpong", {{"payload", 8}},
@@ -382,15 +375,8 @@ const bool registered = [] {
         roundtrip_floor(s, {{8, 8}}, p);
       },
       benchmark::kMicrosecond);
-  add("simplequeue.throughput", "threads", {{"payload", 8}}, [](benchmark::State& s) {
-    simple_throughput<mp::dummy::SimpleQueue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event>(
-        s, thread_party());
-  })->Unit(benchmark::kMillisecond);
   add_floors("simplequeue.throughput", {{"payload", 8}}, throughput_floor<Payload8>,
              benchmark::kMillisecond);
-  add("joinablequeue.task_done", "threads", {}, [](benchmark::State& s) {
-    task_done_rounds<mp::dummy::JoinableQueue<int64_t>>(s, thread_party());
-  })->Unit(benchmark::kMillisecond);
   return true;
 }();
 

@@ -340,38 +340,36 @@ void barrier_floor(benchmark::State& state, Parties parties) {
 const bool registered = [] {
   using namespace std::string_literals;
   // One process.
-  add("lock.uncontended", "processes", {}, uncontended<mp::Lock>);
-  add("lock.uncontended", "threads", {}, uncontended<mp::dummy::Lock>);
+  for_each_implementation([]<class I>(const std::string& impl) {
+    add("lock.uncontended", impl, {}, uncontended<typename I::Lock>);
+    add("rlock.uncontended", impl, {}, uncontended<typename I::RLock>);
+    add("semaphore.uncontended", impl, {}, semaphore_uncontended<typename I::Semaphore>);
+  });
   add("lock.uncontended", "tbb", {}, uncontended_std<tbb::mutex>);
   add("lock.uncontended", "tbb-spin", {}, uncontended_std<tbb::spin_mutex>);
   add("lock.uncontended", "tbb-queuing", {}, uncontended_queuing);
   add("lock.uncontended", "floor", {}, uncontended_floor);
-  add("rlock.uncontended", "processes", {}, uncontended<mp::RLock>);
-  add("rlock.uncontended", "threads", {}, uncontended<mp::dummy::RLock>);
   add("rlock.uncontended", "floor", {}, rlock_floor);
-  add("semaphore.uncontended", "processes", {}, semaphore_uncontended<mp::Semaphore>);
-  add("semaphore.uncontended", "threads", {}, semaphore_uncontended<mp::dummy::Semaphore>);
   add("semaphore.uncontended", "floor", {}, uncontended_floor);
 
   // Two parties.
   const Args two = {{"parties", 2}};
-  for (const std::string& method : start_methods()) {
-    add("lock.contended", method, two, [method](benchmark::State& s) {
-      contended<mp::Lock, mp::Semaphore, mp::Event>(s, party_under(method));
+  for_each_column([&two]<class I>(const std::string& column) {
+    using Semaphore = typename I::Semaphore;
+    using Event = typename I::Event;
+    add_column<I>("lock.contended", column, two, [](benchmark::State& s) {
+      contended<typename I::Lock, Semaphore, Event>(s, party_maker<I>());
     })->Unit(benchmark::kMicrosecond);
-    add("event.pingpong", method, {}, [method](benchmark::State& s) {
-      event_pingpong<mp::Event>(s, party_under(method));
+    add_column<I>("event.pingpong", column, {}, [](benchmark::State& s) {
+      event_pingpong<Event>(s, party_maker<I>());
     })->Unit(benchmark::kMicrosecond);
-    add("condition.pingpong", method, {}, [method](benchmark::State& s) {
-      condition_pingpong<mp::Condition, mp::Semaphore, mp::Event>(s, party_under(method));
+    add_column<I>("condition.pingpong", column, {}, [](benchmark::State& s) {
+      condition_pingpong<typename I::Condition, Semaphore, Event>(s, party_maker<I>());
     })->Unit(benchmark::kMicrosecond);
-    add("barrier.cycle", method, two, [method](benchmark::State& s) {
-      barrier_cycle<mp::Barrier>(s, party_under(method));
+    add_column<I>("barrier.cycle", column, two, [](benchmark::State& s) {
+      barrier_cycle<typename I::Barrier>(s, party_maker<I>());
     })->Unit(benchmark::kMicrosecond);
-  }
-  add("lock.contended", "threads", two, [](benchmark::State& s) {
-    contended<mp::dummy::Lock, mp::dummy::Semaphore, mp::dummy::Event>(s, thread_party());
-  })->Unit(benchmark::kMicrosecond);
+  });
   add("lock.contended", "tbb", two, contended_std_threads<tbb::mutex>)
       ->Unit(benchmark::kMicrosecond);
   add("lock.contended", "tbb-spin", two, contended_std_threads<tbb::spin_mutex>)
@@ -382,19 +380,9 @@ const bool registered = [] {
         contended_increment_floor(s, kIncrements, Increment::kLocked, p);
       },
       benchmark::kMicrosecond);
-  add("event.pingpong", "threads", {}, [](benchmark::State& s) {
-    event_pingpong<mp::dummy::Event>(s, thread_party());
-  })->Unit(benchmark::kMicrosecond);
   auto handoff = [](benchmark::State& s, Parties p) { roundtrip_floor(s, {{0, 0}}, p); };
   add_floors("event.pingpong", {}, handoff, benchmark::kMicrosecond);
-  add("condition.pingpong", "threads", {}, [](benchmark::State& s) {
-    condition_pingpong<mp::dummy::Condition, mp::dummy::Semaphore, mp::dummy::Event>(
-        s, thread_party());
-  })->Unit(benchmark::kMicrosecond);
   add_floors("condition.pingpong", {}, handoff, benchmark::kMicrosecond);
-  add("barrier.cycle", "threads", two, [](benchmark::State& s) {
-    barrier_cycle<mp::dummy::Barrier>(s, thread_party());
-  })->Unit(benchmark::kMicrosecond);
   add_floors("barrier.cycle", two, barrier_floor, benchmark::kMicrosecond);
   return true;
 }();

@@ -171,33 +171,32 @@ void array_fill_floor(benchmark::State& state, Parties parties) {
 // Registration ------------------------------------------------------------------------
 
 const bool registered = [] {
-  add("value.increment_locked", "processes", {}, increment_locked<mp::Value<int64_t>>);
-  add("value.increment_locked", "threads", {}, increment_locked<mp::dummy::Value<int64_t>>);
+  for_each_implementation([]<class I>(const std::string& impl) {
+    add("value.increment_locked", impl, {}, increment_locked<typename I::template Value<int64_t>>);
+    add("array.fill", impl, {{"size", kFillSize}}, array_fill<typename I::template Array<double>>)
+        ->Unit(benchmark::kMicrosecond);
+  });
   add("value.increment_locked", "floor", {}, increment_locked_floor);
 
   const Args two = {{"parties", 2}};
-  for (const std::string& method : start_methods()) {
-    add("value.increment_locked", method, two, [method](benchmark::State& s) {
-      two_parties<mp::Value<int64_t>, mp::Semaphore, mp::Event, false>(s, party_under(method));
+  for_each_column([&two]<class I>(const std::string& column) {
+    using Semaphore = typename I::Semaphore;
+    using Event = typename I::Event;
+    add_column<I>("value.increment_locked", column, two, [](benchmark::State& s) {
+      two_parties<typename I::template Value<int64_t>, Semaphore, Event, false>(s,
+                                                                                party_maker<I>());
     })->Unit(benchmark::kMicrosecond);
-    add("rawvalue.atomic_increment", method, two, [method](benchmark::State& s) {
-      two_parties<mp::RawValue<int64_t>, mp::Semaphore, mp::Event, true>(s, party_under(method));
+    add_column<I>("rawvalue.atomic_increment", column, two, [](benchmark::State& s) {
+      two_parties<typename I::template RawValue<int64_t>, Semaphore, Event, true>(s,
+                                                                                  party_maker<I>());
     })->Unit(benchmark::kMicrosecond);
-  }
-  add("value.increment_locked", "threads", two, [](benchmark::State& s) {
-    two_parties<mp::dummy::Value<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, false>(
-        s, thread_party());
-  })->Unit(benchmark::kMicrosecond);
+  });
   add_floors(
       "value.increment_locked", two,
       [](benchmark::State& s, Parties p) {
         contended_increment_floor(s, kIncrements, Increment::kLocked, p);
       },
       benchmark::kMicrosecond);
-  add("rawvalue.atomic_increment", "threads", two, [](benchmark::State& s) {
-    two_parties<mp::dummy::RawValue<int64_t>, mp::dummy::Semaphore, mp::dummy::Event, true>(
-        s, thread_party());
-  })->Unit(benchmark::kMicrosecond);
   add_floors(
       "rawvalue.atomic_increment", two,
       [](benchmark::State& s, Parties p) {
@@ -206,10 +205,6 @@ const bool registered = [] {
       benchmark::kMicrosecond);
 
   const Args fill = {{"size", kFillSize}};
-  add("array.fill", "processes", fill, array_fill<mp::Array<double>>)
-      ->Unit(benchmark::kMicrosecond);
-  add("array.fill", "threads", fill, array_fill<mp::dummy::Array<double>>)
-      ->Unit(benchmark::kMicrosecond);
   add_floors("array.fill", fill, array_fill_floor, benchmark::kMicrosecond);
   return true;
 }();

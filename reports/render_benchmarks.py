@@ -25,15 +25,52 @@ import re
 import statistics
 import sys
 
-# Implementations in the order of the tables' columns.
-IMPL_ORDER = ["processes", "fork", "spawn", "forkserver", "threads", "tbb", "tbb-spin",
-              "tbb-queuing", "floor", "floor-spawn", "floor-forkserver", "floor-threads",
-              "socket-reference", "cpython-processes", "cpython-fork", "cpython-spawn",
-              "cpython-forkserver", "cpython-threads"]
-MP_PROCESS_IMPLS = ["processes", "fork", "spawn", "forkserver"]
-MP_IMPLS = MP_PROCESS_IMPLS + ["threads", "tbb", "tbb-spin", "tbb-queuing"]
-TBB_IMPLS = ["tbb", "tbb-spin", "tbb-queuing"]
-CPYTHON_PROCESS_IMPLS = ["cpython-" + i for i in MP_PROCESS_IMPLS]
+# What each implementation is, from the JSON's context (mp_implementations,
+# which mp_benchmarks writes from the adapters it registered and the names
+# of its other rows): {name: (kind, processes)} in the tables' column order.
+# Kinds: "mp" (an adapter of conformance/implementations.bzl), "tbb",
+# "floor", "reference"; CPython's rows are cpython-<an mp column>.
+KIND_ORDER = ["mp", "tbb", "floor", "reference"]
+# For runs recorded before the context said so.
+LEGACY_IMPLEMENTATIONS = (
+    [(name, "mp", True) for name in ("processes", "fork", "spawn", "forkserver")] +
+    [("threads", "mp", False)] +
+    [(name, "tbb", False) for name in ("tbb", "tbb-spin", "tbb-queuing")] +
+    [(name, "floor", True) for name in ("floor", "floor-spawn", "floor-forkserver")] +
+    [("floor-threads", "floor", False), ("socket-reference", "reference", True)])
+IMPLEMENTATIONS = {}
+
+
+def learn_implementations(doc):
+    """Sets IMPLEMENTATIONS from a run's context."""
+    listed = doc.get("context", {}).get("mp_implementations")
+    entries = ([(i["name"], i["kind"], i["processes"]) for i in json.loads(listed)]
+               if listed else LEGACY_IMPLEMENTATIONS)
+    entries = sorted(entries, key=lambda e: KIND_ORDER.index(e[1]) if e[1] in KIND_ORDER else 99)
+    IMPLEMENTATIONS.clear()
+    IMPLEMENTATIONS.update({name: (kind, processes) for name, kind, processes in entries})
+
+
+learn_implementations({})
+
+
+def base_of(impl):
+    """The mp implementation a CPython row stands beside (cpython-fork: fork)."""
+    return impl[len("cpython-"):] if impl.startswith("cpython-") else impl
+
+
+def kind_of(impl):
+    if impl.startswith("cpython-"):
+        return "cpython"
+    return IMPLEMENTATIONS.get(impl, ("reference", True))[0]
+
+
+def of_kind(kind, processes=None):
+    """The implementations of a kind (and, if given, with processes or not)."""
+    return [name for name, (k, p) in IMPLEMENTATIONS.items()
+            if k == kind and (processes is None or p == processes)]
+
+
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 FLOORS_NOTE = ("floor-threads: the same with threads of one process, the floor of mp::dummy's, "
                "TBB's and CPython's threads (a switch between threads is cheaper than between "
@@ -220,6 +257,7 @@ class Stats:
 
 def collect(doc):
     """({(scenario, impl, args): Stats}, {name: error message})."""
+    learn_implementations(doc)
     values, errors = {}, {}
     for run in doc["benchmarks"]:
         if run.get("run_type", "iteration") != "iteration":
@@ -238,22 +276,21 @@ def collect(doc):
 def floor_for(impl, impls):
     """The floor an implementation is judged against: its own kind's where
     the case has one (floor-spawn for spawn, floor-forkserver for forkserver,
-    floor-threads for mp's, TBB's and CPython's threads), else the case's
-    floor."""
-    base = impl[len("cpython-"):] if impl.startswith("cpython-") else impl
-    own = {"spawn": "floor-spawn", "forkserver": "floor-forkserver", "threads": "floor-threads",
-           "tbb": "floor-threads", "tbb-spin": "floor-threads",
-           "tbb-queuing": "floor-threads"}.get(base)
+    floor-threads for implementations on threads: mp's, TBB's and CPython's),
+    else the case's floor."""
+    base = base_of(impl)
+    own = "floor-" + base
     if own in impls:
         return own
+    if not IMPLEMENTATIONS.get(base, ("", True))[1] and "floor-threads" in impls:
+        return "floor-threads"
     return "floor" if "floor" in impls else None
 
 
 def is_judged(impl, scenario=None):
     """Implementations held to a floor: mp's, TBB's and CPython's (not the
     floors, not reference rows, not rows that do different work)."""
-    return (not impl.startswith("floor") and impl != "socket-reference"
-            and (scenario, impl) not in DIFFERENT_WORK)
+    return kind_of(impl) in ("mp", "tbb", "cpython") and (scenario, impl) not in DIFFERENT_WORK
 
 
 def cases(stats):
@@ -316,7 +353,14 @@ def fmt_stats(s, different=False):
 
 
 def order(impls):
-    return sorted(impls, key=lambda i: (IMPL_ORDER.index(i) if i in IMPL_ORDER else 99, i))
+    """Columns: mp's, TBB's, the floors, the references, then CPython's in
+    the order of the implementations they stand beside."""
+    known = list(IMPLEMENTATIONS)
+
+    def key(i):
+        base = base_of(i)
+        return (i.startswith("cpython-"), known.index(base) if base in known else len(known), i)
+    return sorted(impls, key=key)
 
 
 def arg_key(args):
@@ -340,7 +384,8 @@ def best(here, impls):
 def summary_line(scenario, args, here):
     """The summary table's cells for one case."""
     cells = [scenario, case_label(args)]
-    mp = best(here, MP_PROCESS_IMPLS)
+    mp_processes = of_kind("mp", processes=True)
+    mp = best(here, mp_processes)
     if mp:
         impl, s = mp
         cells.append("%s (%s)" % (fmt_stats(s), impl))
@@ -348,11 +393,15 @@ def summary_line(scenario, args, here):
         cells.append(fmt_ratio(s.median / here[fl].median) + " " + fl if fl else "")
     else:
         cells += ["", ""]
-    threads = here.get("threads")
-    cells.append(fmt_stats(threads) if threads else "")
-    tbb = best(here, TBB_IMPLS)
+    on_threads = of_kind("mp", processes=False)
+    threads = best(here, on_threads)
+    if threads and len(on_threads) > 1:
+        cells.append("%s (%s)" % (fmt_stats(threads[1]), threads[0]))
+    else:
+        cells.append(fmt_stats(threads[1]) if threads else "")
+    tbb = best(here, of_kind("tbb"))
     cells.append("%s (%s)" % (fmt_stats(tbb[1]), tbb[0]) if tbb else "")
-    cp = best(here, CPYTHON_PROCESS_IMPLS)
+    cp = best(here, ["cpython-" + i for i in mp_processes])
     if cp:
         impl, s = cp
         cells.append("%s (%s)" % (fmt_stats(s), impl[len("cpython-"):]))
@@ -471,7 +520,7 @@ def render_markdown(doc):
                     if fl:
                         parts.append("%s %s" % (fmt_ratio(t / here[fl].median), fl))
                     cp = "cpython-" + impl
-                    if impl in MP_IMPLS and cp in here:
+                    if kind_of(impl) in ("mp", "tbb") and cp in here:
                         parts.append("%s %s" % (cp, fmt_ratio(here[cp].median / t)))
                     cells.append(", ".join(parts))
                 body.append(cells)
@@ -538,7 +587,7 @@ def start_join_table(by_args):
              "start from a fresh program), against each method's floor:", ""]
     header = ["start method"] + [case_label(args) for args in sizes]
     body = []
-    for method in ("fork", "spawn", "forkserver", "threads"):
+    for method in of_kind("mp"):
         for impl, label in ((method, "mp " + method), ("cpython-" + method, "CPython " + method)):
             if not any(impl in by_args[args] for args in sizes):
                 continue

@@ -145,6 +145,46 @@ class Summary(unittest.TestCase):
         self.assertEqual(cells[7], "20×")
 
 
+class ImplementationsFromTheRun(unittest.TestCase):
+    """What each implementation is comes from the run's context, so one
+    adapter more (here `toy`, on threads) is a column with no edit here."""
+
+    def doc(self):
+        listed = ('[{"name":"processes","kind":"mp","processes":true},'
+                  '{"name":"fork","kind":"mp","processes":true},'
+                  '{"name":"threads","kind":"mp","processes":false},'
+                  '{"name":"toy","kind":"mp","processes":false},'
+                  '{"name":"floor","kind":"floor","processes":true},'
+                  '{"name":"floor-threads","kind":"floor","processes":false}]')
+        doc = doc_of(reps("p.q/impl:fork", [300]), reps("p.q/impl:threads", [60]),
+                     reps("p.q/impl:toy", [50]), reps("p.q/impl:floor", [100]),
+                     reps("p.q/impl:floor-threads", [25]), reps("p.q/impl:cpython-toy", [500]))
+        doc["context"]["mp_implementations"] = listed
+        return doc
+
+    def tearDown(self):
+        rb.learn_implementations({})
+
+    def test_a_new_adapter_is_a_judged_column_against_its_kind_of_floor(self):
+        doc = self.doc()
+        text, _ = rb.render_markdown(doc)
+        self.assertIn("| payload | fork | threads | toy | floor | floor-threads | cpython-toy |"
+                      .replace("payload | ", ""), text)
+        self.assertEqual(rb.floor_for("toy", {"toy", "floor", "floor-threads"}), "floor-threads")
+        self.assertIn("2.00× floor-threads, cpython-toy 10×", text)
+
+    def test_the_summary_names_the_fastest_on_threads_when_there_are_several(self):
+        doc = self.doc()
+        here = rb.cases(rb.collect(doc)[0])["p.q"][()]
+        self.assertEqual(rb.summary_line("p.q", (), here)[4], "50 ns (toy)")
+
+    def test_a_run_without_the_list_reads_as_before_it(self):
+        rb.learn_implementations({"context": {}})
+        self.assertEqual(rb.kind_of("tbb-spin"), "tbb")
+        self.assertEqual(rb.of_kind("mp", processes=True), ["processes", "fork", "spawn",
+                                                             "forkserver"])
+
+
 class Readme(unittest.TestCase):
     def test_section_is_replaced_between_the_markers(self):
         text = "intro\n%s\nold figures\n%s\nafter\n" % (rb.README_BEGIN, rb.README_END)

@@ -27,6 +27,12 @@ struct ProcessesOf {
   static bool forks() { return std::string_view(name()) == "fork"; }
 
   static mp::Context& context() { return mp::get_context(name()); }
+  // The column what follows runs under, where the method can change.
+  static void choose(const std::string& column)
+    requires requires { Method::choose(column); }
+  {
+    Method::choose(column);
+  }
 
   template <class... A>
   static mp::Process Process(A&&... args) {
@@ -76,20 +82,26 @@ struct ProcessesOf {
 
 // The start method this run tests: MP_CONFORMANCE_START_METHOD (conformance/
 // BUILD sets it for each test target), fork when unset. Read once, before
-// the first test registers (test names carry it).
+// the first test registers (test names carry it). The benchmarks, which run
+// every start method's rows in one program, choose() it before each row.
 struct ChosenMethod {
-  static const char* name() {
-    static const std::string chosen = [] {
+  static const char* name() { return chosen().c_str(); }
+  static void choose(const std::string& method) { chosen() = known_or_abort(method.c_str()); }
+
+ private:
+  static std::string& chosen() {
+    static std::string method = [] {
       const char* set = std::getenv("MP_CONFORMANCE_START_METHOD");
-      if (set == nullptr || *set == '\0') return std::string("fork");
-      for (const std::string& known : mp::get_all_start_methods()) {
-        if (known == set) return known;
-      }
-      std::fprintf(stderr, "MP_CONFORMANCE_START_METHOD=%s: not a start method of this platform\n",
-                   set);
-      std::abort();
+      return known_or_abort(set == nullptr || *set == '\0' ? "fork" : set);
     }();
-    return chosen.c_str();
+    return method;
+  }
+  static std::string known_or_abort(const char* method) {
+    for (const std::string& known : mp::get_all_start_methods()) {
+      if (known == method) return known;
+    }
+    std::fprintf(stderr, "start method %s: not a start method of this platform\n", method);
+    std::abort();
   }
 };
 
