@@ -38,6 +38,14 @@ struct StateCodec {
   static T decode(Reader& r) { return T(decltype(T::state_)::decode(r)); }
 };
 
+// The Codec of a public class over one of these templates (mp::Lock over
+// BasicLock<ProcessSync>, ...): its base's, and a Public made from that.
+template <class Public, class Impl>
+struct PublicCodec {
+  static void encode(Writer& w, const Public& v) { Codec<Impl>::encode(w, v); }
+  static Public decode(Reader& r) { return Public(Codec<Impl>::decode(r)); }
+};
+
 // A flag a handle keeps about its last acquire. One handle may be shared by
 // threads (a manager's server serves a Lock from a thread per client), so
 // it is atomic; handles copy, so it copies.
