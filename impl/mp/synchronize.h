@@ -84,12 +84,12 @@ class RLock : public internal::BasicRLock<internal::ProcessSync> {
   using Impl::acquire;
   // Only the holding thread may release (as often as it acquired).
   // Otherwise -> mp::AssertionError.
-  using Impl::release;
-  using Impl::locked;
   using Impl::acquired_from_dead_holder;
+  using Impl::locked;
+  using Impl::release;
   // Python's repr: "<RLock(None, 0)>", "<RLock(MainProcess, 3)>", ...
-  using Impl::repr;
   using Impl::lock;
+  using Impl::repr;
   using Impl::try_lock;
   using Impl::try_lock_for;
   using Impl::try_lock_until;
@@ -113,11 +113,11 @@ class Semaphore : public internal::BasicSemaphore<internal::ProcessSync, false> 
   // As Lock's: takes one, waiting at zero.
   using Impl::acquire;
   // Gives one back.
-  using Impl::release;
   using Impl::get_value;
+  using Impl::release;
   // Python 3.14: true when acquire(false) would fail.
-  using Impl::locked;
   using Impl::lock;
+  using Impl::locked;
   using Impl::try_lock;
   using Impl::try_lock_for;
   using Impl::try_lock_until;
@@ -138,10 +138,10 @@ class BoundedSemaphore : public internal::BasicSemaphore<internal::ProcessSync, 
 
   using Impl::acquire;
   // Past the initial value -> mp::ValueError.
-  using Impl::release;
   using Impl::get_value;
-  using Impl::locked;
   using Impl::lock;
+  using Impl::locked;
+  using Impl::release;
   using Impl::try_lock;
   using Impl::try_lock_for;
   using Impl::try_lock_until;
@@ -161,9 +161,9 @@ class Event : public internal::BasicEvent<internal::ProcessSync> {
   explicit Event(Context& ctx) : Impl(ctx) {}
 
   // Sets the flag and wakes every waiter, in every process.
-  using Impl::set;
   using Impl::clear;
   using Impl::is_set;
+  using Impl::set;
   // wait(), wait(timeout): the flag; true at once if set, true if set while
   // waiting, false at the timeout.
   using Impl::wait;
@@ -190,8 +190,8 @@ class Condition : public internal::BasicCondition<internal::ProcessSync> {
 
   // Its lock's acquire() and release(), Lockable and TimedLockable.
   using Impl::acquire;
-  using Impl::release;
   using Impl::lock;
+  using Impl::release;
   using Impl::try_lock;
   using Impl::try_lock_for;
   using Impl::try_lock_until;
