@@ -426,4 +426,35 @@ void PoolClient::Waiting::loop() {
 
 }  // namespace internal
 
+// The built-in types that are no templates, compiled once here rather than
+// in every unit that includes managers.h (each instantiates the object's
+// servant and its registration).
+NamespaceProxy SyncManager::Namespace() {
+  return create_builtin<NamespaceProxy, internal::NamespaceObject>();
+}
+LockProxy SyncManager::Lock() { return create_builtin<LockProxy, internal::LockObject>(); }
+RLockProxy SyncManager::RLock() { return create_builtin<RLockProxy, internal::RLockObject>(); }
+SemaphoreProxy SyncManager::Semaphore(int value) {
+  return create_builtin<SemaphoreProxy, internal::SemaphoreObject<false>>(int64_t{value});
+}
+BoundedSemaphoreProxy SyncManager::BoundedSemaphore(int value) {
+  return create_builtin<BoundedSemaphoreProxy, internal::SemaphoreObject<true>>(int64_t{value});
+}
+ConditionProxy SyncManager::Condition() {
+  return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>());
+}
+ConditionProxy SyncManager::Condition(const LockProxy& lock) {
+  return create_builtin<ConditionProxy, internal::ConditionObject>(
+      std::optional<uint64_t>(lock.id()));
+}
+ConditionProxy SyncManager::Condition(const RLockProxy& lock) {
+  return create_builtin<ConditionProxy, internal::ConditionObject>(
+      std::optional<uint64_t>(lock.id()));
+}
+EventProxy SyncManager::Event() { return create_builtin<EventProxy, internal::EventObject>(); }
+BarrierProxy SyncManager::Barrier(int parties) {
+  return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties},
+                                                               internal::WireTimeout());
+}
+
 }  // namespace mp

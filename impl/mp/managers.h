@@ -1117,7 +1117,7 @@ class SyncManager : public BaseManager {
   SetProxy<T> set(const std::vector<T>& items) {
     return set<T>(std::set<T>(items.begin(), items.end()));
   }
-  NamespaceProxy Namespace() { return create_builtin<NamespaceProxy, internal::NamespaceObject>(); }
+  NamespaceProxy Namespace();
   template <class T>
   ValueProxy<T> Value(const T& value = T{}) {
     return create_builtin<ValueProxy<T>, internal::ValueObject<T>>(value);
@@ -1139,33 +1139,18 @@ class SyncManager : public BaseManager {
   JoinableQueueProxy<T> JoinableQueue(int maxsize = 0) {
     return create_builtin<JoinableQueueProxy<T>, internal::QueueObject<T>>(int64_t{maxsize});
   }
-  LockProxy Lock() { return create_builtin<LockProxy, internal::LockObject>(); }
-  RLockProxy RLock() { return create_builtin<RLockProxy, internal::RLockObject>(); }
+  LockProxy Lock();
+  RLockProxy RLock();
   // A negative value -> mp::ValueError.
-  SemaphoreProxy Semaphore(int value = 1) {
-    return create_builtin<SemaphoreProxy, internal::SemaphoreObject<false>>(int64_t{value});
-  }
-  BoundedSemaphoreProxy BoundedSemaphore(int value = 1) {
-    return create_builtin<BoundedSemaphoreProxy, internal::SemaphoreObject<true>>(int64_t{value});
-  }
+  SemaphoreProxy Semaphore(int value = 1);
+  BoundedSemaphoreProxy BoundedSemaphore(int value = 1);
   // Over a new RLock, or over a Lock or RLock of this manager.
-  ConditionProxy Condition() {
-    return create_builtin<ConditionProxy, internal::ConditionObject>(std::optional<uint64_t>());
-  }
-  ConditionProxy Condition(const LockProxy& lock) {
-    return create_builtin<ConditionProxy, internal::ConditionObject>(
-        std::optional<uint64_t>(lock.id()));
-  }
-  ConditionProxy Condition(const RLockProxy& lock) {
-    return create_builtin<ConditionProxy, internal::ConditionObject>(
-        std::optional<uint64_t>(lock.id()));
-  }
-  EventProxy Event() { return create_builtin<EventProxy, internal::EventObject>(); }
+  ConditionProxy Condition();
+  ConditionProxy Condition(const LockProxy& lock);
+  ConditionProxy Condition(const RLockProxy& lock);
+  EventProxy Event();
   // parties < 1 -> mp::ValueError.
-  BarrierProxy Barrier(int parties) {
-    return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties},
-                                                                 internal::WireTimeout());
-  }
+  BarrierProxy Barrier(int parties);
   template <class Rep, class Period>
   BarrierProxy Barrier(int parties, std::chrono::duration<Rep, Period> timeout) {
     return create_builtin<BarrierProxy, internal::BarrierObject>(int64_t{parties},
