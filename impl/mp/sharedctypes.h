@@ -40,26 +40,206 @@
 #ifndef MP_SHAREDCTYPES_H_
 #define MP_SHAREDCTYPES_H_
 
+#include <utility>
+
 #include "mp/internal/sync/sharedctypes_impl.h"
 #include "mp/synchronize.h"
 
 namespace mp {
 
-// A T in shared memory, with a lock (Python: Value).
+// A T in shared memory, with a lock (Python: Value): Value(), Value(initial),
+// Value(initial, {.lock = false}), Value(initial, lock), each also with a
+// Context first.
 template <SharedCType T, ValueLock Lock = RLock>
-using Value = internal::BasicValue<T, internal::ProcessSync, Lock>;
+class Value : public internal::BasicValue<T, internal::ProcessSync, Lock> {
+  using Impl = internal::BasicValue<T, internal::ProcessSync, Lock>;
+
+ public:
+  using typename Impl::lock_type;
+  using typename Impl::value_type;
+  // Python's constructors: see the top of this file.
+  using Impl::Impl;
+
+  // value(), set_value(v): Python's `.value`, read or written under the
+  // lock (a RawValue has none).
+  using Impl::set_value;
+  using Impl::value;
+  // The shared object itself. Nothing is locked: hold get_lock() while other
+  // processes or threads may write it, or use std::atomic_ref.
+  using Impl::raw;
+  // Whether value() and set_value() lock (Python: a Synchronized wrapper).
+  using Impl::synchronized;
+  // The lock the calls above take: a new RLock by default, or the one
+  // passed in. Made with {.lock = false} -> mp::ValueError.
+  using Impl::get_lock;
+
+ private:
+  friend struct internal::PublicCodec<Value, Impl>;
+  explicit Value(Impl impl) : Impl(std::move(impl)) {}
+};
+
 // A T in shared memory, without a lock (Python: RawValue).
 template <SharedCType T>
-using RawValue = internal::BasicValue<T, internal::ProcessSync, internal::NoLock>;
-// A fixed number of T in shared memory, with a lock (Python: Array).
+class RawValue : public internal::BasicValue<T, internal::ProcessSync, internal::NoLock> {
+  using Impl = internal::BasicValue<T, internal::ProcessSync, internal::NoLock>;
+
+ public:
+  using typename Impl::lock_type;
+  using typename Impl::value_type;
+  // Python's constructors: see the top of this file.
+  using Impl::Impl;
+
+  // value(), set_value(v): Python's `.value`, read or written under the
+  // lock (a RawValue has none).
+  using Impl::set_value;
+  using Impl::value;
+  // The shared object itself. Nothing is locked: hold get_lock() while other
+  // processes or threads may write it, or use std::atomic_ref.
+  using Impl::raw;
+  // Whether value() and set_value() lock (Python: a Synchronized wrapper).
+  using Impl::synchronized;
+
+ private:
+  friend struct internal::PublicCodec<RawValue, Impl>;
+  explicit RawValue(Impl impl) : Impl(std::move(impl)) {}
+};
+
+// A fixed number of T in shared memory, with a lock (Python: Array):
+// Array(size), Array({1, 2, 3}), Array(any range of T), each with
+// {.lock = false} or a lock after it and a Context before it.
 template <SharedCType T, ValueLock Lock = RLock>
-using Array = internal::BasicArray<T, internal::ProcessSync, Lock>;
+class Array : public internal::BasicArray<T, internal::ProcessSync, Lock> {
+  using Impl = internal::BasicArray<T, internal::ProcessSync, Lock>;
+
+ public:
+  using typename Impl::lock_type;
+  using typename Impl::value_type;
+  // Python's constructors: see the top of this file.
+  using Impl::Impl;
+
+  // Python's len().
+  using Impl::empty;
+  using Impl::size;
+  // The elements themselves, nothing locked (hold get_lock() while others
+  // may write): operator[] unchecked, at() checked (mp::IndexError), span(),
+  // data(), begin(), end().
+  using Impl::operator[];
+  using Impl::at;
+  using Impl::begin;
+  using Impl::data;
+  using Impl::end;
+  using Impl::span;
+  // Python's arr[i] and arr[i] = v: one element, under the lock; out of
+  // range -> mp::IndexError.
+  using Impl::get;
+  using Impl::set;
+  // Python's arr[start:stop] (a copy; bounds clamped as Python clamps
+  // slices) and arr[:], under the lock.
+  using Impl::slice;
+  using Impl::to_vector;
+  // Python's arr[start:stop] = items and arr[:] = items, under the lock; the
+  // number of items must be the slice's length (else mp::ValueError, nothing
+  // written).
+  using Impl::assign;
+  using Impl::set_slice;
+  // A char array's `.value` (up to the first NUL) and `.value = s` (then a
+  // NUL if there is room; longer than the array -> mp::ValueError).
+  using Impl::set_value;
+  using Impl::synchronized;
+  using Impl::value;
+  // The lock the calls above take: a new RLock by default, or the one
+  // passed in. Made with {.lock = false} -> mp::ValueError.
+  using Impl::get_lock;
+
+ private:
+  friend struct internal::PublicCodec<Array, Impl>;
+  explicit Array(Impl impl) : Impl(std::move(impl)) {}
+};
+
 // The same without a lock (Python: RawArray).
 template <SharedCType T>
-using RawArray = internal::BasicArray<T, internal::ProcessSync, internal::NoLock>;
+class RawArray : public internal::BasicArray<T, internal::ProcessSync, internal::NoLock> {
+  using Impl = internal::BasicArray<T, internal::ProcessSync, internal::NoLock>;
+
+ public:
+  using typename Impl::lock_type;
+  using typename Impl::value_type;
+  // Python's constructors: see the top of this file.
+  using Impl::Impl;
+
+  // Python's len().
+  using Impl::empty;
+  using Impl::size;
+  // The elements themselves, nothing locked (hold get_lock() while others
+  // may write): operator[] unchecked, at() checked (mp::IndexError), span(),
+  // data(), begin(), end().
+  using Impl::operator[];
+  using Impl::at;
+  using Impl::begin;
+  using Impl::data;
+  using Impl::end;
+  using Impl::span;
+  // Python's arr[i] and arr[i] = v: one element, under the lock; out of
+  // range -> mp::IndexError.
+  using Impl::get;
+  using Impl::set;
+  // Python's arr[start:stop] (a copy; bounds clamped as Python clamps
+  // slices) and arr[:], under the lock.
+  using Impl::slice;
+  using Impl::to_vector;
+  // Python's arr[start:stop] = items and arr[:] = items, under the lock; the
+  // number of items must be the slice's length (else mp::ValueError, nothing
+  // written).
+  using Impl::assign;
+  using Impl::set_slice;
+  // A char array's `.value` (up to the first NUL) and `.value = s` (then a
+  // NUL if there is room; longer than the array -> mp::ValueError).
+  using Impl::set_value;
+  using Impl::synchronized;
+  using Impl::value;
+
+ private:
+  friend struct internal::PublicCodec<RawArray, Impl>;
+  explicit RawArray(Impl impl) : Impl(std::move(impl)) {}
+};
+
+// Each travels to children as its memory's descriptor, with its lock's.
+template <class T, class Lock>
+struct Codec<Value<T, Lock>>
+    : internal::PublicCodec<Value<T, Lock>, internal::BasicValue<T, internal::ProcessSync, Lock>> {
+};
+template <class T>
+struct Codec<RawValue<T>>
+    : internal::PublicCodec<RawValue<T>,
+                            internal::BasicValue<T, internal::ProcessSync, internal::NoLock>> {};
+template <class T, class Lock>
+struct Codec<Array<T, Lock>>
+    : internal::PublicCodec<Array<T, Lock>, internal::BasicArray<T, internal::ProcessSync, Lock>> {
+};
+template <class T>
+struct Codec<RawArray<T>>
+    : internal::PublicCodec<RawArray<T>,
+                            internal::BasicArray<T, internal::ProcessSync, internal::NoLock>> {};
 
 // Python: sharedctypes.copy(obj). A new RawValue / RawArray (new memory, no
 // lock) holding what `obj` holds now (read under obj's lock).
+template <class T, class Lock>
+RawValue<T> copy(const Value<T, Lock>& obj) {
+  return RawValue<T>(obj.value());
+}
+template <class T>
+RawValue<T> copy(const RawValue<T>& obj) {
+  return RawValue<T>(obj.value());
+}
+template <class T, class Lock>
+RawArray<T> copy(const Array<T, Lock>& obj) {
+  return RawArray<T>(obj.to_vector());
+}
+template <class T>
+RawArray<T> copy(const RawArray<T>& obj) {
+  return RawArray<T>(obj.to_vector());
+}
+// The same for mp::dummy's.
 template <class T, class Sync, class Lock>
 internal::BasicValue<T, Sync, internal::NoLock> copy(
     const internal::BasicValue<T, Sync, Lock>& obj) {

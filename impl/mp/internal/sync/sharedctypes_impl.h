@@ -154,8 +154,9 @@ class BasicArray;
 // A range of items to copy into an Array. Never an Array of the same type:
 // copying a handle shares the array.
 template <class R, class T, class Self>
-concept ItemsFor = !std::same_as<std::remove_cvref_t<R>, Self> && std::ranges::input_range<R> &&
-                   std::convertible_to<std::ranges::range_reference_t<R>, T>;
+concept ItemsFor =
+    !std::derived_from<std::remove_cvref_t<R>, Self> && std::ranges::input_range<R> &&
+    std::convertible_to<std::ranges::range_reference_t<R>, T>;
 
 template <SharedCType T, class Sync, class Lock>
 class BasicValue {
