@@ -239,18 +239,6 @@ template <class T>
 RawArray<T> copy(const RawArray<T>& obj) {
   return RawArray<T>(obj.to_vector());
 }
-// The same for mp::dummy's.
-template <class T, class Sync, class Lock>
-internal::BasicValue<T, Sync, internal::NoLock> copy(
-    const internal::BasicValue<T, Sync, Lock>& obj) {
-  return internal::copy_of(obj);
-}
-template <class T, class Sync, class Lock>
-internal::BasicArray<T, Sync, internal::NoLock> copy(
-    const internal::BasicArray<T, Sync, Lock>& obj) {
-  return internal::copy_of(obj);
-}
-
 }  // namespace mp
 
 #endif  // MP_SHAREDCTYPES_H_

@@ -455,16 +455,6 @@ class BasicArray {
   mutable std::optional<Lock> lock_;
 };
 
-// sharedctypes.copy(): a new unsynchronized object with the same contents.
-template <SharedCType T, class Sync, class Lock>
-BasicValue<T, Sync, NoLock> copy_of(const BasicValue<T, Sync, Lock>& v) {
-  return BasicValue<T, Sync, NoLock>(v.value());
-}
-template <SharedCType T, class Sync, class Lock>
-BasicArray<T, Sync, NoLock> copy_of(const BasicArray<T, Sync, Lock>& a) {
-  return BasicArray<T, Sync, NoLock>(a.to_vector());
-}
-
 }  // namespace internal
 
 // Values and Arrays travel to children as their segment's descriptor (and
