@@ -182,6 +182,24 @@ class Gathering(unittest.TestCase):
                              ["conformance/fork_process_test/shard_1_of_2",
                               "conformance/fork_process_test/shard_2_of_2"])
 
+    def test_a_repeated_test_counts_once_by_its_newest_log(self):
+        with tempfile.TemporaryDirectory() as root:
+            old = suite_xml("ProcessSuite", "Old", "misc.cpu_count")
+            new = suite_xml("ProcessSuite", "New", "misc.cpu_count")
+            self.write(root, "fork_process_test", old)  # a plain run, before
+            self.write(root, "fork_process_test/run_1_of_2", new)
+            self.write(root, "fork_process_test/run_2_of_2", new)
+            top = os.path.join(root, "conformance", "fork_process_test", "test.xml")
+            os.utime(top, (1, 1))
+            with current_tests("//conformance:fork_process_test"):
+                found = testlogs.xml_files(root)
+                runs = rc.collect(root)
+            self.assertEqual(len(found), 1)
+            self.assertEqual([case["short_name"] for case in runs[0][1]], ["ProcessSuite.New"])
+            os.utime(top, None)  # a plain run after the repeated ones
+            with current_tests("//conformance:fork_process_test"):
+                self.assertEqual(testlogs.xml_files(root), [("conformance/fork_process_test", top)])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -19,19 +19,27 @@ def current_targets():
 
 def xml_files(testlogs):
     """Every test.xml under `testlogs`, as (package/target, path), of the
-    current tests only when MP_TEST_TARGETS lists them."""
+    current tests only when MP_TEST_TARGETS lists them. A test repeated with
+    --runs_per_test (folders run_N_of_M) counts once: its newest log, which
+    is one of the runs' unless a plain run's test.xml came after them."""
     current = current_targets()
-    out = []
+    found, runs = {}, {}
     for path in sorted(glob.glob(os.path.join(testlogs, "**", "test.xml"), recursive=True)):
         target = os.path.relpath(os.path.dirname(path), testlogs)
-        if "/run_" in "/" + target:
-            continue  # a --runs_per_test repetition: counted once, through test.xml
         # A sharded test's logs are one folder per shard: .../shard_2_of_4.
-        name = re.sub(r"/shard_\d+_of_\d+$", "", target)
+        name = re.sub(r"/shard_\d+_of_\d+$", "", re.sub(r"/run_\d+_of_\d+", "", target))
         if current is not None and name not in current:
             continue
-        out.append((target, path))
-    return out
+        repeated = re.sub(r"/run_\d+_of_\d+", "", target)
+        if repeated != target:
+            runs.setdefault(repeated, []).append(path)
+        else:
+            found[target] = path
+    for target, paths in runs.items():
+        newest = max(paths, key=os.path.getmtime)
+        if target not in found or os.path.getmtime(found[target]) < os.path.getmtime(newest):
+            found[target] = newest
+    return sorted(found.items())
 
 
 def suite_properties(path):
