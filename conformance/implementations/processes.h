@@ -42,6 +42,9 @@ struct ProcessesOf {
   static mp::Process Process(const mp::ProcessOptions& options, A&&... args) {
     return mp::Process(context(), options, std::forward<A>(args)...);
   }
+  // Connections between parties (Python: Pipe(duplex=True)).
+  using Connection = mp::Connection;
+  static std::pair<Connection, Connection> Pipe(bool duplex = true) { return mp::Pipe(duplex); }
   using Lock = mp::Lock;
   using RLock = mp::RLock;
   using Semaphore = mp::Semaphore;

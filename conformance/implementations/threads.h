@@ -24,6 +24,10 @@ struct Threads {
   static mp::dummy::Process Process(const mp::ProcessOptions& options, A&&... args) {
     return mp::dummy::Process(options, std::forward<A>(args)...);
   }
+  // Connections between parties (Python: Pipe(duplex=True)); threads use
+  // mp's too, as multiprocessing.dummy uses multiprocessing's.
+  using Connection = mp::Connection;
+  static std::pair<Connection, Connection> Pipe(bool duplex = true) { return mp::Pipe(duplex); }
   using Lock = mp::dummy::Lock;
   using RLock = mp::dummy::RLock;
   using Semaphore = mp::dummy::Semaphore;

@@ -330,7 +330,7 @@ using namespace std::chrono_literals;
 
 TYPED_TEST_P(ConnectionSuite, PipeRoundTripPollAndEof) {
   cpython_id("conn.pipe_roundtrip_poll_eof");
-  auto [conn, child_conn] = mp::Pipe();
+  auto [conn, child_conn] = TypeParam::Pipe();
   auto p = TypeParam::Process(&conn_kids::echo_bytes, child_conn);
   p.start();
   conn_testing::release_child_end<TypeParam>(child_conn);
@@ -394,7 +394,7 @@ TYPED_TEST_P(ConnectionSuite, PipeRoundTripPollAndEof) {
 
 TYPED_TEST_P(ConnectionSuite, DuplexFalse) {
   cpython_id("conn.pipe_simplex");
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   writer.send(1);
   EXPECT_EQ(reader.template recv<int>(), 1);
   EXPECT_TRUE(reader.readable());
@@ -412,7 +412,7 @@ TYPED_TEST_P(ConnectionSuite, CloseChildEndAfterStart) {
     GTEST_SKIP() << "a thread shares the parent's Connection, so closing the child's end closes it "
                     "for the thread too (Python's dummy Connection.close() does nothing)";
   } else {
-    auto [conn, child_conn] = mp::Pipe();
+    auto [conn, child_conn] = TypeParam::Pipe();
     auto p = TypeParam::Process(&conn_kids::echo_bytes, child_conn);
     p.start();
     child_conn.close();  // this process no longer needs it
@@ -429,7 +429,7 @@ TYPED_TEST_P(ConnectionSuite, SendBytesOffsetAndSize) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "CPython runs this for processes only";
   } else {
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     const std::string msg = "abcdefghijklmnopqrstuvwxyz";
     a.send_bytes(msg);
     EXPECT_EQ(b.recv_bytes(), msg);
@@ -461,7 +461,7 @@ void fd_transfer(bool large) {
     sent = ::fcntl(file, F_DUPFD_CLOEXEC, 256);
     ASSERT_GE(sent, 256);
   }
-  auto [conn, child_conn] = mp::Pipe();
+  auto [conn, child_conn] = Impl::Pipe();
   auto p = Impl::Process(&conn_kids::write_to_received_fd, child_conn,
                          std::string(large ? "bar" : "foo"), large);
   p.start();
@@ -503,7 +503,7 @@ TYPED_TEST_P(ConnectionSuite, MissingFdTransfer) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "CPython: only makes sense with processes";
   } else {
-    auto [conn, child_conn] = mp::Pipe();
+    auto [conn, child_conn] = TypeParam::Pipe();
     auto p = TypeParam::Process(&conn_kids::send_byte_without_fd, child_conn);
     p.start();
     conn_testing::release_child_end<TypeParam>(child_conn);
@@ -518,7 +518,7 @@ TYPED_TEST_P(ConnectionSuite, HandlesShareAndCloseTheirConnection) {
   cpython_id("conn.context_manager");
   int fd;
   {
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     fd = a.fileno();
     mp::Connection copy = a;  // a handle: the same connection
     copy.send(1729);
@@ -581,7 +581,7 @@ TYPED_TEST_P(ConnectionSuite, EmptyAuthkeyAuthenticates) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "CPython runs this for processes only";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     mp::Listener lis({.authkey = ""});
     auto p = TypeParam::Process(&conn_kids::client_send_with_key, lis.address(), std::string(),
                                 std::string("1729"), writer);
@@ -665,7 +665,7 @@ TYPED_TEST_P(ConnectionSuite, BlockingCallsWaitForData) {
   // Python's test sets socket.setdefaulttimeout(0.1) and checks that
   // connections ignore it; mp has no default timeout, so what is left to
   // check is that recv and accept block until the data comes.
-  auto [conn, child_conn] = mp::Pipe();
+  auto [conn, child_conn] = TypeParam::Pipe();
   Gate gate;
   auto p = TypeParam::Process(&conn_kids::send_when_open, child_conn, gate.child_end, 123);
   p.start();
@@ -697,7 +697,7 @@ TYPED_TEST_P(ConnectionSuite, BlockingCallsWaitForData) {
 
 TYPED_TEST_P(ConnectionSuite, PollSeesEmptyMessages) {
   cpython_id("conn.poll_empty_message");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   EXPECT_FALSE(a.poll());
   b.send_bytes("");
   EXPECT_TRUE(a.poll());
@@ -708,7 +708,7 @@ TYPED_TEST_P(ConnectionSuite, PollSeesEmptyMessages) {
 
 TYPED_TEST_P(ConnectionSuite, MessageBoundariesWithEmptyMessages) {
   cpython_id("conn.message_boundaries_with_empty");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   auto p = TypeParam::Process(&conn_kids::send_sequence_slowly, b);
   p.start();
   for (const char* expected : {"hello", "", "a", "b", "", "bye", "", "lop"}) {
@@ -722,8 +722,8 @@ TYPED_TEST_P(ConnectionSuite, MessageBoundariesWithEmptyMessages) {
 
 TYPED_TEST_P(ConnectionSuite, PollNeverConsumesPartOfAMessage) {
   cpython_id("conn.poll_no_partial_read");
-  auto [r, w] = mp::Pipe(false);
-  auto [ready_r, ready_w] = mp::Pipe(false);
+  auto [r, w] = TypeParam::Pipe(false);
+  auto [ready_r, ready_w] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&conn_kids::poll_shared_reader, r, ready_w);
   p.start();
   EXPECT_EQ(ready_r.recv_bytes(), "polling");
@@ -738,7 +738,7 @@ TYPED_TEST_P(ConnectionSuite, PollNeverConsumesPartOfAMessage) {
 
 TYPED_TEST_P(ConnectionSuite, MessagesAreNotMerged) {
   cpython_id("conn.messages_not_merged");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   EXPECT_FALSE(a.poll(0s));
   EXPECT_FALSE(a.poll(100ms));
   auto p = TypeParam::Process(&conn_kids::send_three, b);
@@ -760,7 +760,7 @@ TYPED_TEST_P(ConnectionSuite, AcceptedConnectionsAndSocketsTravel) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "CPython runs this for processes only";
   } else {
-    auto [conn, child_conn] = mp::Pipe();
+    auto [conn, child_conn] = TypeParam::Pipe();
     auto p = TypeParam::Process(&conn_kids::serve_received, child_conn,
                                 static_cast<int>(conn_testing::families().size()));
     p.start();
@@ -793,12 +793,12 @@ TYPED_TEST_P(ConnectionSuite, SentPipeEndsKeepTheirDirection) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "CPython runs this for processes only";
   } else {
-    auto [conn, child_conn] = mp::Pipe();
+    auto [conn, child_conn] = TypeParam::Pipe();
     auto p = TypeParam::Process(&conn_kids::use_sent_ends, child_conn);
     p.start();
     conn_testing::release_child_end<TypeParam>(child_conn);
     {
-      auto [r, w] = mp::Pipe(false);
+      auto [r, w] = TypeParam::Pipe(false);
       conn.send(w);
       w.close();
       auto [msg, readable, writable] = r.template recv<std::tuple<std::string, bool, bool>>();
@@ -807,7 +807,7 @@ TYPED_TEST_P(ConnectionSuite, SentPipeEndsKeepTheirDirection) {
       EXPECT_TRUE(writable);
     }
     {
-      auto [r, w] = mp::Pipe(false);
+      auto [r, w] = TypeParam::Pipe(false);
       conn.send(r);
       r.close();
       w.send(std::string("foobar"));
@@ -832,8 +832,8 @@ TYPED_TEST_P(ConnectionSuite, ConnectionsAsProcessArguments) {
   mp::Connection tcp_end = tcp.accept();
   mp::Connection unix_client = mp::Client(unix_listener.address());
   mp::Connection unix_end = unix_listener.accept();
-  auto [pipe_mine, pipe_end] = mp::Pipe();
-  auto [report_r, report_w] = mp::Pipe(false);
+  auto [pipe_mine, pipe_end] = TypeParam::Pipe();
+  auto [report_r, report_w] = TypeParam::Pipe(false);
   auto p =
       TypeParam::Process(&conn_kids::use_passed_connections, pipe_end, tcp_end, unix_end, report_w);
   p.start();
@@ -862,7 +862,7 @@ TYPED_TEST_P(ConnectionSuite, InvalidHandle) {
 
 TYPED_TEST_P(ConnectionSuite, DeliverChallengeRejectsABogusResponse) {
   cpython_id("auth.deliver_challenge_bad_response");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   b.send_bytes("something bogus");  // the peer's "response", queued ahead
   EXPECT_THROW(mp::deliver_challenge(a, "abc"), mp::AuthenticationError);
   EXPECT_EQ(b.recv_bytes().rfind("#CHALLENGE#{sha256}", 0), 0u);
@@ -871,7 +871,7 @@ TYPED_TEST_P(ConnectionSuite, DeliverChallengeRejectsABogusResponse) {
 
 TYPED_TEST_P(ConnectionSuite, AnswerChallengeRejectsABogusWelcome) {
   cpython_id("auth.answer_challenge_bad_welcome");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   std::string challenge = mp::internal::auth::new_challenge();
   b.send_bytes("#CHALLENGE#" + challenge);
   b.send_bytes("something bogus");
@@ -926,7 +926,7 @@ void wait_on_pipes(bool slow) {
   std::vector<decltype(Impl::Process(&conn_kids::send_tagged_messages, mp::Connection(), 0, false))>
       children;
   for (int i = 0; i < 4; ++i) {
-    auto [r, w] = mp::Pipe(false);
+    auto [r, w] = Impl::Pipe(false);
     auto p = Impl::Process(&conn_kids::send_tagged_messages, w, i, slow);
     p.start();
     conn_testing::release_child_end<Impl>(w);
@@ -1026,7 +1026,7 @@ TYPED_TEST_P(ConnectionSuite, WaitOnSocketsSlow) {
 
 TYPED_TEST_P(ConnectionSuite, WaitTimeout) {
   cpython_id("wait.timeout");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   // CPython waits 5 s; 1 s checks the same rule in less time.
   Stopwatch waited;
   EXPECT_TRUE(mp::wait({&a, &b}, 1s).empty());
@@ -1042,7 +1042,7 @@ TYPED_TEST_P(ConnectionSuite, WaitOnProcessSentinels) {
   if constexpr (!TypeParam::kSignals) {
     GTEST_SKIP() << "threads have no sentinel";
   } else {
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     Gate gate;
     auto p = TypeParam::Process(&conn_kids::exit_when_open, gate.child_end);
     p.start();
@@ -1071,7 +1071,7 @@ TYPED_TEST_P(ConnectionSuite, WaitOnProcessSentinels) {
 
 TYPED_TEST_P(ConnectionSuite, WaitNegativeTimeout) {
   cpython_id("wait.negative_timeout");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   Stopwatch waited;
   EXPECT_TRUE(mp::wait({&a}, -1s).empty());
   EXPECT_LT(waited.elapsed().count(), 5.0);
@@ -1095,8 +1095,8 @@ TYPED_TEST_P(ConnectionSuite, SignalsDoNotAbortSendOrRecv) {
   if constexpr (!TypeParam::kSignals) {
     GTEST_SKIP() << "threads cannot be signalled";
   } else {
-    auto [conn, child_conn] = mp::Pipe();
-    auto [acks, ack_end] = mp::Pipe(false);
+    auto [conn, child_conn] = TypeParam::Pipe();
+    auto [acks, ack_end] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&conn_kids::eintr_child, child_conn, ack_end);
     p.start();
     conn_testing::release_child_end<TypeParam>(child_conn);
@@ -1125,8 +1125,8 @@ TYPED_TEST_P(ConnectionSuite, SignalsDoNotAbortAccept) {
   if constexpr (!TypeParam::kSignals) {
     GTEST_SKIP() << "threads cannot be signalled";
   } else {
-    auto [conn, child_conn] = mp::Pipe();
-    auto [acks, ack_end] = mp::Pipe(false);
+    auto [conn, child_conn] = TypeParam::Pipe();
+    auto [acks, ack_end] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&conn_kids::eintr_listener_child, child_conn, ack_end);
     p.start();
     conn_testing::release_child_end<TypeParam>(child_conn);
@@ -1148,7 +1148,7 @@ TYPED_TEST_P(ConnectionSuite, SignalsDoNotAbortAccept) {
 
 TYPED_TEST_P(ConnectionSuite, GarbageLengthIsAProtocolError) {
   mp_id("mp.connection.garbage_length");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   conn_testing::write_raw(b.fileno(), std::string("\x80\x00\x00\x05", 4));  // negative, and not -1
   try {
     a.recv_bytes();
@@ -1167,7 +1167,7 @@ TYPED_TEST_P(ConnectionSuite, HugeLengthAllocatesNothingUnsent) {
     // 2^62 bytes announced in the 8-byte form, 3 sent: the reader fails at
     // end of file having allocated only what arrived (ASan would report a
     // huge allocation as an error).
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     conn_testing::write_raw(b.fileno(),
                             std::string("\xff\xff\xff\xff\x40\x00\x00\x00\x00\x00\x00\x00"
                                         "abc",
@@ -1182,7 +1182,7 @@ TYPED_TEST_P(ConnectionSuite, HugeLengthAllocatesNothingUnsent) {
   }
   {
     // With a maxlength, an oversized length is refused before any payload is read.
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     conn_testing::write_raw(b.fileno(), std::string("\x40\x00\x00\x00", 4));
     try {
       a.recv_bytes(256);
@@ -1195,7 +1195,7 @@ TYPED_TEST_P(ConnectionSuite, HugeLengthAllocatesNothingUnsent) {
   {
     // recv_bytes_into: a huge length and a small buffer -> BufferTooShort only
     // if the whole message came; here the peer closes first.
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     conn_testing::write_raw(b.fileno(), std::string("\x7f\xff\xff\xff"
                                                     "abc",
                                                     7));
@@ -1208,7 +1208,7 @@ TYPED_TEST_P(ConnectionSuite, HugeLengthAllocatesNothingUnsent) {
 TYPED_TEST_P(ConnectionSuite, TruncatedFramesAreErrors) {
   mp_id("mp.connection.truncated_frame");
   {
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     conn_testing::write_raw(b.fileno(), std::string("\x00\x00\x00\x64", 4) + "only ten b");
     b.close();
     try {
@@ -1220,13 +1220,13 @@ TYPED_TEST_P(ConnectionSuite, TruncatedFramesAreErrors) {
     EXPECT_THROW(a.recv_bytes(), mp::EOFError);
   }
   {
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     conn_testing::write_raw(b.fileno(), std::string("\x00\x00", 2));  // half a header
     b.close();
     EXPECT_THROW(a.recv_bytes(), std::system_error);
   }
   {
-    auto [a, b] = mp::Pipe();
+    auto [a, b] = TypeParam::Pipe();
     conn_testing::write_raw(b.fileno(),
                             std::string("\xff\xff\xff\xff\x00\x00", 6));  // half a long header
     b.close();
@@ -1236,7 +1236,7 @@ TYPED_TEST_P(ConnectionSuite, TruncatedFramesAreErrors) {
 
 TYPED_TEST_P(ConnectionSuite, EightByteLengthFormIsAccepted) {
   mp_id("mp.connection.long_length_form");
-  auto [a, b] = mp::Pipe();
+  auto [a, b] = TypeParam::Pipe();
   // -1 then an 8-byte length: CPython sends it above 2 GiB, and accepts it
   // for any length.
   conn_testing::write_raw(b.fileno(), std::string("\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x05"
@@ -1274,7 +1274,7 @@ TYPED_TEST_P(ConnectionSuite, ListenerSurvivesPeersThatQuitTheHandshake) {
     peer.join();
   }
   // Still serving.
-  auto [r, w] = mp::Pipe(false);
+  auto [r, w] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&conn_kids::client_send_with_key, lis.address(), std::string("key"),
                               std::string("after"), w);
   p.start();
@@ -1328,7 +1328,7 @@ TYPED_TEST_P(ConnectionSuite, WrongKeyFailsOnBothSides) {
   mp_id("mp.listener.wrong_key");
   for (const std::string& family : conn_testing::families()) {
     mp::Listener lis({.family = family, .authkey = "right"});
-    auto [r, w] = mp::Pipe(false);
+    auto [r, w] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&conn_kids::client_send_with_key, lis.address(),
                                 std::string("wrong"), std::string("x"), w);
     p.start();

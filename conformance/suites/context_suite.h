@@ -60,7 +60,7 @@ TYPED_TEST_P(ContextSuite, DescriptorInheritance) {
     int high = ::fcntl(sock, F_DUPFD, 50);
     ::close(sock);
     ASSERT_GE(high, 50);
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&cc::report_fd_state, writer, high);
     p.start();
     int child_errno = reader.template recv<int>();
@@ -86,7 +86,7 @@ TYPED_TEST_P(ContextSuite, GetContextPerMethod) {
     EXPECT_EQ(&ctx.get_context(method), &ctx);
     EXPECT_THROW(ctx.set_start_method("spawn"), mp::ValueError);
     EXPECT_THROW(ctx.set_start_method(std::nullopt), mp::ValueError);
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     mp::Process p(ctx, &cc::report_start_method, writer);
     p.start();
     auto [child_default, launched_with] =
@@ -108,7 +108,7 @@ TYPED_TEST_P(ContextSuite, SetAndGetStartMethod) {
     EXPECT_EQ(mp::get_start_method(), method);
     EXPECT_EQ(mp::get_context().get_start_method(), method);
     EXPECT_THROW(mp::set_start_method(method), mp::RuntimeError) << "already set, no force";
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     mp::Process p(&cc::report_start_method, writer);  // the default context
     p.start();
     auto [child_default, launched_with] =
@@ -155,7 +155,7 @@ TYPED_TEST_P(ContextSuite, ForkserverPreload) {
   } else {
     mp::set_forkserver_preload({&cc::preload_marker});
     mp::internal::stop_forkserver();  // a preload list applies to a new server
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&cc::report_preloaded, writer);
     p.start();
     EXPECT_EQ(reader.template recv<int>(), 42) << "the server ran the preload before forking";

@@ -295,7 +295,7 @@ TYPED_TEST_P(ManagerSuite, LargeValuesTravel) {
   d.set(2, "small");
   EXPECT_EQ(d.get(1), big);
   EXPECT_EQ(d.get(2), "small") << "and the channel goes on after a large message";
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(
       +[](mp::DictProxy<int, std::string> dict, mp::Connection out) {
         out.send(dict.get(1).size());
@@ -384,7 +384,7 @@ TYPED_TEST_P(ManagerSuite, ServerRunInAProcessOfOurOwn) {
   // get_server().serve_forever() in a child; a client connects, uses it, and
   // asks it to stop, which ends that process with status 0.
   const std::string key = mc::random_key();
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(
       +[](std::string k, mp::Connection out) {
         mp::BaseManager::register_type<mc::Tally, int64_t>("Tally");  // the serving program's types
@@ -474,7 +474,7 @@ TYPED_TEST_P(ManagerSuite, ShutdownMakesProxiesFail) {
 TYPED_TEST_P(ManagerSuite, NoServerOutlivesItsOwner) {
   mp_id("mp.manager.killed_owner");
   for (bool exit_at_once : {false, true}) {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     Gate gate;
     auto owner = TypeParam::Process(&mc::manager_owner, writer, gate.child_end, exit_at_once);
     owner.start();
@@ -528,7 +528,7 @@ TYPED_TEST_P(ManagerSuite, ManyClientsAtOnce) {
   std::vector<mp::Connection> readers;
   std::vector<mp::Process> children;
   for (int64_t who = 0; who < 4; ++who) {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     children.push_back(TypeParam::Process(&mc::tally_hammer, tally, seen, who, writer));
     children.back().start();
     readers.push_back(reader);

@@ -305,7 +305,7 @@ TYPED_TEST_P(ProcessSuite, CurrentProcessAttributes) {
     EXPECT_FALSE(me.exitcode().has_value());
     EXPECT_EQ(me.name(), "MainProcess");
 
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&pc::report_identity<TypeParam>, writer);
     p.start();
     auto [alive, daemon, authkey, ident_is_pid, has_exitcode, name] =
@@ -343,7 +343,7 @@ TYPED_TEST_P(ProcessSuite, ArgumentsReachTheChild) {
   cpython_id("process.args_list_or_tuple");
   auto round_trip = [](const auto& value) {
     using T = std::decay_t<decltype(value)>;
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&pc::echo_arg<T>, writer, value);
     p.start();
     EXPECT_EQ(reader.template recv<T>(), value);
@@ -373,7 +373,7 @@ TYPED_TEST_P(ProcessSuite, ParentProcessAttributes) {
     GTEST_SKIP() << "parent_process() describes processes";
   } else {
     EXPECT_FALSE(mp::parent_process().has_value()) << "the main process has no parent";
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&pc::report_parent, writer);
     p.start();
     auto [has_parent, pid, name] = reader.template recv<std::tuple<bool, pid_t, std::string>>();
@@ -389,7 +389,7 @@ TYPED_TEST_P(ProcessSuite, ParentProcessTracksTheRealParent) {
   if constexpr (!TypeParam::kSignals) {
     GTEST_SKIP() << "needs a parent that can be terminated";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     Gate gate;
     auto p = TypeParam::Process(&pc::create_grandchild<TypeParam>, writer, gate.child_end);
     p.start();
@@ -407,7 +407,7 @@ TYPED_TEST_P(ProcessSuite, ParentProcessTracksTheRealParent) {
 
 TYPED_TEST_P(ProcessSuite, Lifecycle) {
   cpython_id("process.lifecycle_basic");
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   Gate gate;
   auto p = TypeParam::Process({.name = "SomeProcess"}, &pc::lifecycle_child<TypeParam>, writer,
                               gate.child_end, 1, 2.54, std::string("hello"));
@@ -447,7 +447,7 @@ TYPED_TEST_P(ProcessSuite, Lifecycle) {
 
 TYPED_TEST_P(ProcessSuite, ChildRunsOnItsOwnThread) {
   cpython_id("process.child_mainthread_native_id");
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&pc::report_tid, writer);
   p.start();
   pid_t child_tid = reader.template recv<pid_t>();
@@ -460,7 +460,7 @@ TYPED_TEST_P(ProcessSuite, ChildRunsOnItsOwnThread) {
 template <class Impl, class Signal>
 void expect_ended_by_signal(Signal deliver, int expected_exitcode, bool default_sigint = false) {
   Gate gate;
-  auto [ready_reader, ready_writer] = mp::Pipe(false);
+  auto [ready_reader, ready_writer] = Impl::Pipe(false);
   auto p = default_sigint
                ? Impl::Process(&pc::block_with_default_sigint, ready_writer, gate.child_end)
                : Impl::Process(&pc::block_on, gate.child_end);
@@ -544,7 +544,7 @@ TYPED_TEST_P(ProcessSuite, ActiveChildren) {
 
 TYPED_TEST_P(ProcessSuite, NestedChildrenRunInOrder) {
   cpython_id("process.nested_children_order");
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&pc::nested<TypeParam>, writer, std::vector<int>{});
   p.start();
   std::vector<std::vector<int>> ids;
@@ -628,7 +628,7 @@ TYPED_TEST_P(ProcessSuite, ChildFdCountDoesNotGrowWithSiblings) {
     std::vector<mp::Connection> readers;
     std::vector<mp::Process> children;
     for (int i = 0; i < kChildren; ++i) {
-      auto [reader, writer] = mp::Pipe(false);
+      auto [reader, writer] = TypeParam::Pipe(false);
       readers.push_back(reader);
       children.push_back(TypeParam::Process(&pc::report_fd_count, writer, gates[i].child_end));
       children.back().start();
@@ -646,7 +646,7 @@ TYPED_TEST_P(ProcessSuite, ChildWaitsForItsNonDaemonThreads) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "CPython runs this for processes only";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&pc::start_threads_and_return, writer);
     Stopwatch clock;
     p.start();
@@ -663,7 +663,7 @@ TYPED_TEST_P(ProcessSuite, ParentWithClosedStdio) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "closing the standard streams would close the test's own";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&pc::start_with_closed_stdio<TypeParam>, writer);
     p.start();
     EXPECT_EQ(reader.template recv<std::string>(), "ran");
@@ -696,7 +696,7 @@ void expect_forkserver_restarts_after(int sig) {
   ASSERT_EQ(::kill(*server, sig), 0);
   ASSERT_TRUE(mp::internal::wait_fd(server_fd.get(), POLLIN, mp::internal::Clock::now() + 30s));
 
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = Impl::Pipe(false);
   auto after = Impl::Process(&pc::echo_arg<bool>, writer, true);
   after.start();
   EXPECT_TRUE(reader.template recv<bool>()) << "a new process starts: the server restarted";
@@ -859,7 +859,7 @@ TYPED_TEST_P(ProcessSuite, SubclassOverridingRun) {
     p.join();
     EXPECT_EQ(p.exitcode(), 0);
   };
-  auto [ours, theirs] = mp::Pipe();
+  auto [ours, theirs] = TypeParam::Pipe();
   if constexpr (!TypeParam::kProcesses) {
     UpperCaser<mp::dummy::Process> p(theirs);
     exercise(p, ours);
@@ -868,7 +868,7 @@ TYPED_TEST_P(ProcessSuite, SubclassOverridingRun) {
     exercise(p, ours);
     if (TypeParam::forks()) {
       // Under fork any subclass works, without serialize().
-      auto [ours2, theirs2] = mp::Pipe();
+      auto [ours2, theirs2] = TypeParam::Pipe();
       UpperCaser<mp::Process> q(theirs2, TypeParam::context());
       exercise(q, ours2);
     }
@@ -894,7 +894,7 @@ TYPED_TEST_P(ProcessSuite, UncaughtExceptionIsReportedOnStderr) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "threads share the test's standard streams";
   } else {
-    auto [ours, sink] = mp::Pipe();
+    auto [ours, sink] = TypeParam::Pipe();
     auto p = TypeParam::Process(&pc::fail_with_output, sink);
     p.start();
     sink.close();
@@ -969,7 +969,7 @@ TYPED_TEST_P(ProcessSuite, JoinContinuesAcrossSignals) {
 
 TYPED_TEST_P(ProcessSuite, ChildCreatesIpcAndItsOwnChild) {
   mp_id("mp.process.child_creates_pipe_and_child");
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&pc::create_pipe_and_daemon_child<TypeParam>, writer);
   p.start();
   EXPECT_FALSE(reader.template recv<bool>()) << "the grandchild polled an empty pipe";
@@ -990,7 +990,7 @@ TYPED_TEST_P(ProcessSuite, ChildRunsAtexitHandlers) {
       return std::atexit(&pc::write_if_inherited) == 0;
     }();
     ASSERT_TRUE(registered);
-    auto [ours, sink] = mp::Pipe();
+    auto [ours, sink] = TypeParam::Pipe();
     auto p = TypeParam::Process(&pc::register_atexit, sink);
     p.start();
     sink.close();
@@ -1009,7 +1009,7 @@ TYPED_TEST_P(ProcessSuite, FinalizersRunInPriorityOrder) {
     // One of this process's: a child must not run it.
     mp::util::Finalize mine(nullptr, [] { std::fputs("parent's finalizer ran\n", stderr); },
                             {.exitpriority = 100});
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process({.daemon = true}, &pc::finalize_in_order, writer);
     p.start();
     writer.close();
@@ -1072,7 +1072,7 @@ TYPED_TEST_P(ProcessSuite, DaemonDiesWithAKilledParent) {
     GTEST_SKIP() << "needs a parent that can be killed";
   } else {
     // Python leaves the daemon running when its parent is SIGKILLed.
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     Gate gate;
     auto parent =
         TypeParam::Process(&pc::start_daemon_and_block<TypeParam>, writer, gate.child_end);
@@ -1092,7 +1092,7 @@ TYPED_TEST_P(ProcessSuite, ExitFunctionTerminatesDaemonsAndJoinsTheRest) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "a thread has no exit of its own";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&pc::leave_children_to_exit_function<TypeParam>, writer);
     p.start();
     pid_t daemon = reader.template recv<pid_t>();
@@ -1147,7 +1147,7 @@ TYPED_TEST_P(ProcessSuite, DaemonsCannotHaveChildren) {
   if constexpr (!TypeParam::kProcesses) {
     GTEST_SKIP() << "daemonic threads may start threads";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process({.daemon = true}, &pc::try_to_start_child<TypeParam>, writer);
     p.start();
     std::string outcome = reader.template recv<std::string>();
@@ -1166,7 +1166,7 @@ TYPED_TEST_P(ProcessSuite, UnpicklableTargetsAreRejected) {
     int captured = 7;
     auto capturing = TypeParam::Process([captured] { std::exit(captured); });
     auto bad_argument = TypeParam::Process(&takes_a_shared_ptr, std::make_shared<int>(1));
-    auto [ours, theirs] = mp::Pipe();
+    auto [ours, theirs] = TypeParam::Pipe();
     UpperCaser<mp::Process> subclass(theirs, TypeParam::context());
     if (TypeParam::forks()) {
       capturing.start();
@@ -1191,7 +1191,7 @@ TYPED_TEST_P(ProcessSuite, ChildHasOnlyTheDescriptorsItWasHanded) {
   } else if (TypeParam::forks()) {
     GTEST_SKIP() << "fork children share the parent's descriptors by design";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(&pc::report_open_fds, writer);
     p.start();
     auto fds = reader.template recv<std::vector<std::string>>();

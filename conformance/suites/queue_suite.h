@@ -171,7 +171,7 @@ TYPED_TEST_P(QueueSuite, PutFullAndTimeouts) {
   EXPECT_THROW(q.put(7, 100ms), mp::Full);
   EXPECT_GE(timed2.elapsed(), 100ms);
   EXPECT_LT(timed2.elapsed(), 5s);
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&qc::get_six<Q>, q, writer);
   p.start();
   EXPECT_EQ(reader.template recv<int>(), 21);
@@ -416,7 +416,7 @@ TYPED_TEST_P(QueueSuite, QueueFromAnyContextWorksUnderEveryMethod) {
 
 TYPED_TEST_P(QueueSuite, ChildCreatesAQueueAndItsOwnChild) {
   cpython_id("process.child_creates_queue_and_child");
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&qc::create_queue_and_daemon_child<TypeParam>, writer);
   p.start();
   EXPECT_EQ(reader.template recv<std::string>(), "Empty");
@@ -438,7 +438,7 @@ TYPED_TEST_P(QueueSuite, MillionItemsWithNoConsumerYet) {
   Stopwatch clock;
   for (int64_t i = 0; i < kItems; ++i) q.put(payload);  // never blocks: nobody is reading yet
   EXPECT_EQ(q.qsize(), static_cast<size_t>(kItems));
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto consumer = TypeParam::Process(
       [](Q queue, mp::Connection out) {
         int64_t count = 0, bytes = 0;
@@ -468,7 +468,7 @@ TYPED_TEST_P(QueueSuite, ManyProducersManyConsumers) {
                                           std::declval<mp::Connection>()))>
       consumers;
   for (int i = 0; i < kConsumers; ++i) {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     readers.push_back(reader);
     consumers.push_back(TypeParam::Process(&qc::consume_tagged<Q>, q, writer));
     consumers.back().start();
@@ -505,7 +505,7 @@ TYPED_TEST_P(QueueSuite, KilledConsumerLosesAtMostOneItem) {
     constexpr int kItems = 20'000;
     Q q;
     for (int i = 0; i < kItems; ++i) q.put(i);
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto doomed = TypeParam::Process(&qc::consume_and_report_each<Q>, q, writer);
     doomed.start();
     std::set<int> seen;

@@ -126,7 +126,7 @@ void check_guardian_ignores(int sig) {
   EXPECT_EQ(mp::internal::shm_guardian_pid(), guardian);
   // And it still removes what a killed creator leaves.
   const std::string name = tc::tagged_name(60);
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = Impl::Pipe(false);
   auto p = Impl::Process(&tc::create_and_die, name, writer);
   p.start();
   EXPECT_EQ(reader.template recv<int>(), guardian) << "the child reached the same guardian";
@@ -149,7 +149,7 @@ TYPED_TEST_P(ResourceTrackerSuite, IgnoresSigterm) {
 TYPED_TEST_P(ResourceTrackerSuite, ReplacedAfterSigkill) {
   cpython_id("rtracker.restart_after_sigkill");
   const std::string first = tc::tagged_name(60), second = tc::tagged_name(60);
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   Gate gate;
   auto p = TypeParam::Process(&tc::outlive_the_guardian, first, second, writer, gate.child_end);
   p.start();
@@ -175,7 +175,7 @@ TYPED_TEST_P(ResourceTrackerSuite, SharedByChildren) {
   mp::SharedMemory held({.create = true, .size = 64});
   const pid_t guardian = mp::internal::shm_guardian_pid();
   ASSERT_GT(guardian, 0);
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&tc::report_guardian, writer);
   p.start();
   EXPECT_EQ(reader.template recv<int>(), guardian) << "the child started a guardian of its own";
@@ -232,7 +232,7 @@ TYPED_TEST_P(ResourceTrackerSuite, GuardsTheLongestNames) {
       "accepts (NAME_MAX, 255 bytes), and a longer one fails in shm_open with ENAMETOOLONG "
       "before anything exists");
   const std::string longest = tc::tagged_name(NAME_MAX);
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&tc::create_and_die, longest, writer);
   p.start();
   EXPECT_GT(reader.template recv<int>(), 0);

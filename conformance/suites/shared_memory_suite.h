@@ -359,7 +359,7 @@ TYPED_TEST_P(SharedMemorySuite, SharedMemoryManagerDiesWithItsOwner) {
   if constexpr (!TypeParam::kSignals) {
     GTEST_SKIP() << "a thread cannot be killed alone";
   } else {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     Gate gate;
     auto p = TypeParam::Process(&smc::own_a_manager<TypeParam>, writer, gate.child_end);
     p.start();
@@ -495,7 +495,7 @@ TYPED_TEST_P(SharedMemorySuite, TerminatedCreatorLeavesNothing) {
     GTEST_SKIP() << "a thread cannot be terminated";
   } else {
     std::string name = smc::test_name("terminated");
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     Gate gate;
     auto p = TypeParam::Process(&smc::create_and_wait, name, writer, gate.child_end);
     p.start();
@@ -577,7 +577,7 @@ template <class Impl>
 void check_creator_leaves_nothing(int how) {
   std::vector<std::string> names = {smc::test_name("left"), smc::test_name("left")};
   std::string untracked = smc::test_name("untracked");
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = Impl::Pipe(false);
   Gate gate;
   auto p = Impl::Process(&smc::create_then_leave, names, untracked, how, writer, gate.child_end);
   p.start();

@@ -507,7 +507,7 @@ TYPED_TEST_P(SharedctypesSuite, AccessorsTakeTheLock) {
   V v(1);
   A arr(2, {.lock = false});  // uses the Value's lock below
   typename TypeParam::template Array<int, typename TypeParam::RLock> shared(2, v.get_lock());
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   Gate gate;
   auto holder = TypeParam::Process(&vc::hold_lock_until_gate<V>, v, writer, gate.child_end);
   holder.start();

@@ -226,7 +226,7 @@ using namespace std::chrono_literals;
 // and exit code 0.
 template <class Impl, class F, class... A>
 void expect_child_passes(F f, A... args) {
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = Impl::Pipe(false);
   auto p = Impl::Process(f, args..., writer);
   p.start();
   // Our copy of the child's end goes, so that a child that dies is seen as
@@ -264,7 +264,7 @@ TYPED_TEST_P(SyncManagerSuite, RestartOnTheSameAddress) {
     m.start();
     address = m.address();
     auto q = m.template Queue<std::string>();
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = TypeParam::Pipe(false);
     auto p = TypeParam::Process(
         +[](mp::QueueProxy<std::string> queue, mp::Connection out) {
           queue.put("hello world");

@@ -332,7 +332,7 @@ std::vector<Result> run_parties(Helper helper, Self self, A... args) {
   std::vector<mp::Connection> readers;
   std::vector<decltype(Impl::Process(helper, args..., std::declval<mp::Connection>()))> helpers;
   for (int i = 0; i < sc::kParties - 1; ++i) {
-    auto [reader, writer] = mp::Pipe(false);
+    auto [reader, writer] = Impl::Pipe(false);
     readers.push_back(reader);
     helpers.push_back(Impl::Process(helper, args..., writer));
     helpers.back().start();
@@ -362,7 +362,7 @@ TYPED_TEST_P(SynchronizeSuite, LockAcquireRelease) {
 TYPED_TEST_P(SynchronizeSuite, LockLockedAcrossProcesses) {
   cpython_id("lock.locked_cross_process");
   typename TypeParam::Lock lock;
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p =
       sc::start_party<TypeParam>(&sc::acquire_and_report<typename TypeParam::Lock>, lock, writer);
   auto [got, locked_there] = reader.template recv<std::pair<bool, bool>>();
@@ -388,7 +388,7 @@ TYPED_TEST_P(SynchronizeSuite, LockRepr) {
     lock.release();
     // Held by another thread of this process.
     {
-      auto [reader, writer] = mp::Pipe(false);
+      auto [reader, writer] = TypeParam::Pipe(false);
       Gate gate;
       mp::dummy::Process t({.name = "T1"}, &sc::report_repr_while_holding<typename TypeParam::Lock>,
                            lock, writer, gate.child_end);
@@ -399,7 +399,7 @@ TYPED_TEST_P(SynchronizeSuite, LockRepr) {
       t.join();
     }
     if constexpr (TypeParam::kProcesses) {
-      auto [reader, writer] = mp::Pipe(false);
+      auto [reader, writer] = TypeParam::Pipe(false);
       Gate gate;
       auto p = TypeParam::Process({.name = "P1"},
                                   &sc::report_repr_while_holding<typename TypeParam::Lock>, lock,
@@ -433,7 +433,7 @@ TYPED_TEST_P(SynchronizeSuite, RLockIsReentrant) {
 TYPED_TEST_P(SynchronizeSuite, RLockLockedAcrossProcesses) {
   cpython_id("rlock.locked_cross_process");
   typename TypeParam::RLock lock;
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p =
       sc::start_party<TypeParam>(&sc::acquire_and_report<typename TypeParam::RLock>, lock, writer);
   auto [got, locked_there] = reader.template recv<std::pair<bool, bool>>();
@@ -458,7 +458,7 @@ TYPED_TEST_P(SynchronizeSuite, RLockRepr) {
     lock.release();
     lock.release();
     {
-      auto [reader, writer] = mp::Pipe(false);
+      auto [reader, writer] = TypeParam::Pipe(false);
       Gate gate;
       mp::dummy::Process t({.name = "T2"},
                            &sc::report_rlock_repr_while_holding<typename TypeParam::RLock>, lock,
@@ -470,7 +470,7 @@ TYPED_TEST_P(SynchronizeSuite, RLockRepr) {
       t.join();
     }
     if constexpr (TypeParam::kProcesses) {
-      auto [reader, writer] = mp::Pipe(false);
+      auto [reader, writer] = TypeParam::Pipe(false);
       Gate gate;
       auto p = TypeParam::Process({.name = "P1"},
                                   &sc::report_rlock_repr_while_holding<typename TypeParam::RLock>,
@@ -689,7 +689,7 @@ TYPED_TEST_P(SynchronizeSuite, ConditionWaitFor) {
   using Semaphore = typename TypeParam::Semaphore;
   Condition cond;
   Semaphore state(0);  // the shared int, -1
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   cond.acquire();
   auto p =
       TypeParam::Process(&sc::wait_for_zero_then_four<Condition, Semaphore>, cond, state, writer);
@@ -713,7 +713,7 @@ TYPED_TEST_P(SynchronizeSuite, ConditionWaitForTimesOut) {
   using Semaphore = typename TypeParam::Semaphore;
   Condition cond;
   Semaphore state(1);  // 0
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   auto p = TypeParam::Process(&sc::wait_for_four_with_timeout<Condition, Semaphore>, cond, state,
                               writer);
   p.start();
@@ -927,7 +927,7 @@ TYPED_TEST_P(SynchronizeSuite, BarrierThousandPasses) {
   using Lock = typename TypeParam::Lock;
   Barrier barrier(sc::kParties);
   Lock lock;
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   std::vector<decltype(TypeParam::Process(&sc::thousand_passes<Barrier, Lock>, barrier, lock,
                                           writer))>
       parties;
@@ -992,7 +992,7 @@ TYPED_TEST_P(SynchronizeSuite, DeadHolderHandsTheLockOver) {
     } else {
       auto expect_handover = [](auto lock) {
         using Lock = decltype(lock);
-        auto [reader, writer] = mp::Pipe(false);
+        auto [reader, writer] = TypeParam::Pipe(false);
         Gate gate;
         auto p = TypeParam::Process(&sc::hold_and_block<Lock>, lock, writer, gate.child_end);
         p.start();
@@ -1093,7 +1093,7 @@ TYPED_TEST_P(SynchronizeSuite, PrimitivesPassedToAChildAreTheSameObjects) {
   typename TypeParam::Barrier barrier(2);
   lock.acquire();
   rlock.acquire();
-  auto [reader, writer] = mp::Pipe(false);
+  auto [reader, writer] = TypeParam::Pipe(false);
   cond.acquire();
   auto p = TypeParam::Process(&use_every_primitive<TypeParam>, lock, rlock, sem, event, cond,
                               barrier, writer);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mp/concepts.h"
@@ -114,6 +115,20 @@ concept HasExecutor = requires(decltype(I::Executor()) executor) {
   executor.shutdown();
 };
 
+// Connections between parties: Pipe(duplex) and the Connection it returns,
+// which the suites use to report from children.
+template <class I>
+concept HasPipes = requires(typename I::Connection& c, std::chrono::milliseconds timeout) {
+  { I::Pipe() } -> std::same_as<std::pair<typename I::Connection, typename I::Connection>>;
+  { I::Pipe(false) } -> std::same_as<std::pair<typename I::Connection, typename I::Connection>>;
+  c.send_bytes(std::string_view());
+  { c.recv_bytes() } -> std::convertible_to<std::string>;
+  { c.poll(timeout) } -> std::same_as<bool>;
+  c.send(0);
+  { c.template recv<int>() } -> std::same_as<int>;
+  c.close();
+};
+
 // Each part alone, so that the compiler names the one an adapter misses.
 template <class Impl>
 constexpr bool check_contract() {
@@ -138,6 +153,9 @@ constexpr bool check_contract() {
                 "and SharedMemory");
   static_assert(HasPool<Impl>, "an adapter needs Pool(PoolOptions) with map/apply/close/join");
   static_assert(HasExecutor<Impl>, "an adapter needs Executor() with submit/shutdown");
+  static_assert(HasPipes<Impl>,
+                "an adapter needs Connection and Pipe(duplex) with send/recv, send_bytes/"
+                "recv_bytes, poll and close");
   return true;
 }
 
