@@ -42,7 +42,7 @@ void start_join(benchmark::State& state) {
   // The fork server starts once, not timed (it is a fresh program, whatever
   // the parent's footprint).
   if constexpr (I::kProcesses) {
-    if (std::string(I::context().get_start_method()) == "forkserver") {
+    if (I::context().get_start_method() == "forkserver") {
       auto p = I::Process(&noop);
       p.start();
       p.join();

@@ -26,11 +26,11 @@ def xml_files(testlogs):
     found, runs = {}, {}
     for path in sorted(glob.glob(os.path.join(testlogs, "**", "test.xml"), recursive=True)):
         target = os.path.relpath(os.path.dirname(path), testlogs)
+        repeated = re.sub(r"/run_\d+_of_\d+", "", target)
         # A sharded test's logs are one folder per shard: .../shard_2_of_4.
-        name = re.sub(r"/shard_\d+_of_\d+$", "", re.sub(r"/run_\d+_of_\d+", "", target))
+        name = re.sub(r"/shard_\d+_of_\d+$", "", repeated)
         if current is not None and name not in current:
             continue
-        repeated = re.sub(r"/run_\d+_of_\d+", "", target)
         if repeated != target:
             runs.setdefault(repeated, []).append(path)
         else:
